@@ -1,0 +1,51 @@
+# Common jobs. `make report` and `make test` do all the set-up on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+OUT ?= reports/demo
+
+.PHONY: setup test report lab lint format data bench bench-smoke browser-check clean
+
+setup: $(STAMP)
+
+# Redone whenever the lock or the package metadata changes.
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $(STAMP)
+
+test: setup
+	$(BIN)/python -m pytest
+
+report: setup
+	$(BIN)/python -m retention_utils demo --out $(OUT)
+
+lab: setup
+	$(BIN)/jupyter lab notebooks/
+
+lint: setup
+	$(BIN)/ruff check retention_utils tests notebooks bench
+	$(BIN)/ruff format --check retention_utils tests notebooks bench
+
+format: setup
+	$(BIN)/ruff format retention_utils tests notebooks bench
+	$(BIN)/ruff check --fix retention_utils tests notebooks bench
+
+data: setup
+	$(BIN)/python data/make_sample.py
+
+bench: setup
+	$(BIN)/python -m bench.run
+
+bench-smoke: setup
+	$(BIN)/python -m bench.run --smoke
+
+browser-check: setup
+	$(BIN)/python -m retention_utils browser-check $(OUT)
+
+clean:
+	rm -rf reports/demo bench/out .pytest_cache .ruff_cache

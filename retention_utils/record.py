@@ -1,0 +1,99 @@
+"""Headline figures: notebooks record them, the batch runner reads them for the index.
+
+A notebook calls :func:`record` once per headline figure. In a kernel the figure is published
+as a display output carrying a JSON payload under :data:`MIME_TYPE` (for the runner) and a
+plain-text line (for the reader). The runner reads the payloads back from the executed
+notebook with :func:`read_headlines`; no side files and no extra dependency are involved.
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Integral, Real
+from typing import Any
+
+MIME_TYPE = "application/vnd.retention-utils.headline+json"
+
+
+def _plain(value: Any) -> Any:
+    """JSON-safe Python value (numpy scalars to int/float, NaN to None)."""
+    if value is None or isinstance(value, bool | str):
+        return value
+    if isinstance(value, Integral):
+        return int(value)
+    if isinstance(value, Real):
+        value = float(value)
+        return None if math.isnan(value) or math.isinf(value) else value
+    return str(value)
+
+
+def format_value(value: Any, unit: str | None = None) -> str:
+    """Human-readable text of a headline value ("4,372", "70.0 %", "12.30 GBP")."""
+    if value is None:
+        text = "n/a"
+    elif isinstance(value, bool):
+        text = str(value)
+    elif isinstance(value, int):
+        text = f"{value:,}"
+    elif isinstance(value, float):
+        text = f"{value:,.1f}" if unit == "%" else f"{value:,.2f}"
+    else:
+        text = str(value)
+    if unit and value is not None:
+        text = f"{text} {unit}"
+    return text
+
+
+def record(name: str, value: Any, *, label: str | None = None, unit: str | None = None) -> dict:
+    """Record one headline figure of a report.
+
+    Parameters
+    ----------
+    name : str
+        Stable key, e.g. ``"customers"`` or ``"retention_rate_last"``.
+    value : int, float, str, bool or None
+        The figure; numpy scalars are converted, NaN becomes None.
+    label : str, optional
+        Text shown in the report index (defaults to ``name``).
+    unit : str, optional
+        Unit shown after the value, e.g. ``"%"`` or a currency code.
+
+    Returns
+    -------
+    dict
+        The recorded payload (``name``, ``label``, ``value``, ``unit``, ``text``).
+    """
+    payload = {
+        "name": str(name),
+        "label": str(label or name),
+        "value": _plain(value),
+        "unit": unit,
+    }
+    payload["text"] = format_value(payload["value"], unit)
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:  # pragma: no cover - IPython is a dependency
+        return payload
+    if get_ipython() is not None:
+        display(
+            {MIME_TYPE: payload, "text/plain": f"{payload['label']}: {payload['text']}"},
+            raw=True,
+        )
+    return payload
+
+
+def read_headlines(notebook: Any) -> list[dict]:
+    """Headline payloads recorded in an executed notebook (an ``nbformat`` node), in order.
+
+    A name recorded twice keeps its last value.
+    """
+    found: dict[str, dict] = {}
+    for cell in notebook.get("cells", []):
+        for output in cell.get("outputs", []) or []:
+            data = output.get("data") or {}
+            if MIME_TYPE in data:
+                payload = dict(data[MIME_TYPE])
+                found.pop(payload.get("name"), None)
+                found[payload.get("name")] = payload
+    return list(found.values())
