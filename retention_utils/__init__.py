@@ -34,8 +34,12 @@ _EXPORTS: dict[str, str] = {
     "retention_cost_per_customer": "kpis",
     "kpi_table": "kpis",
     "mrr_table": "kpis",
+    "simple_clv_inputs": "kpis",
     # cohorts
     "cohort_matrix": "cohorts",
+    "cohort_table": "cohorts",
+    "retention_curve": "cohorts",
+    "compare_retention": "cohorts",
     # CLV models
     "fit_bgnbd": "clv",
     "fit_gamma_gamma": "clv",
@@ -45,8 +49,17 @@ _EXPORTS: dict[str, str] = {
     "nps": "satisfaction",
     "ces": "satisfaction",
     "repurchase_by_score": "satisfaction",
+    "score_summary": "satisfaction",
+    "score_trend": "satisfaction",
+    "score_by_segment": "satisfaction",
+    "compare_scores": "satisfaction",
+    "compare_segments": "satisfaction",
+    "clv_by_score": "satisfaction",
     # headline figures
     "record": "record",
+    # synthetic demo data
+    "DemoParameters": "synthetic",
+    "generate_demo": "synthetic",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -32,3 +32,7 @@ ORDER_DATE = "order_date"
 AMOUNT = "amount"
 ORDER = "order_id"
 RESPONSE_DATE = "response_date"
+# The same file as shipped beside the project (read-only copy), used if data/ lacks it.
+SHARED_ONLINE_RETAIL = (
+    PROJECT_DIR.parent / "shared" / "data" / "online_retail" / "online_retail.parquet"
+)
