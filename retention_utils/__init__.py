@@ -44,6 +44,8 @@ _EXPORTS: dict[str, str] = {
     "fit_bgnbd": "clv",
     "fit_gamma_gamma": "clv",
     "predict_clv": "clv",
+    "validate_holdout": "clv",
+    "customer_table": "clv",
     # satisfaction
     "csat": "satisfaction",
     "nps": "satisfaction",

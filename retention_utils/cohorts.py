@@ -1,0 +1,453 @@
+"""Acquisition cohorts: cohort matrices, weighted retention curves, segment comparisons.
+
+Definitions (SPEC section 4, "Cohorts")
+--------------------------------------
+* A customer's **cohort** is the calendar period (``freq``: ``"W"`` Monday-to-Sunday weeks,
+  ``"M"``, ``"Q"``, ``"Y"``) holding their first purchase day (a customer-day with positive
+  net amount). Customers without any purchase day belong to no cohort.
+* **Age** ``k`` = periods since acquisition (0 = the acquisition period).
+* ``customers[c, k]`` = distinct customers of cohort ``c`` with a purchase day in period
+  ``c + k``; **retention** = ``customers[c, k] / customers[c, 0]``, a **fraction** (0-1; the
+  plots show it in percent). ``customers[c, 0]`` is the cohort size.
+* ``revenue[c, k]`` = net revenue of cohort ``c``'s customers in period ``c + k`` (returns
+  included; activity before a customer's first purchase is left out).
+* A cell is **observable** when period ``c + k`` is complete: it ends on or before
+  ``observation_end + 1 day`` (``observation_end`` is a day, inclusive; default the last
+  transaction day). Cells not yet observable are NaN, never 0; an observable cell without
+  activity is 0. By default the incomplete last period is not observable (its cells are NaN,
+  and a cohort acquired in it is left out); ``include_incomplete=True`` counts it as observed.
+* **Segments**: a customer's segment is the value of the segment column on their first
+  purchase day; ``segment=`` splits every result by it (``segment_col=`` / ``segment_value=``
+  instead keep one segment only).
+
+The aggregation runs in :mod:`retention_utils.engine` (DuckDB); this module reshapes the
+small result in pandas.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from retention_utils import engine
+from retention_utils.config import CONFIDENCE, DEFAULT_FREQ
+from retention_utils.stats import two_proportion_test, wilson_interval
+
+__all__ = [
+    "cohort_matrix",
+    "cohort_table",
+    "compare_retention",
+    "retention_curve",
+]
+
+_NORMALIZE = {False: None, None: None, True: "first", "first": "first", "size": "size"}
+
+
+def cohort_table(
+    transactions,
+    freq: str = DEFAULT_FREQ,
+    observation_end=None,
+    *,
+    segment: str | None = None,
+    segment_col: str | None = None,
+    segment_value=None,
+    include_incomplete: bool = False,
+    confidence: float = CONFIDENCE,
+) -> pd.DataFrame:
+    """Every (cohort, age) cell in long form, with retention and revenue measures.
+
+    Parameters
+    ----------
+    transactions : DataFrame, Parquet/CSV path or glob, or ibis table
+        Canonical columns ``customer_id``, ``order_date``, ``amount``, optional ``order_id``
+        and segment columns.
+    freq : {"W", "M", "Q", "Y"}, default "M"
+        Calendar period of cohorts and ages.
+    observation_end : date-like, optional
+        Last observed day, inclusive (default: the last transaction day).
+    segment : str, optional
+        Column to split by (customer's value on their first purchase day).
+    segment_col, segment_value : optional
+        Keep only the customers of one segment (``""``/None: all).
+    include_incomplete : bool, default False
+        Treat a last period cut short by ``observation_end`` as observed.
+    confidence : float, default 0.95
+        Level of the Wilson intervals of the retention points.
+
+    Returns
+    -------
+    DataFrame
+        One row per (``segment``,) ``cohort`` and ``age``, from age 0 to the oldest age
+        observable for any cohort (cohorts acquired after the last observable period are
+        left out):
+        ``cohort`` (pandas Period), ``age`` (int, periods), ``period`` (Period ``cohort +
+        age``), ``observable`` (bool), ``cohort_size`` (customers acquired), ``customers``,
+        ``retention`` (fraction), ``retention_low``, ``retention_high`` (Wilson interval,
+        fraction), ``revenue``, ``revenue_per_customer`` (revenue / cohort size),
+        ``cumulative_revenue`` and ``cumulative_revenue_per_customer`` (sums over ages
+        ``0 .. age``; currency). Unobservable cells hold NaN in every measure.
+    """
+    counts = engine.cohort_counts(
+        transactions,
+        freq=freq,
+        observation_end=observation_end,
+        segment=segment,
+        segment_col=segment_col,
+        segment_value=segment_value,
+    )
+    grid: engine.PeriodGrid = counts.attrs["grid"]
+    last_observed = grid.last if include_incomplete or not grid.incomplete_last else grid.last - 1
+    keys = ["segment", "cohort"] if segment else ["cohort"]
+
+    sizes = counts.loc[counts["age"] == 0, [*keys, "customers"]].rename(
+        columns={"customers": "cohort_size"}
+    )
+    sizes = sizes[(sizes["cohort_size"] > 0) & (sizes["cohort"] <= last_observed)]
+    columns = [
+        *keys,
+        "age",
+        "period",
+        "observable",
+        "cohort_size",
+        "customers",
+        "retention",
+        "retention_low",
+        "retention_high",
+        "revenue",
+        "revenue_per_customer",
+        "cumulative_revenue",
+        "cumulative_revenue_per_customer",
+    ]
+    if sizes.empty:
+        empty = pd.DataFrame(columns=columns)
+        empty.attrs = {"freq": freq, "observation_end": grid.observation_end}
+        return empty
+    # The rectangle of cohorts x ages up to the oldest observable age; later cells are NaN.
+    max_age = last_observed - int(sizes["cohort"].min())
+    ages = pd.DataFrame({"age": np.arange(max_age + 1, dtype="int64")})
+    cells = sizes.merge(ages, how="cross")
+    cells = cells.merge(counts, on=[*keys, "age"], how="left")
+    cells["observable"] = cells["cohort"] + cells["age"] <= last_observed
+    obs = cells["observable"]
+    for col in ("customers", "revenue"):
+        cells[col] = cells[col].astype(float).fillna(0.0).where(obs)
+    cells = cells.sort_values([*keys, "age"]).reset_index(drop=True)
+    size = cells["cohort_size"].astype(float)
+    cells["retention"] = cells["customers"] / size
+    low, high = wilson_interval(cells["customers"].to_numpy(), size.to_numpy(), confidence)
+    cells["retention_low"] = np.where(obs, low, np.nan)
+    cells["retention_high"] = np.where(obs, high, np.nan)
+    cells["revenue_per_customer"] = cells["revenue"] / size
+    cells["cumulative_revenue"] = cells.groupby(keys, sort=False)["revenue"].cumsum().where(obs)
+    cells["cumulative_revenue_per_customer"] = cells["cumulative_revenue"] / size
+    cells["period"] = [engine.period_label(i, freq) for i in cells["cohort"] + cells["age"]]
+    cells["period"] = pd.PeriodIndex(cells["period"], freq=freq)
+    cells["cohort"] = pd.PeriodIndex([engine.period_label(i, freq) for i in cells["cohort"]])
+    cells["customers"] = cells["customers"].astype("Float64").astype(float)
+    out = cells[columns]
+    out.attrs = {
+        "freq": freq,
+        "observation_end": grid.observation_end,
+        "incomplete_last": grid.incomplete_last,
+    }
+    return out
+
+
+def cohort_matrix(
+    transactions,
+    freq: str = DEFAULT_FREQ,
+    metric: str = "customers",
+    normalize: bool | str = False,
+    *,
+    cumulative: bool = False,
+    observation_end=None,
+    segment: str | None = None,
+    segment_col: str | None = None,
+    segment_value=None,
+    include_incomplete: bool = False,
+) -> pd.DataFrame:
+    """Cohort matrix: rows = acquisition cohorts, columns = periods since acquisition.
+
+    Parameters
+    ----------
+    transactions : DataFrame, Parquet/CSV path or glob, or ibis table
+        Canonical transactions.
+    freq : {"W", "M", "Q", "Y"}, default "M"
+        Calendar period of cohorts and ages (weeks start on Monday).
+    metric : {"customers", "revenue"}
+        ``customers[c, k]``: distinct customers of cohort ``c`` with a purchase day in period
+        ``c + k``; ``revenue[c, k]``: their net revenue in that period.
+    normalize : bool or {"first", "size"}, default False
+        False: counts / currency. True or ``"first"``: divided by column 0, as a **fraction**
+        (for customers this is the retention ``customers[c, k] / customers[c, 0]``; for
+        revenue, revenue relative to the acquisition period). ``"size"``: divided by the cohort
+        size (customers acquired): for revenue, revenue per acquired customer (currency).
+    cumulative : bool, default False
+        Cumulative sums over ages before normalizing (``metric="revenue"`` only): with
+        ``normalize="size"``, cumulative revenue per acquired customer.
+    observation_end : date-like, optional
+        Last observed day, inclusive (default: the last transaction day).
+    segment : str, optional
+        Split by this column (customer's value on their first purchase day): the index
+        becomes (``segment``, ``cohort``).
+    segment_col, segment_value : optional
+        Keep only one segment's customers.
+    include_incomplete : bool, default False
+        By default the incomplete last period (cut short by ``observation_end``) is NaN and a
+        cohort acquired in it is left out.
+
+    Returns
+    -------
+    DataFrame
+        Index ``cohort`` (pandas Period) or (``segment``, ``cohort``); columns ``0 .. K``
+        (name ``age``). Cells not yet observable are NaN, never 0. ``attrs["cohort_size"]``
+        holds the cohort sizes (a Series on the same index).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> tx = pd.DataFrame({"customer_id": ["a", "a", "b", "c"],
+    ...     "order_date": pd.to_datetime(["2024-01-05", "2024-02-03", "2024-01-10",
+    ...                                   "2024-02-20"]),
+    ...     "amount": [10.0, 20.0, 5.0, 8.0]})
+    >>> cohort_matrix(tx, normalize=True, observation_end="2024-02-29")  # doctest: +NORMALIZE_WHITESPACE
+    age        0    1
+    cohort
+    2024-01  1.0  0.5
+    2024-02  1.0  NaN
+    """
+    if metric not in ("customers", "revenue"):
+        raise ValueError(f"metric must be 'customers' or 'revenue', got {metric!r}.")
+    if normalize not in _NORMALIZE:
+        raise ValueError(f"normalize must be False, True, 'first' or 'size', got {normalize!r}.")
+    if cumulative and metric != "revenue":
+        raise ValueError(
+            "cumulative=True applies to metric='revenue' (distinct customers do not add up "
+            "over periods)."
+        )
+    table = cohort_table(
+        transactions,
+        freq,
+        observation_end,
+        segment=segment,
+        segment_col=segment_col,
+        segment_value=segment_value,
+        include_incomplete=include_incomplete,
+    )
+    keys = ["segment", "cohort"] if segment else ["cohort"]
+    value = ("cumulative_revenue" if cumulative else "revenue") if metric == "revenue" else metric
+    matrix = table.set_index([*keys, "age"])[value].unstack("age").sort_index()
+    if not table.empty:
+        matrix = matrix.reindex(columns=range(int(table["age"].max()) + 1))
+    matrix.columns.name = "age"
+    sizes = table[table["age"] == 0].set_index(keys)["cohort_size"].reindex(matrix.index)
+    mode = _NORMALIZE[normalize]
+    if mode == "first":
+        matrix = matrix.div(matrix[0], axis=0) if 0 in matrix.columns else matrix
+    elif mode == "size":
+        matrix = matrix.div(sizes.astype(float), axis=0)
+    matrix = matrix.astype(float)
+    matrix.attrs = {
+        "cohort_size": sizes.astype("int64"),
+        "metric": metric,
+        "normalize": mode,
+        "cumulative": cumulative,
+        "freq": freq,
+        "observation_end": table.attrs.get("observation_end"),
+    }
+    return matrix
+
+
+def retention_curve(
+    transactions,
+    freq: str = DEFAULT_FREQ,
+    observation_end=None,
+    *,
+    segment: str | None = None,
+    segment_col: str | None = None,
+    segment_value=None,
+    include_incomplete: bool = False,
+    confidence: float = CONFIDENCE,
+) -> pd.DataFrame:
+    """Cohort-size-weighted average retention curve, with Wilson intervals, and cumulative
+    revenue per acquired customer; per segment with ``segment=``.
+
+    At age ``k`` the average is taken over the cohorts whose cell ``k`` is observable:
+    ``retention = sum_c customers[c, k] / sum_c customers[c, 0]`` (the cohort-size-weighted
+    mean of the cohort retentions), a **fraction**, with a Wilson interval treating the
+    ``sum_c customers[c, 0]`` acquired customers as the trials. Late ages rest on few, early
+    cohorts: read their intervals.
+
+    Parameters
+    ----------
+    transactions, freq, observation_end, segment, segment_col, segment_value, include_incomplete
+        As in :func:`cohort_table`.
+    confidence : float, default 0.95
+        Level of the intervals.
+
+    Returns
+    -------
+    DataFrame
+        One row per (``segment``,) ``age``: ``cohorts`` (cohorts observable at that age),
+        ``customers`` (their acquired customers, the denominator), ``retained`` (of them,
+        purchasing at that age), ``retention``, ``low``, ``high`` (fractions),
+        ``revenue_per_customer`` (revenue at that age per acquired customer) and
+        ``cumulative_revenue_per_customer`` (revenue of ages ``0 .. age`` per acquired
+        customer), both in currency.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> tx = pd.DataFrame({"customer_id": ["a", "a", "b", "c"],
+    ...     "order_date": pd.to_datetime(["2024-01-05", "2024-02-03", "2024-01-10",
+    ...                                   "2024-02-20"]),
+    ...     "amount": [10.0, 20.0, 5.0, 8.0]})
+    >>> retention_curve(tx, observation_end="2024-02-29")[["age", "customers", "retention"]]
+       age  customers  retention
+    0    0          3        1.0
+    1    1          2        0.5
+    """
+    table = cohort_table(
+        transactions,
+        freq,
+        observation_end,
+        segment=segment,
+        segment_col=segment_col,
+        segment_value=segment_value,
+        include_incomplete=include_incomplete,
+    )
+    keys = ["segment", "age"] if segment else ["age"]
+    columns = [
+        *keys,
+        "cohorts",
+        "customers",
+        "retained",
+        "retention",
+        "low",
+        "high",
+        "revenue_per_customer",
+        "cumulative_revenue_per_customer",
+    ]
+    seen = table[table["observable"].astype(bool)]
+    if seen.empty:
+        return pd.DataFrame(columns=columns)
+    curve = seen.groupby(keys, sort=True).agg(
+        cohorts=("cohort", "size"),
+        customers=("cohort_size", "sum"),
+        retained=("customers", "sum"),
+        revenue=("revenue", "sum"),
+        cumulative_revenue=("cumulative_revenue", "sum"),
+    )
+    curve = curve.reset_index()
+    curve["customers"] = curve["customers"].astype("int64")
+    curve["retained"] = curve["retained"].round().astype("int64")
+    n = curve["customers"].astype(float)
+    curve["retention"] = curve["retained"] / n
+    low, high = wilson_interval(curve["retained"].to_numpy(), n.to_numpy(), confidence)
+    curve["low"], curve["high"] = low, high
+    curve["revenue_per_customer"] = curve["revenue"] / n
+    curve["cumulative_revenue_per_customer"] = curve["cumulative_revenue"] / n
+    out = curve[columns]
+    out.attrs = dict(table.attrs)
+    return out
+
+
+def compare_retention(
+    curve: pd.DataFrame,
+    *,
+    age: int = 1,
+    reference=None,
+    min_customers: int = 30,
+    confidence: float = CONFIDENCE,
+) -> pd.DataFrame:
+    """Test whether segments differ in weighted retention at one age.
+
+    Each segment is compared with a reference segment by a two-sided two-proportion z test
+    (pooled standard error; interval from the unpooled one, see
+    :func:`retention_utils.stats.two_proportion_test`) on ``retained`` out of ``customers``
+    at ``age``. Customers are independent trials here; a difference whose interval excludes 0
+    (``p_value`` below ``1 - confidence``) is unlikely to be noise. With many segments, expect
+    about one in twenty comparisons to look significant by chance.
+
+    Parameters
+    ----------
+    curve : DataFrame
+        Output of :func:`retention_curve` with ``segment=``.
+    age : int, default 1
+        Periods since acquisition at which to compare.
+    reference : optional
+        Reference segment; default the segment with the most customers at that age.
+    min_customers : int, default 30
+        Segments with fewer customers at that age are not tested (the normal approximation
+        of the test needs a few dozen); they are listed in ``attrs["skipped"]``.
+    confidence : float, default 0.95
+
+    Returns
+    -------
+    DataFrame
+        One row per other segment: ``segment``, ``reference``, ``customers``, ``retention``,
+        ``reference_customers``, ``reference_retention``, ``difference`` (segment minus
+        reference), ``low``, ``high`` (its interval), ``p_value``, ``significant``. Retention
+        and differences are fractions (multiply by 100 for percentage points).
+    """
+    if "segment" not in curve.columns:
+        raise ValueError(
+            "compare_retention needs a retention curve split by segment: "
+            "retention_curve(transactions, segment='your_column')."
+        )
+    at = curve[curve["age"] == age].set_index("segment")
+    if at.empty:
+        raise ValueError(
+            f"No cohort is observable at age {age}; choose a smaller age (periods since "
+            "acquisition)."
+        )
+    if reference is None:
+        reference = at["customers"].idxmax()
+    elif str(reference) not in at.index:
+        raise ValueError(
+            f"Reference segment {reference!r} has no observable cohort at age {age}; "
+            f"segments: {', '.join(map(str, at.index))}."
+        )
+    reference = str(reference)
+    ref = at.loc[reference]
+    small = at.index[(at["customers"] < min_customers) & (at.index != reference)]
+    rows = []
+    for name, row in at.drop(index=[reference, *small]).iterrows():
+        test = two_proportion_test(
+            int(ref["retained"]),
+            int(ref["customers"]),
+            int(row["retained"]),
+            int(row["customers"]),
+            confidence,
+        )
+        rows.append(
+            {
+                "segment": name,
+                "reference": reference,
+                "customers": int(row["customers"]),
+                "retention": float(row["retention"]),
+                "reference_customers": int(ref["customers"]),
+                "reference_retention": float(ref["retention"]),
+                "difference": test.difference,
+                "low": test.low,
+                "high": test.high,
+                "p_value": test.p_value,
+                "significant": test.significant,
+            }
+        )
+    columns = [
+        "segment",
+        "reference",
+        "customers",
+        "retention",
+        "reference_customers",
+        "reference_retention",
+        "difference",
+        "low",
+        "high",
+        "p_value",
+        "significant",
+    ]
+    out = pd.DataFrame(rows, columns=columns)
+    out.attrs = {"age": age, "confidence": confidence, "skipped": [str(x) for x in small]}
+    return out

@@ -1,0 +1,696 @@
+"""Retention KPIs: the formulas of SPEC section 4 and the per-period KPI and MRR tables.
+
+Units
+-----
+Rates (retention, churn, return, repeat purchase, revenue churn, GRR, NRR) are **percent**
+(0-100). Churn used for a lifespan is a **fraction** (0-1) and says so in its name. Money
+is in the currency of the data. Lifespans are in years, purchase frequencies are orders per
+customer over the stated window.
+
+Periods
+-------
+Calendar periods ``[start, end)``: ``"W"`` (weeks starting Monday), ``"M"`` (calendar months,
+the default), ``"Q"``, ``"Y"``. ``observation_end`` is the last observed day (inclusive,
+default: the last transaction day); a period is complete only when its end is on or before
+``observation_end + 1 day``. Only the last period can be incomplete. Its counts describe the
+part observed (end-of-period counts are measured at ``observation_end + 1 day``), and its
+rates are NaN unless ``include_incomplete=True``.
+
+Customer base
+-------------
+A customer is in the base at instant ``d`` when they have a purchase day in
+``[d - active_days, d)``. A purchase day is a customer-day whose net amount (returns netted)
+is positive. For a period ``[s, e)``: ``S`` = base at ``s``, ``E`` = base at ``e``, ``N`` =
+customers whose first purchase day is in ``[s, e)``.
+
+The aggregation over transactions runs in :mod:`retention_utils.engine` (DuckDB); this
+module only does the small per-period arithmetic.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from retention_utils import engine
+from retention_utils.config import (
+    CONFIDENCE,
+    DEFAULT_ACTIVE_DAYS,
+    DEFAULT_FREQ,
+    DEFAULT_MAX_LIFESPAN_YEARS,
+)
+from retention_utils.stats import wilson_interval
+
+__all__ = [
+    "average_order_value",
+    "churn_rate",
+    "gross_revenue_retention",
+    "kpi_table",
+    "lifespan_years",
+    "mrr_table",
+    "net_revenue_retention",
+    "purchase_frequency",
+    "repeat_purchase_rate",
+    "retention_cost_per_customer",
+    "retention_rate",
+    "return_rate",
+    "revenue_churn",
+    "simple_clv",
+    "simple_clv_inputs",
+]
+
+
+# --- formulas ------------------------------------------------------------------------------
+
+
+def _ratio(numerator: Any, denominator: Any, *, scale: float = 1.0, name: str = "denominator"):
+    """``numerator / denominator * scale``; NaN where the denominator is 0 or missing.
+
+    Scalars give a float; a Series (either argument) gives a Series; arrays give an array.
+    """
+    num = np.asarray(numerator, dtype=float)
+    den = np.asarray(denominator, dtype=float)
+    if np.any(den < 0):
+        raise ValueError(f"{name} must be >= 0, got a negative value.")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(den > 0, num / np.where(den > 0, den, 1.0) * scale, np.nan)
+    for arg in (numerator, denominator):
+        if isinstance(arg, pd.Series):
+            return pd.Series(out, index=arg.index)
+    if out.ndim == 0:
+        return float(out)
+    return out
+
+
+def retention_rate(customers_start, customers_end, new_customers):
+    """Customer retention rate (CRR), in percent: ``(E - N) / S * 100``.
+
+    Parameters
+    ----------
+    customers_start : int or array-like
+        ``S``, customers in the base at the period start.
+    customers_end : int or array-like
+        ``E``, customers in the base at the period end.
+    new_customers : int or array-like
+        ``N``, customers acquired during the period.
+
+    Returns
+    -------
+    float, numpy array or Series
+        Percent (0-100 in usual cases); NaN where ``S`` is 0 (e.g. the first period).
+
+    Examples
+    --------
+    >>> retention_rate(1000, 900, 200)
+    70.0
+    """
+    num = np.asarray(customers_end, dtype=float) - np.asarray(new_customers, dtype=float)
+    if isinstance(customers_start, pd.Series):
+        num = pd.Series(num, index=customers_start.index)
+    return _ratio(num, customers_start, scale=100.0, name="customers_start")
+
+
+def churn_rate(churned, customers_start):
+    """Churn rate, in percent: ``churned / S * 100``.
+
+    ``churned`` counts the customers in the base at the period start and not at its end.
+    NaN where ``S`` is 0.
+
+    Examples
+    --------
+    >>> churn_rate(150, 1000)
+    15.0
+    """
+    return _ratio(churned, customers_start, scale=100.0, name="customers_start")
+
+
+def return_rate(returning, customers_start):
+    """Return rate, in percent: customers of the starting base who purchased during the
+    period, divided by ``S``, times 100. NaN where ``S`` is 0.
+
+    Examples
+    --------
+    >>> return_rate(250, 1000)
+    25.0
+    """
+    return _ratio(returning, customers_start, scale=100.0, name="customers_start")
+
+
+def average_order_value(revenue, orders):
+    """Average order value (AOV), in currency per order: net revenue / orders with a
+    positive net amount. NaN without orders.
+
+    Examples
+    --------
+    >>> average_order_value(500.0, 20)
+    25.0
+    """
+    return _ratio(revenue, orders, name="orders")
+
+
+def purchase_frequency(orders, customers):
+    """Purchase frequency, in orders per customer over the window: orders / distinct
+    purchasing customers. NaN without customers.
+
+    Examples
+    --------
+    >>> purchase_frequency(30, 12)
+    2.5
+    """
+    return _ratio(orders, customers, name="customers")
+
+
+def repeat_purchase_rate(repeat_customers, customers):
+    """Repeat purchase rate (RPR), in percent: customers with more than one order /
+    customers * 100, over the same window. NaN without customers.
+
+    Examples
+    --------
+    >>> repeat_purchase_rate(30, 120)
+    25.0
+    """
+    return _ratio(repeat_customers, customers, scale=100.0, name="customers")
+
+
+def lifespan_years(
+    annual_churn_fraction, *, max_lifespan_years: float = DEFAULT_MAX_LIFESPAN_YEARS
+) -> float:
+    """Expected customer lifespan, in years: ``1 / annual churn`` (churn as a **fraction**,
+    0-1), capped at ``max_lifespan_years`` (a churn of 0 gives the cap). NaN stays NaN.
+
+    Examples
+    --------
+    >>> lifespan_years(0.25)
+    4.0
+    >>> lifespan_years(0.0)
+    10.0
+    """
+    churn = float(annual_churn_fraction)
+    if math.isnan(churn):
+        return float("nan")
+    if not 0 <= churn <= 1:
+        raise ValueError(
+            f"The annual churn must be a fraction between 0 and 1, got {churn}; divide a "
+            "percentage by 100."
+        )
+    if max_lifespan_years <= 0:
+        raise ValueError(f"max_lifespan_years must be > 0, got {max_lifespan_years}.")
+    if churn == 0:
+        return float(max_lifespan_years)
+    return float(min(1.0 / churn, max_lifespan_years))
+
+
+def simple_clv(aov, frequency, lifespan):
+    """Simple customer lifetime value, in currency: ``AOV * frequency * lifespan``.
+
+    Parameters
+    ----------
+    aov : float
+        Average order value (currency per order).
+    frequency : float
+        Purchase frequency, in orders per customer **per year**.
+    lifespan : float
+        Expected lifespan in **years** (see :func:`lifespan_years`).
+
+    Examples
+    --------
+    >>> simple_clv(50.0, 3.0, 4.0)
+    600.0
+    """
+    value = np.asarray(aov, dtype=float) * np.asarray(frequency, dtype=float)
+    value = value * np.asarray(lifespan, dtype=float)
+    return float(value) if value.ndim == 0 else value
+
+
+def retention_cost_per_customer(cost, customers_end):
+    """Retention cost per customer (CRC), in currency per customer: retention cost of the
+    period / ``E`` (customers in the base at the period end). NaN where ``E`` is 0.
+
+    Examples
+    --------
+    >>> retention_cost_per_customer(4500.0, 900)
+    5.0
+    """
+    return _ratio(cost, customers_end, name="customers_end")
+
+
+def revenue_churn(churned_mrr, mrr_start):
+    """Revenue churn, in percent: MRR lost from customers whose MRR fell to 0, divided by
+    the MRR at the period start, times 100. NaN where the starting MRR is 0.
+
+    Examples
+    --------
+    >>> revenue_churn(50.0, 1000.0)
+    5.0
+    """
+    return _ratio(churned_mrr, mrr_start, scale=100.0, name="mrr_start")
+
+
+def gross_revenue_retention(mrr_start, churned_mrr, contraction_mrr):
+    """Gross revenue retention (GRR), in percent: ``(MRR_s - churned - contraction) / MRR_s
+    * 100`` over customers with MRR > 0 at the start. At most 100.
+
+    Examples
+    --------
+    >>> gross_revenue_retention(1000.0, 50.0, 30.0)
+    92.0
+    """
+    kept = np.asarray(mrr_start, dtype=float) - np.asarray(churned_mrr, dtype=float)
+    kept = kept - np.asarray(contraction_mrr, dtype=float)
+    if isinstance(mrr_start, pd.Series):
+        kept = pd.Series(kept, index=mrr_start.index)
+    return _ratio(kept, mrr_start, scale=100.0, name="mrr_start")
+
+
+def net_revenue_retention(mrr_start, churned_mrr, contraction_mrr, expansion_mrr):
+    """Net revenue retention (NRR), in percent: ``(MRR_s - churned - contraction +
+    expansion) / MRR_s * 100`` over customers with MRR > 0 at the start (new customers'
+    MRR is not included). Above 100 when expansion outweighs losses.
+
+    Examples
+    --------
+    >>> net_revenue_retention(1000.0, 50.0, 30.0, 120.0)
+    104.0
+    """
+    kept = np.asarray(mrr_start, dtype=float) - np.asarray(churned_mrr, dtype=float)
+    kept = kept - np.asarray(contraction_mrr, dtype=float) + np.asarray(expansion_mrr, dtype=float)
+    if isinstance(mrr_start, pd.Series):
+        kept = pd.Series(kept, index=mrr_start.index)
+    return _ratio(kept, mrr_start, scale=100.0, name="mrr_start")
+
+
+# --- tables --------------------------------------------------------------------------------
+
+
+def _check_active_days(active_days: int) -> int:
+    if isinstance(active_days, bool) or not isinstance(active_days, int | np.integer):
+        raise ValueError(f"active_days must be a whole number of days >= 1, got {active_days!r}.")
+    if active_days < 1:
+        raise ValueError(f"active_days must be a whole number of days >= 1, got {active_days}.")
+    return int(active_days)
+
+
+def _blank_incomplete(out: pd.DataFrame, columns: list[str], include_incomplete: bool) -> None:
+    if not include_incomplete:
+        out.loc[out["incomplete"], columns] = np.nan
+
+
+def mrr_table(
+    subscriptions,
+    freq: str = DEFAULT_FREQ,
+    observation_end=None,
+    *,
+    include_incomplete: bool = False,
+) -> pd.DataFrame:
+    """Monthly-recurring-revenue flows per calendar period (SPEC section 4, "Subscriptions").
+
+    A customer's MRR at instant ``d`` is the sum of ``mrr`` over their rows with
+    ``start_date <= d < end_date`` (a null ``end_date`` is still active). For each period
+    ``[s, e)``, over customers with MRR > 0 at ``s`` (values ``m_s``, ``m_e``):
+
+    * ``churned_mrr``: sum of ``m_s`` where ``m_e = 0``;
+    * ``contraction_mrr``: sum of ``m_s - m_e`` where ``0 < m_e < m_s``;
+    * ``expansion_mrr``: sum of ``m_e - m_s`` where ``m_e > m_s``;
+    * ``new_mrr``: sum of ``m_e`` over customers with MRR 0 at ``s``.
+
+    Parameters
+    ----------
+    subscriptions : DataFrame, path or ibis table
+        Columns ``customer_id``, ``start_date``, ``end_date`` (null = active), ``mrr`` (>= 0),
+        as returned by :func:`retention_utils.load_subscriptions`.
+    freq : {"W", "M", "Q", "Y"}
+        Calendar period.
+    observation_end : date-like, optional
+        Last observed day (inclusive). Default: the latest start or end date in the table.
+    include_incomplete : bool, default False
+        Give rates for a last period that ``observation_end`` cuts short (measured at
+        ``observation_end + 1 day``) instead of NaN.
+
+    Returns
+    -------
+    DataFrame
+        One row per period: ``period``, ``mrr_start``, ``mrr_end``, ``new_mrr``,
+        ``expansion_mrr``, ``contraction_mrr``, ``churned_mrr`` (currency per month),
+        ``revenue_churn``, ``grr``, ``nrr`` (percent; NaN when ``mrr_start`` is 0), then
+        ``period_start``, ``period_end``, ``incomplete`` and subscriber counts:
+        ``subscribers_start`` / ``subscribers_end`` (customers with an active subscription
+        at ``s`` / ``e``), ``new_subscribers`` (first subscription starts in the period),
+        ``churned_subscribers``, ``subscriber_retention_rate`` (``(E - N) / S * 100``) and
+        ``subscriber_churn_rate`` (percent).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> subs = pd.DataFrame({"customer_id": ["a", "b"],
+    ...     "start_date": pd.to_datetime(["2024-01-01", "2024-01-01"]),
+    ...     "end_date": pd.to_datetime([None, "2024-02-10"]), "mrr": [10.0, 30.0]})
+    >>> mrr_table(subs, observation_end="2024-02-29")[["period", "mrr_start", "nrr"]]
+        period  mrr_start    nrr
+    0  2024-01       40.0  100.0
+    1  2024-02       40.0   25.0
+    """
+    flows = engine.subscription_flows(subscriptions, freq=freq, observation_end=observation_end)
+    out = flows.drop(columns=["index"])
+    out["revenue_churn"] = revenue_churn(out["churned_mrr"], out["mrr_start"])
+    out["grr"] = gross_revenue_retention(
+        out["mrr_start"], out["churned_mrr"], out["contraction_mrr"]
+    )
+    out["nrr"] = net_revenue_retention(
+        out["mrr_start"], out["churned_mrr"], out["contraction_mrr"], out["expansion_mrr"]
+    )
+    out["subscriber_retention_rate"] = retention_rate(
+        out["subscribers_start"], out["subscribers_end"], out["new_subscribers"]
+    )
+    out["subscriber_churn_rate"] = churn_rate(out["churned_subscribers"], out["subscribers_start"])
+    rates = ["revenue_churn", "grr", "nrr", "subscriber_retention_rate", "subscriber_churn_rate"]
+    _blank_incomplete(out, rates, include_incomplete)
+    columns = [
+        "period",
+        "mrr_start",
+        "mrr_end",
+        "new_mrr",
+        "expansion_mrr",
+        "contraction_mrr",
+        "churned_mrr",
+        "revenue_churn",
+        "grr",
+        "nrr",
+        "period_start",
+        "period_end",
+        "incomplete",
+        "subscribers_start",
+        "subscribers_end",
+        "new_subscribers",
+        "churned_subscribers",
+        "subscriber_retention_rate",
+        "subscriber_churn_rate",
+    ]
+    out = out[columns]
+    out.attrs = {"freq": freq, "observation_end": flows.attrs.get("observation_end")}
+    return out
+
+
+def costs_per_period(costs: pd.DataFrame, freq: str = DEFAULT_FREQ) -> pd.DataFrame:
+    """Retention costs summed per calendar period.
+
+    Each row of ``costs`` (columns ``period_start``, ``cost`` >= 0, as returned by
+    :func:`retention_utils.load_costs`) is assigned to the period holding its
+    ``period_start``, so use a ``freq`` no finer than the cost table's (monthly costs with
+    ``freq="W"`` would all land in the week holding the 1st).
+
+    Returns
+    -------
+    DataFrame
+        ``period`` (pandas Period), ``retention_cost`` (currency).
+    """
+    engine.check_period_freq(freq)
+    missing = [c for c in ("period_start", "cost") if c not in costs.columns]
+    if missing:
+        raise ValueError(
+            f"The retention-cost table lacks column(s) {', '.join(missing)}; columns found: "
+            f"{', '.join(map(str, costs.columns))}. Load it with load_costs(...)."
+        )
+    starts = pd.to_datetime(costs["period_start"])
+    cost = pd.to_numeric(costs["cost"])
+    if cost.lt(0).any():
+        raise ValueError("Retention costs must be >= 0; found negative values.")
+    periods = pd.PeriodIndex(starts, freq=freq)
+    grouped = cost.groupby(periods.to_numpy()).sum(min_count=1)
+    return pd.DataFrame(
+        {
+            "period": pd.PeriodIndex(grouped.index, freq=freq),
+            "retention_cost": grouped.to_numpy(dtype=float),
+        }
+    )
+
+
+KPI_COLUMNS = [
+    "period",
+    "period_start",
+    "period_end",
+    "incomplete",
+    "warm_up",
+    "customers_start",
+    "customers_end",
+    "new_customers",
+    "churned",
+    "reactivated",
+    "returning",
+    "active_customers",
+    "repeat_customers",
+    "retention_rate",
+    "churn_rate",
+    "churn_rate_low",
+    "churn_rate_high",
+    "return_rate",
+    "return_rate_low",
+    "return_rate_high",
+    "revenue",
+    "orders",
+    "aov",
+    "purchase_frequency",
+    "repeat_purchase_rate",
+]
+
+
+def kpi_table(
+    transactions,
+    freq: str = DEFAULT_FREQ,
+    active_days: int = DEFAULT_ACTIVE_DAYS,
+    observation_end=None,
+    *,
+    include_incomplete: bool = False,
+    subscriptions=None,
+    costs: pd.DataFrame | None = None,
+    segment_col: str | None = None,
+    segment_value=None,
+    confidence: float = CONFIDENCE,
+) -> pd.DataFrame:
+    """Retention KPIs per calendar period, aggregated in the engine (DuckDB).
+
+    Parameters
+    ----------
+    transactions : DataFrame, Parquet/CSV path or glob, or ibis table
+        Canonical columns ``customer_id``, ``order_date``, ``amount`` (net revenue of the
+        line), optional ``order_id`` (without it each distinct timestamp of a customer is one
+        order) and segment columns.
+    freq : {"W", "M", "Q", "Y"}, default "M"
+        Calendar period; weeks start on Monday.
+    active_days : int, default 365
+        A customer is in the base at instant ``d`` with a purchase day in
+        ``[d - active_days, d)``.
+    observation_end : date-like, optional
+        Last observed day, inclusive (default: the last transaction day). Later rows are
+        ignored; the period holding it is the last row.
+    include_incomplete : bool, default False
+        By default the rates (retention, churn, return, purchase frequency, repeat purchase,
+        revenue churn, GRR, NRR) of a last period that ``observation_end`` cuts short are NaN;
+        True computes them over the observed part (end of period = ``observation_end + 1 day``).
+    subscriptions : DataFrame, path or ibis table, optional
+        Subscription table; adds the MRR columns of :func:`mrr_table` (``mrr_start``,
+        ``mrr_end``, ``new_mrr``, ``expansion_mrr``, ``contraction_mrr``, ``churned_mrr``,
+        ``revenue_churn``, ``grr``, ``nrr``) for the same periods and observation end.
+    costs : DataFrame, optional
+        Retention costs (``period_start``, ``cost``); adds ``retention_cost`` (NaN for periods
+        without a cost row) and ``retention_cost_per_customer`` = cost / ``customers_end``.
+    segment_col, segment_value : optional
+        Keep only the customers whose segment (value of ``segment_col`` on their first purchase
+        day) equals ``segment_value`` (compared as text). ``""``/None: all customers.
+    confidence : float, default 0.95
+        Level of the Wilson intervals of the churn and return rates.
+
+    Returns
+    -------
+    DataFrame
+        One row per period, from the period of the first transaction day to the period of
+        ``observation_end``:
+
+        - ``period`` (pandas Period), ``period_start``, ``period_end`` (calendar, exclusive);
+        - ``incomplete``: ``observation_end`` cuts the period short (only the last can be);
+        - ``warm_up``: the period starts less than ``active_days`` after the first
+          transaction day, so ``customers_start`` may miss customers who bought before the
+          data begins (rates are given but read them with care);
+        - ``customers_start`` (S), ``customers_end`` (E), ``new_customers`` (N, first purchase
+          day in the period), ``churned`` (in S, not in E), ``reactivated`` (in E, not in S,
+          not new: returned after lapsing), ``returning`` (in S with a purchase day in the
+          period), ``active_customers`` (a purchase day in the period), ``repeat_customers``
+          (active customers with two or more orders in the period);
+        - ``retention_rate`` = (E - N) / S * 100, ``churn_rate`` = churned / S * 100,
+          ``return_rate`` = returning / S * 100 (percent; NaN when S = 0, e.g. the first
+          period), with Wilson intervals ``churn_rate_low/high``, ``return_rate_low/high``;
+        - ``revenue`` (net, all days of the period including return-only days), ``orders``
+          (orders with positive net amount), ``aov`` = revenue / orders (currency),
+          ``purchase_frequency`` = orders / active customers (orders per customer in the
+          period), ``repeat_purchase_rate`` = repeat customers / active customers * 100
+          (percent, **within the period**; see :func:`simple_clv_inputs` for a 365-day
+          window).
+
+        Identity: ``E = S - churned + reactivated + (new customers still in the base at the
+        end)``; the last term equals N whenever ``active_days`` is at least a period long.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> tx = pd.DataFrame({"customer_id": ["a", "a", "b"],
+    ...     "order_date": pd.to_datetime(["2024-01-05", "2024-02-03", "2024-01-10"]),
+    ...     "amount": [10.0, 20.0, 5.0]})
+    >>> kpis = kpi_table(tx, observation_end="2024-02-29")
+    >>> kpis[["period", "customers_start", "customers_end", "new_customers", "return_rate"]]
+        period  customers_start  customers_end  new_customers  return_rate
+    0  2024-01                0              2              2          NaN
+    1  2024-02                2              2              0         50.0
+    """
+    active_days = _check_active_days(active_days)
+    counts = engine.kpi_counts(
+        transactions,
+        freq=freq,
+        active_days=active_days,
+        observation_end=observation_end,
+        segment_col=segment_col,
+        segment_value=segment_value,
+    )
+    out = counts.drop(columns=["index"])
+    first_day = counts.attrs["first_day"]
+    out["warm_up"] = out["period_start"] < first_day + pd.Timedelta(days=active_days)
+    s = out["customers_start"]
+    out["retention_rate"] = retention_rate(s, out["customers_end"], out["new_customers"])
+    out["churn_rate"] = churn_rate(out["churned"], s)
+    out["return_rate"] = return_rate(out["returning"], s)
+    for name, hits in (("churn_rate", out["churned"]), ("return_rate", out["returning"])):
+        low, high = wilson_interval(hits.to_numpy(), s.to_numpy(), confidence)
+        out[f"{name}_low"] = np.asarray(low) * 100
+        out[f"{name}_high"] = np.asarray(high) * 100
+    out["aov"] = average_order_value(out["revenue"], out["orders"])
+    out["purchase_frequency"] = purchase_frequency(out["orders"], out["active_customers"])
+    out["repeat_purchase_rate"] = repeat_purchase_rate(
+        out["repeat_customers"], out["active_customers"]
+    )
+    rates = [
+        "retention_rate",
+        "churn_rate",
+        "churn_rate_low",
+        "churn_rate_high",
+        "return_rate",
+        "return_rate_low",
+        "return_rate_high",
+        "purchase_frequency",
+        "repeat_purchase_rate",
+    ]
+    _blank_incomplete(out, rates, include_incomplete)
+    out = out[KPI_COLUMNS]
+    obs_end = counts.attrs["observation_end"]
+
+    if subscriptions is not None:
+        mrr = mrr_table(subscriptions, freq, obs_end, include_incomplete=include_incomplete)
+        mrr_cols = [
+            "mrr_start",
+            "mrr_end",
+            "new_mrr",
+            "expansion_mrr",
+            "contraction_mrr",
+            "churned_mrr",
+            "revenue_churn",
+            "grr",
+            "nrr",
+        ]
+        out = out.merge(mrr[["period", *mrr_cols]], on="period", how="left")
+    if costs is not None:
+        per_period = costs_per_period(costs, freq)
+        out = out.merge(per_period, on="period", how="left")
+        out["retention_cost_per_customer"] = retention_cost_per_customer(
+            out["retention_cost"], out["customers_end"]
+        )
+        if not include_incomplete:
+            out.loc[out["incomplete"], "retention_cost_per_customer"] = np.nan
+    out.attrs = {
+        "freq": freq,
+        "active_days": active_days,
+        "observation_end": obs_end,
+        "first_day": first_day,
+    }
+    return out
+
+
+def simple_clv_inputs(
+    transactions,
+    observation_end=None,
+    *,
+    max_lifespan_years: float = DEFAULT_MAX_LIFESPAN_YEARS,
+    active_days: int = DEFAULT_ACTIVE_DAYS,
+    segment_col: str | None = None,
+    segment_value=None,
+) -> dict:
+    """Simple CLV and its inputs over the last 365 days before ``observation_end``.
+
+    The window is the 365 days ending on ``observation_end`` (inclusive; default: the last
+    transaction day), i.e. ``[observation_end - 364 days, observation_end + 1 day)``.
+
+    Parameters
+    ----------
+    transactions : DataFrame, path or ibis table
+        Canonical transactions (see :func:`kpi_table`).
+    observation_end : date-like, optional
+        Last observed day, inclusive.
+    max_lifespan_years : float, default 10
+        Cap of the lifespan (years), used when churn is 0 or very small.
+    active_days : int, default 365
+        Base definition used for the churn (see :func:`kpi_table`).
+    segment_col, segment_value : optional
+        Restrict to one segment (see :func:`kpi_table`).
+
+    Returns
+    -------
+    dict
+        ``window_start``, ``window_end`` (exclusive) Timestamps; ``customers`` (active
+        customers: a purchase day in the window), ``orders`` (positive net amount),
+        ``revenue`` (net, currency), ``aov`` (currency per order), ``purchase_frequency``
+        (orders per active customer **per year**), ``repeat_purchase_rate`` (percent of active
+        customers with two or more orders in the window), ``customers_start`` (base at the
+        window start), ``churned`` (of those, not in the base at the window end),
+        ``annual_churn_rate`` (percent), ``annual_churn_fraction`` (0-1), ``lifespan_years``
+        (``1 / annual_churn_fraction`` capped at ``max_lifespan_years``) and ``clv``
+        (``aov * purchase_frequency * lifespan_years``, currency). ``clv`` is NaN when the
+        base at the window start is empty (less than a year of history).
+        ``history_complete`` says whether the data reach ``active_days`` back from the window
+        start; when False the base at the start, hence the churn, rests on a shorter history
+        (read the CLV with care).
+    """
+    active_days = _check_active_days(active_days)
+    table = engine.as_table(transactions)
+    grid = engine.period_grid(table, freq="Y", observation_end=observation_end)
+    end_day = grid.observation_end
+    window_end = end_day + pd.Timedelta(days=1)
+    window_start = window_end - pd.Timedelta(days=365)
+    c = engine.window_counts(
+        table,
+        start=window_start,
+        end=window_end,
+        active_days=active_days,
+        segment_col=segment_col,
+        segment_value=segment_value,
+    )
+    aov = average_order_value(c["revenue"], c["orders"])
+    frequency = purchase_frequency(c["orders"], c["active_customers"])
+    churn_pct = churn_rate(c["churned"], c["customers_start"])
+    churn_fraction = churn_pct / 100
+    lifespan = lifespan_years(churn_fraction, max_lifespan_years=max_lifespan_years)
+    return {
+        "window_start": window_start,
+        "window_end": window_end,
+        "customers": c["active_customers"],
+        "orders": c["orders"],
+        "revenue": c["revenue"],
+        "aov": aov,
+        "purchase_frequency": frequency,
+        "repeat_purchase_rate": repeat_purchase_rate(c["repeat_customers"], c["active_customers"]),
+        "customers_start": c["customers_start"],
+        "churned": c["churned"],
+        "annual_churn_rate": churn_pct,
+        "annual_churn_fraction": churn_fraction,
+        "lifespan_years": lifespan,
+        "clv": simple_clv(aov, frequency, lifespan),
+        "history_complete": bool(grid.first_day <= window_start - pd.Timedelta(days=active_days)),
+    }

@@ -1,0 +1,399 @@
+"""Cohort matrices, retention curves and segment tests: hand-computed logs and an independent
+pandas computation."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as st
+
+from retention_utils.cohorts import (
+    cohort_matrix,
+    cohort_table,
+    compare_retention,
+    retention_curve,
+)
+from retention_utils.stats import wilson_interval
+
+
+def tx_frame(rows) -> pd.DataFrame:
+    cols = ["customer_id", "order_date", "amount", "channel"]
+    df = pd.DataFrame([tuple(r) for r in rows], columns=cols[: len(rows[0])])
+    df["order_date"] = pd.to_datetime(df["order_date"], format="ISO8601")
+    df["amount"] = df["amount"].astype(float)
+    df["order_id"] = [f"o{i}" for i in range(len(df))]
+    return df
+
+
+# Jan cohort: a, b, c. Feb cohort: d. Mar cohort: e. Observation end 15 April (April incomplete).
+LOG = [
+    ("a", "2024-01-03", 10.0, "web"),
+    ("b", "2024-01-10", 20.0, "store"),
+    ("c", "2024-01-20", 30.0, "web"),
+    ("a", "2024-02-05", 5.0, "web"),
+    ("b", "2024-02-06", 7.0, "store"),
+    ("d", "2024-02-10", 50.0, "web"),
+    ("a", "2024-03-01", 4.0, "store"),  # a stays in "web" (segment of the first purchase)
+    ("b", "2024-03-02", -7.0, "store"),  # return-only day: revenue, not a purchase
+    ("e", "2024-03-03", 9.0, "store"),
+    ("c", "2024-04-02", 11.0, "web"),
+    ("d", "2024-04-03", 12.0, "web"),
+]
+END = "2024-04-15"
+
+
+def test_customer_matrix_hand_computed_with_nan_for_unobservable_cells():
+    m = cohort_matrix(tx_frame(LOG), observation_end=END)
+    assert m.index.astype(str).tolist() == ["2024-01", "2024-02", "2024-03"]
+    assert m.index.name == "cohort" and m.columns.name == "age"
+    assert m.columns.tolist() == [0, 1, 2]
+    np.testing.assert_array_equal(
+        m.to_numpy(), [[3, 2, 1], [1, 0, np.nan], [1, np.nan, np.nan]]
+    )  # April (incomplete) is NaN; Feb cohort at age 1 (March) is an observed 0
+    assert m.attrs["cohort_size"].tolist() == [3, 1, 1]
+
+
+def test_retention_is_a_fraction_of_cohort_size():
+    m = cohort_matrix(tx_frame(LOG), normalize=True, observation_end=END)
+    np.testing.assert_allclose(
+        m.to_numpy(), [[1, 2 / 3, 1 / 3], [1, 0, np.nan], [1, np.nan, np.nan]]
+    )
+
+
+def test_include_incomplete_counts_the_cut_period():
+    m = cohort_matrix(tx_frame(LOG), observation_end=END, include_incomplete=True)
+    assert m.index.astype(str).tolist() == ["2024-01", "2024-02", "2024-03"]
+    np.testing.assert_array_equal(
+        m.to_numpy(), [[3, 2, 1, 1], [1, 0, 1, np.nan], [1, 0, np.nan, np.nan]]
+    )
+
+
+def test_complete_last_period_is_kept():
+    m = cohort_matrix(tx_frame(LOG), observation_end="2024-04-30")
+    assert m.loc[pd.Period("2024-01", "M"), 3] == 1
+    assert m.loc[pd.Period("2024-02", "M"), 2] == 1
+
+
+def test_revenue_matrix_and_cumulative_revenue_per_customer():
+    tx = tx_frame(LOG)
+    rev = cohort_matrix(tx, metric="revenue", observation_end=END)
+    np.testing.assert_allclose(
+        rev.to_numpy(), [[60, 12, -3], [50, 0, np.nan], [9, np.nan, np.nan]]
+    )  # Jan cohort in March: a's 4 and b's return of 7
+    rel = cohort_matrix(tx, metric="revenue", normalize=True, observation_end=END)
+    assert rel.iloc[0, 1] == pytest.approx(12 / 60)
+    cum = cohort_matrix(
+        tx, metric="revenue", normalize="size", cumulative=True, observation_end=END
+    )
+    np.testing.assert_allclose(
+        cum.to_numpy(), [[20, 24, 23], [50, 50, np.nan], [9, np.nan, np.nan]]
+    )
+
+
+def test_weighted_retention_curve_hand_computed():
+    curve = retention_curve(tx_frame(LOG), observation_end=END)
+    assert curve["age"].tolist() == [0, 1, 2]
+    assert curve["cohorts"].tolist() == [3, 2, 1]
+    assert curve["customers"].tolist() == [5, 4, 3]
+    assert curve["retained"].tolist() == [5, 2, 1]
+    np.testing.assert_allclose(curve["retention"], [1.0, 0.5, 1 / 3])
+    low, high = wilson_interval(np.array([5, 2, 1]), np.array([5, 4, 3]))
+    np.testing.assert_allclose(curve["low"], low)
+    np.testing.assert_allclose(curve["high"], high)
+    # cumulative revenue per acquired customer: age 1 over Jan+Feb cohorts = (72 + 50) / 4
+    np.testing.assert_allclose(curve["cumulative_revenue_per_customer"], [119 / 5, 122 / 4, 69 / 3])
+
+
+def test_segments_use_value_on_first_purchase():
+    tx = tx_frame(LOG)
+    m = cohort_matrix(tx, segment="channel", observation_end=END)
+    assert m.index.names == ["segment", "cohort"]
+    web = m.loc["web"]
+    assert web.index.astype(str).tolist() == ["2024-01", "2024-02"]
+    np.testing.assert_array_equal(web.to_numpy(), [[2, 1, 1], [1, 0, np.nan]])
+    store = m.loc["store"]  # no store customer was acquired in February: no row
+    assert store.index.astype(str).tolist() == ["2024-01", "2024-03"]
+    np.testing.assert_array_equal(store.to_numpy(), [[1, 1, 0], [1, np.nan, np.nan]])
+    curve = retention_curve(tx, segment="channel", observation_end=END)
+    web_curve = curve[curve["segment"] == "web"]
+    assert web_curve["customers"].tolist() == [3, 3, 2]
+    assert web_curve["retained"].tolist() == [3, 1, 1]
+    only_web = cohort_matrix(tx, segment_col="channel", segment_value="web", observation_end=END)
+    np.testing.assert_array_equal(only_web.to_numpy(), web.to_numpy())
+
+
+def test_compare_retention_is_a_two_proportion_z_test():
+    curve = pd.DataFrame(
+        {
+            "segment": ["web", "store"],
+            "age": [3, 3],
+            "customers": [400, 300],
+            "retained": [120, 66],
+            "retention": [0.30, 0.22],
+        }
+    )
+    out = compare_retention(curve, age=3)
+    row = out.iloc[0]
+    assert row["segment"] == "store" and row["reference"] == "web"  # largest is the reference
+    p_pool = (120 + 66) / 700
+    z = (0.22 - 0.30) / math.sqrt(p_pool * (1 - p_pool) * (1 / 400 + 1 / 300))
+    assert row["difference"] == pytest.approx(-0.08)
+    assert row["p_value"] == pytest.approx(2 * st.norm.sf(abs(z)))
+    se = math.sqrt(0.3 * 0.7 / 400 + 0.22 * 0.78 / 300)
+    assert row["low"] == pytest.approx(-0.08 - 1.959964 * se, abs=1e-6)
+    assert bool(row["significant"]) == (row["p_value"] < 0.05)
+    small = pd.concat(
+        [curve, pd.DataFrame({"segment": ["app"], "age": [3], "customers": [12], "retained": [6]})]
+    )
+    skipped = compare_retention(small, age=3)
+    assert skipped["segment"].tolist() == ["store"] and skipped.attrs["skipped"] == ["app"]
+    with pytest.raises(ValueError, match="split by segment"):
+        compare_retention(curve.drop(columns="segment"))
+    with pytest.raises(ValueError, match="No cohort is observable at age 9"):
+        compare_retention(curve, age=9)
+    with pytest.raises(ValueError, match="Reference segment 'app'"):
+        compare_retention(curve, age=3, reference="app")
+
+
+def test_compare_retention_tells_noise_from_a_real_difference():
+    rng = np.random.default_rng(1)
+    rows = []
+    for channel, p in (("a", 0.5), ("b", 0.5), ("c", 0.2)):
+        for i in range(600):
+            cid = f"{channel}{i}"
+            rows.append((cid, "2024-01-05", 10.0, channel))
+            if rng.random() < p:
+                rows.append((cid, "2024-02-05", 10.0, channel))
+    curve = retention_curve(tx_frame(rows), segment="channel", observation_end="2024-02-29")
+    out = compare_retention(curve, age=1, reference="a").set_index("segment")
+    assert not out.loc["b", "significant"]
+    assert out.loc["c", "significant"] and out.loc["c", "difference"] < -0.2
+
+
+def test_bad_arguments():
+    tx = tx_frame(LOG)
+    with pytest.raises(ValueError, match="metric must be 'customers' or 'revenue'"):
+        cohort_matrix(tx, metric="orders")
+    with pytest.raises(ValueError, match="normalize must be"):
+        cohort_matrix(tx, normalize="total")
+    with pytest.raises(ValueError, match="cumulative=True applies to metric='revenue'"):
+        cohort_matrix(tx, cumulative=True)
+    with pytest.raises(ValueError, match="freq must be one of"):
+        cohort_matrix(tx, freq="D")
+
+
+# --- agreement with an independent pandas computation -----------------------------------------
+
+
+def random_log(seed: int = 11, n_customers: int = 300, n_rows: int = 3000) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    first = pd.Timestamp("2022-03-01") + pd.to_timedelta(rng.integers(0, 600, n_customers), "D")
+    cust = rng.integers(0, n_customers, n_rows)
+    when = first[cust] + pd.to_timedelta(rng.exponential(150, n_rows).astype(int), "D")
+    amount = np.round(rng.gamma(2.0, 15.0, n_rows), 2)
+    amount = np.where(rng.random(n_rows) < 0.08, -amount, amount)
+    return pd.DataFrame(
+        {
+            "customer_id": [f"c{i}" for i in cust],
+            "order_date": when,
+            "amount": amount,
+            "order_id": np.arange(n_rows).astype(str),
+            "channel": np.array(["web", "store", "app"])[rng.integers(0, 3, n_rows)],
+        }
+    )
+
+
+def reference_matrix(tx: pd.DataFrame, freq: str, observation_end, metric: str):
+    end = pd.Timestamp(observation_end)
+    cut = end + pd.Timedelta(days=1)
+    tx = tx[tx["order_date"] < cut].assign(day=lambda d: d["order_date"].dt.normalize())
+    daily = tx.groupby(["customer_id", "day"], as_index=False)["amount"].sum()
+    daily["period"] = daily["day"].dt.to_period(freq)
+    buys = daily[daily["amount"] > 0]
+    cohort = buys.groupby("customer_id")["period"].min().rename("cohort")
+    daily = daily.join(cohort, on="customer_id", how="inner")
+    last_period = end.to_period(freq)
+    last_complete = last_period if (last_period + 1).start_time <= cut else last_period - 1
+    cohorts = sorted(c for c in cohort.unique() if c <= last_complete)
+    max_age = (last_complete - min(cohorts)).n
+    out = pd.DataFrame(np.nan, index=pd.PeriodIndex(cohorts, freq=freq), columns=range(max_age + 1))
+    for c in cohorts:
+        members = daily[daily["cohort"] == c]
+        for k in range(max_age + 1):
+            p = c + k
+            if p > last_complete:
+                continue
+            cell = members[members["period"] == p]
+            if metric == "customers":
+                out.loc[c, k] = cell.loc[cell["amount"] > 0, "customer_id"].nunique()
+            else:
+                out.loc[c, k] = cell["amount"].sum()
+    return out
+
+
+@pytest.mark.parametrize(
+    ("freq", "observation_end", "metric"),
+    [
+        ("M", "2024-02-14", "customers"),
+        ("M", "2024-02-29", "revenue"),
+        ("W", "2023-06-30", "customers"),
+        ("Q", "2023-12-31", "revenue"),
+    ],
+)
+def test_cohort_matrix_matches_independent_pandas(freq, observation_end, metric):
+    tx = random_log()
+    got = cohort_matrix(tx, freq=freq, metric=metric, observation_end=observation_end)
+    ref = reference_matrix(tx, freq, observation_end, metric)
+    assert got.index.astype(str).tolist() == ref.index.astype(str).tolist()
+    assert got.columns.tolist() == ref.columns.tolist()
+    np.testing.assert_allclose(got.to_numpy(), ref.to_numpy(dtype=float), rtol=1e-9, atol=1e-9)
+    sizes = ref[0].to_numpy()
+    weighted = np.nansum(ref.to_numpy(), axis=0) / [
+        sizes[ref[k].notna().to_numpy()].sum() for k in ref.columns
+    ]
+    if metric == "customers":
+        curve = retention_curve(tx, freq=freq, observation_end=observation_end)
+        np.testing.assert_allclose(curve["retention"], weighted, rtol=1e-12)
+
+
+def test_cohort_table_long_form_is_consistent():
+    tx = random_log(seed=5, n_rows=800)
+    table = cohort_table(tx, observation_end="2023-09-30")
+    seen = table[table["observable"]]
+    assert seen[["customers", "retention", "revenue"]].notna().all().all()
+    unseen = table[~table["observable"]]
+    assert unseen[["customers", "retention", "revenue"]].isna().all().all()
+    np.testing.assert_allclose(seen["retention"], seen["customers"] / seen["cohort_size"])
+    assert (seen.loc[seen["age"] == 0, "retention"] == 1.0).all()
+    assert (table["period"] == table["cohort"] + table["age"]).all()
+
+
+# --- plots -------------------------------------------------------------------------------------
+
+
+def test_heatmap_labels_percent_blank_cells_and_sizes():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from retention_utils.plots.cohorts import plot_cohort_heatmap
+
+    m = cohort_matrix(tx_frame(LOG), normalize=True, observation_end=END)
+    ax = plot_cohort_heatmap(m)
+    texts = [t.get_text() for t in ax.texts]
+    assert texts == ["100%", "67%", "33%", "100%", "0%", "100%"]  # NaN cells stay blank
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels == ["2024-01  (n=3)", "2024-02  (n=1)", "2024-03  (n=1)"]
+    assert "5 customers" in ax.get_xlabel()
+    with pytest.raises(ValueError, match="pass segment=<value>"):
+        plot_cohort_heatmap(cohort_matrix(tx_frame(LOG), segment="channel", observation_end=END))
+    plt.close("all")
+
+
+def test_curve_and_flow_plots_draw_the_numbers():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from retention_utils.kpis import kpi_table
+    from retention_utils.plots.cohorts import plot_customer_flows, plot_retention_curves
+
+    curve = retention_curve(tx_frame(LOG), observation_end=END)
+    fig, ax = plt.subplots()
+    assert plot_retention_curves(curve, ax=ax) is ax
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), [100, 50, 100 / 3])
+    assert "n=5" in ax.get_legend().get_texts()[0].get_text()
+    kpi = kpi_table(tx_frame(LOG), active_days=31, observation_end="2024-04-30")
+    ax = plot_customer_flows(kpi)
+    heights = [p.get_height() for p in ax.patches]
+    n = len(kpi)
+    assert heights[:n] == kpi["new_customers"].tolist()
+    assert heights[2 * n :] == (-kpi["churned"]).tolist()
+    plt.close("all")
+
+
+# --- the notebook ------------------------------------------------------------------------------
+
+
+def test_notebook_is_stored_clean_with_one_annotated_parameters_cell():
+    import ast
+
+    import nbformat
+
+    from retention_utils.config import NOTEBOOK_DIR
+
+    nb = nbformat.read(NOTEBOOK_DIR / "cohort_analysis.ipynb", as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(not c.get("outputs") and c.get("execution_count") is None for c in code)
+    params = [c for c in code if "parameters" in c.metadata.get("tags", [])]
+    assert len(params) == 1
+    body = ast.parse(params[0].source).body
+    assert body and all(isinstance(stmt, ast.AnnAssign) for stmt in body)
+    names = {stmt.target.id for stmt in body}
+    assert {
+        "transactions",
+        "subscriptions",
+        "costs",
+        "freq",
+        "active_days",
+        "observation_end",
+    } <= names
+    assert all("#" in line for line in params[0].source.splitlines() if line.strip())
+    # papermill (--help-notebook, the batch runner) must see every parameter: it skips lines
+    # holding more than one "=", so comments avoid "=".
+    import papermill as pm
+
+    declared = pm.inspect_notebook(str(NOTEBOOK_DIR / "cohort_analysis.ipynb"))
+    assert set(declared) == names
+    for cell in code:
+        tree = ast.parse(cell.source)
+        assert not any(isinstance(n, ast.FunctionDef | ast.ClassDef) for n in ast.walk(tree))
+
+
+@pytest.mark.slow
+def test_notebook_runs_on_demo_data(tmp_path):
+    import nbformat
+    import papermill as pm
+
+    from retention_utils import io
+    from retention_utils.config import NOTEBOOK_DIR
+    from retention_utils.kpis import kpi_table
+    from retention_utils.record import read_headlines
+
+    out = tmp_path / "cohort_analysis.ipynb"
+    pm.execute_notebook(
+        str(NOTEBOOK_DIR / "cohort_analysis.ipynb"),
+        str(out),
+        kernel_name="python3",
+        progress_bar=False,
+        cwd=str(tmp_path),
+    )
+    nb = nbformat.read(out, as_version=4)
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.output_type == "error"]
+    assert not [o.text for o in outputs if o.get("name") == "stderr"]  # no warnings shown
+    images = [o for o in outputs if "image/png" in o.get("data", {})]
+    assert len(images) >= 10
+    heads = {h["name"]: h for h in read_headlines(nb)}
+    expected = {
+        "customers",
+        "revenue",
+        "retention_rate_last",
+        "churn_rate_last",
+        "retention_age_3",
+        "repeat_purchase_rate",
+        "simple_clv",
+        "nrr_last",
+    }
+    assert expected <= set(heads)
+    kpi = kpi_table(io.open_dataset("demo"))
+    assert heads["customers"]["value"] == int(kpi["new_customers"].sum())
+    assert heads["revenue"]["value"] == pytest.approx(kpi["revenue"].sum())
+    last = kpi[~kpi["incomplete"]].iloc[-1]
+    assert heads["retention_rate_last"]["value"] == pytest.approx(last["retention_rate"])
+    assert all(h["value"] is not None for h in heads.values())
