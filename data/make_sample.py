@@ -11,7 +11,14 @@ import argparse
 from pathlib import Path
 
 from retention_utils.config import SAMPLE_DIR
-from retention_utils.synthetic import DEMO_FILES, DEMO_SEED, format_csv, generate_demo
+from retention_utils.synthetic import (
+    DEMO_FILES,
+    DEMO_SEED,
+    REVIEWS_FILE,
+    format_csv,
+    generate_csat_reviews,
+    generate_demo,
+)
 
 
 def main() -> None:
@@ -25,6 +32,10 @@ def main() -> None:
         path = args.out / file_name
         path.write_bytes(format_csv(tables[name]).encode("utf-8"))
         print(f"{path}: {len(tables[name]):,} rows, {path.stat().st_size / 1e6:.2f} MB")
+    # The CSAT-only example follows the default demo shop, whatever --seed says.
+    reviews = generate_csat_reviews()
+    (args.out / REVIEWS_FILE).write_bytes(format_csv(reviews).encode("utf-8"))
+    print(f"{args.out / REVIEWS_FILE}: {len(reviews):,} rows")
 
 
 if __name__ == "__main__":

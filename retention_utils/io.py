@@ -943,7 +943,9 @@ BUILTIN_DATASETS = {
         "cdnow_sample": lambda **kw: load_cdnow(sample=True),
         "online_retail": lambda **kw: load_online_retail(**_only(kw, {"observation_end"})),
     },
-    "surveys": {"demo": lambda **kw: load_surveys(config.SAMPLE_SURVEYS)},
+    "surveys": {
+        "demo": lambda **kw: load_surveys(config.SAMPLE_SURVEYS, **_only(kw, {"observation_end"}))
+    },
     "subscriptions": {"demo": lambda **kw: load_subscriptions(config.SAMPLE_SUBSCRIPTIONS)},
     "costs": {"demo": lambda **kw: load_costs(config.SAMPLE_COSTS)},
 }

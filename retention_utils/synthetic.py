@@ -850,6 +850,48 @@ def generate_demo(
     }
 
 
+REVIEWS_FILE = "reviews_csat_only.csv"
+REVIEWS_SEED = 7
+
+
+def generate_csat_reviews(*, seed: int = REVIEWS_SEED) -> pd.DataFrame:
+    """A CSAT-only survey export: product-review star ratings (1-5) by demo customers.
+
+    Reviews follow about 6 % of the demo purchases by 1-14 days. A rating's latent
+    satisfaction is ``0.5 * z + noise`` where ``z`` is the negated normal score of the
+    customer's dropout quantile, cut to the marginal shares 7, 8, 15, 30, 40 % for 1-5 stars,
+    so unhappy reviewers really churn more; 1 % of reviews have no rating. Columns
+    (deliberately not canonical): ``customer_id``, ``review_date``, ``rating``, ``channel``.
+    """
+    rng = np.random.default_rng(seed)
+    p = DemoParameters()
+    tx = generate_transactions()
+    customers = generate_customers()
+    purchases = tx[tx[AMOUNT] > 0]
+    purchases = purchases[rng.random(len(purchases)) < 0.06]
+    offset = pd.to_timedelta(rng.integers(1, 15, len(purchases)), "D")
+    day = purchases[ORDER_DATE].dt.normalize() + offset
+    keep = day <= pd.Timestamp(DEMO_END)
+    purchases, day = purchases[keep], day[keep]
+    who = customers.set_index(CUSTOMER)
+    row = who.index.get_indexer(purchases[CUSTOMER])
+    quantile = special.betainc(p.a, p.b, who["dropout_probability"].to_numpy())[row]
+    z = -stats.norm.ppf(np.clip(quantile, 1e-12, 1 - 1e-12))
+    latent = 0.5 * z + np.sqrt(1 - 0.25) * rng.standard_normal(len(z))
+    cuts = stats.norm.ppf(np.cumsum([0.07, 0.08, 0.15, 0.30, 0.40])[:-1])
+    rating = pd.array(1 + np.searchsorted(cuts, latent), dtype="Int64")
+    rating[rng.random(len(z)) < 0.01] = pd.NA
+    out = pd.DataFrame(
+        {
+            CUSTOMER: purchases[CUSTOMER].to_numpy(),
+            "review_date": day.to_numpy(),
+            "rating": rating,
+            "channel": purchases["channel"].to_numpy(),
+        }
+    )
+    return out.sort_values(["review_date", CUSTOMER], kind="stable").reset_index(drop=True)
+
+
 def format_csv(frame: pd.DataFrame) -> str:
     """CSV text of a demo table, as committed in ``data/sample/``.
 

@@ -473,3 +473,13 @@ def test_invalid_parameters_are_reported_together() -> None:
         generate_transactions_large(0)
     with pytest.raises(ValueError, match=r"end \(2023-01-01\) is before start"):
         generate_transactions(10, end="2023-01-01")
+
+
+def test_committed_csat_reviews_equal_a_fresh_regeneration() -> None:
+    from retention_utils.synthetic import REVIEWS_FILE, generate_csat_reviews
+
+    reviews = generate_csat_reviews()
+    assert format_csv(reviews) == (SAMPLE_DIR / REVIEWS_FILE).read_text(), "run `make data`"
+    assert set(reviews["rating"].dropna().unique()) == {1, 2, 3, 4, 5}
+    known = set(pd.read_csv(SAMPLE_DIR / "transactions.csv", dtype=str)["customer_id"])
+    assert set(reviews["customer_id"]) <= known

@@ -1,0 +1,1280 @@
+"""Satisfaction scores (CSAT, NPS, CES) with intervals, trends, segments and their link to
+repurchase and CLV.
+
+Definitions (SPEC section 4):
+
+* **CSAT** = responses with score >= ``positive_min`` / responses * 100 (percent satisfied),
+  with a 95 % Wilson interval. Scales 1-5 (default, ``positive_min`` 4), 1-7 or 1-10.
+* **NPS** = 100 * (promoters - detractors) / n on the 0-10 scale (promoters 9-10, passives
+  7-8, detractors 0-6), ``SE = 100 * sqrt((p + d - (p - d)^2) / n)`` with shares ``p``, ``d``
+  and 95 % CI = NPS +- 1.96 SE (points, from -100 to 100).
+* **CES** = mean score / scale_max * 100 (percent of the scale maximum; scales 1-5 or 1-7,
+  default 1-7, higher = easier), with a Student t interval; the mean on its own scale and its
+  t interval are reported as well.
+
+Missing answers (a respondent who skipped the question) are excluded and counted. A score
+outside its scale or not a whole number is an error (:class:`retention_utils.io.DataValidationError`
+listing the rows), never silently dropped.
+
+Every difference (between consecutive periods, between segments) is "second minus first" in
+points of the score (percentage points for CSAT, NPS points, points of the CES index) and is
+tested: NPS with a normal test on ``SE = sqrt(SE1^2 + SE2^2)``, CSAT with the pooled
+two-proportion z test, CES with Welch's t test.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import ibis
+import numpy as np
+import pandas as pd
+
+from retention_utils import engine
+from retention_utils.config import (
+    CUSTOMER,
+    DEFAULT_FOLLOWUP_DAYS,
+    DEFAULT_FREQ,
+    DEFAULT_MIN_RESPONSES,
+    ORDER_DATE,
+    RESPONSE_DATE,
+)
+from retention_utils.schemas import CES_SCALES, CSAT_SCALES, NPS_SCALE
+from retention_utils.stats import (
+    Comparison,
+    Estimate,
+    mean_interval,
+    normal_difference,
+    two_proportion_test,
+    welch_test,
+    wilson_interval,
+)
+
+__all__ = [
+    "NPS_GROUPS",
+    "CSAT_GROUPS",
+    "SCORES",
+    "ScoreEstimate",
+    "available_scores",
+    "ces",
+    "clv_by_score",
+    "compare_scores",
+    "compare_segments",
+    "csat",
+    "describe_change",
+    "describe_repurchase_gap",
+    "nps",
+    "repurchase_by_score",
+    "repurchase_gap",
+    "response_repurchases",
+    "score_by_segment",
+    "score_summary",
+    "score_trend",
+]
+
+#: Score columns of a canonical survey table, in the order reports show them.
+SCORES: tuple[str, ...] = ("nps", "csat", "ces")
+#: Groups of :func:`repurchase_by_score` and :func:`clv_by_score`, in display order.
+NPS_GROUPS: tuple[str, ...] = ("detractor", "passive", "promoter")
+CSAT_GROUPS: tuple[str, ...] = ("positive", "negative")
+
+#: Multiplier of the NPS interval, exactly as the specification states it.
+NPS_Z = 1.96
+_FREQS = ("W", "M", "Q", "Y")
+_LABELS = {"nps": "NPS", "csat": "CSAT", "ces": "CES"}
+_UNITS = {
+    "nps": "points (-100 to 100)",
+    "csat": "% of responses satisfied",
+    "ces": "% of the scale maximum",
+}
+_DIFF_UNITS = {"nps": "points", "csat": "percentage points", "ces": "points"}
+
+
+@dataclass(frozen=True)
+class ScoreEstimate(Estimate):
+    """A satisfaction score with its 95 % interval, sample size and what was left out.
+
+    Attributes
+    ----------
+    value, low, high : float
+        The score and its 95 % interval, in the score's units (CSAT percent satisfied, NPS
+        points, CES percent of the scale maximum). NaN when there is no response.
+    n : int
+        Responses used (missing answers excluded).
+    se : float
+        Standard error of ``value``, same units.
+    missing : int
+        Missing answers excluded.
+    score : str
+        ``"csat"``, ``"nps"`` or ``"ces"``.
+    mean, mean_low, mean_high : float
+        Mean score on its own scale (e.g. 1-7) with a Student t interval.
+    scale_min, scale_max : int
+        The scale the scores were checked against.
+    """
+
+    se: float = float("nan")
+    missing: int = 0
+    score: str = ""
+    mean: float = float("nan")
+    mean_low: float = float("nan")
+    mean_high: float = float("nan")
+    scale_min: int = 0
+    scale_max: int = 0
+
+
+# --- validation -----------------------------------------------------------------------------
+
+
+def _scale(score: str, scale_max: int | None) -> tuple[int, int]:
+    """Inclusive (min, max) of a score's scale, after checking ``scale_max``."""
+    if score == "nps":
+        if scale_max not in (None, NPS_SCALE[1]):
+            raise ValueError(f"NPS is always on the 0-10 scale; got scale_max={scale_max!r}.")
+        return NPS_SCALE
+    if score not in ("csat", "ces"):
+        raise ValueError(f"score must be one of 'nps', 'csat', 'ces', got {score!r}.")
+    scales = CSAT_SCALES if score == "csat" else CES_SCALES
+    if scale_max is None:
+        scale_max = 5 if score == "csat" else 7
+    if isinstance(scale_max, bool) or scale_max not in scales:
+        allowed = ", ".join(f"{hi} (a {lo}-{hi} scale)" for lo, hi in scales.values())
+        raise ValueError(f"{_LABELS[score]} scale_max must be one of {allowed}; got {scale_max!r}.")
+    return scales[scale_max]
+
+
+def _positive_min(scale: tuple[int, int], positive_min: int | None) -> int:
+    """Lowest CSAT score counted as satisfied; default: the top two boxes (4 on 1-5)."""
+    low, high = scale
+    if positive_min is None or positive_min == 0:
+        return high - 1
+    if isinstance(positive_min, bool) or not float(positive_min).is_integer():
+        raise ValueError(f"positive_min must be a whole number, got {positive_min!r}.")
+    if not low < positive_min <= high:
+        raise ValueError(
+            f"positive_min must be between {low + 1} and {high} on a {low}-{high} CSAT scale, "
+            f"got {positive_min}."
+        )
+    return int(positive_min)
+
+
+def _problem(column: str, rule: str, mask: pd.Series, original: pd.Series, hint: str) -> dict:
+    """One broken rule, in the shape of :class:`retention_utils.io.DataValidationError`:
+    row numbers count from 1 in the order the scores were given, each with its value."""
+    positions = np.flatnonzero(mask.to_numpy())
+    examples = [v.item() if isinstance(v, np.generic) else v for v in original.iloc[positions[:5]]]
+    return {
+        "column": column,
+        "rule": rule,
+        "count": len(positions),
+        "examples": examples,
+        "rows": [int(i) + 1 for i in positions[:5]],
+        "hint": hint,
+    }
+
+
+def _raise(problems: list[dict], score: str) -> None:
+    from retention_utils.io import DataValidationError
+
+    raise DataValidationError(problems, table=f"{_LABELS[score]} scores")
+
+
+def _score_values(scores, *, score: str, scale: tuple[int, int], column: str | None = None):
+    """Checked scores as a float array (NaN = missing) and the number of missing answers.
+
+    Rows in error messages are numbered from 1 in the order the scores were given.
+    """
+    if isinstance(scores, pd.DataFrame):
+        raise TypeError(
+            f"Pass one column of scores (a Series or array) to {score}(), not a DataFrame."
+        )
+    raw = scores if isinstance(scores, pd.Series) else pd.Series(list(np.ravel(scores)))
+    column = column or (str(raw.name) if raw.name is not None else score)
+    missing = raw.isna()
+    if raw.dtype == object or pd.api.types.is_string_dtype(raw.dtype):
+        missing |= raw.astype(str).str.strip().eq("") & ~missing
+    numeric = pd.to_numeric(raw.where(~missing), errors="coerce")
+    values = numeric.to_numpy(dtype=float, na_value=np.nan)
+    low, high = scale
+    setting = "" if score == "nps" else f" and the scale ({score}_scale_max=)"
+    hint = (
+        f"{_LABELS[score]} scores must be whole numbers from {low} to {high}; check the column "
+        f"mapping ({score}_col=){setting}"
+    )
+    problems = []
+    not_number = ~missing & numeric.isna()
+    if not_number.any():
+        problems.append(_problem(column, "scores that are not numbers", not_number, raw, hint))
+    with np.errstate(invalid="ignore"):
+        not_whole = np.isfinite(values) & (np.mod(values, 1) != 0)
+        outside = ~np.isnan(values) & ~not_whole & ((values < low) | (values > high))
+    if not_whole.any():
+        mask = pd.Series(not_whole, index=raw.index)
+        problems.append(_problem(column, "scores that are not whole numbers", mask, raw, hint))
+    if outside.any():
+        mask = pd.Series(outside, index=raw.index)
+        rule = f"scores outside the {low}-{high} scale"
+        problems.append(_problem(column, rule, mask, raw, hint))
+    if problems:
+        _raise(problems, score)
+    return values, int(np.isnan(values).sum())
+
+
+def _estimate(
+    values: np.ndarray, missing: int, *, score: str, scale: tuple[int, int], positive_min: int
+) -> ScoreEstimate:
+    """Score of checked values (NaN = missing answer)."""
+    x = values[~np.isnan(values)]
+    n = len(x)
+    mean = mean_interval(x)
+    # A mean cannot leave its scale: clip the t interval to it (it only matters for tiny n).
+    mean_low = max(mean.low, scale[0]) if n > 1 else mean.low
+    mean_high = min(mean.high, scale[1]) if n > 1 else mean.high
+    common = {
+        "missing": missing,
+        "score": score,
+        "mean": mean.value,
+        "mean_low": mean_low,
+        "mean_high": mean_high,
+        "scale_min": scale[0],
+        "scale_max": scale[1],
+    }
+    nan = float("nan")
+    if n == 0:
+        return ScoreEstimate(nan, nan, nan, 0, se=nan, **common)
+    if score == "csat":
+        positive = int((x >= positive_min).sum())
+        p = positive / n
+        low, high = wilson_interval(positive, n)
+        se = float(np.sqrt(p * (1 - p) / n)) * 100
+        return ScoreEstimate(p * 100, low * 100, high * 100, n, se=se, **common)
+    if score == "nps":
+        p = float((x >= 9).mean())
+        d = float((x <= 6).mean())
+        value = 100 * (p - d)
+        se = 100 * float(np.sqrt(max(p + d - (p - d) ** 2, 0.0) / n))
+        low = max(value - NPS_Z * se, -100.0)
+        high = min(value + NPS_Z * se, 100.0)
+        return ScoreEstimate(value, low, high, n, se=se, **common)
+    factor = 100 / scale[1]
+    se = float(x.std(ddof=1) / np.sqrt(n)) * factor if n > 1 else nan
+    return ScoreEstimate(
+        mean.value * factor, mean_low * factor, mean_high * factor, n, se=se, **common
+    )
+
+
+# --- the three scores -----------------------------------------------------------------------
+
+
+def csat(scores, *, scale_max: int = 5, positive_min: int | None = None) -> ScoreEstimate:
+    """Customer satisfaction score: percent of responses at or above ``positive_min``.
+
+    Parameters
+    ----------
+    scores : array-like or Series
+        One answer per response; missing answers (NaN, None, empty) are excluded and counted.
+    scale_max : {5, 7, 10}
+        Top of the 1-``scale_max`` scale.
+    positive_min : int, optional
+        Lowest score counted as satisfied. Default (or 0): the top two boxes of the scale,
+        i.e. 4 on 1-5, 6 on 1-7, 9 on 1-10.
+
+    Returns
+    -------
+    ScoreEstimate
+        ``value`` in percent of responses (0-100) with a 95 % Wilson interval ``low``,
+        ``high``; ``n`` responses; ``missing``; ``mean`` rating with a t interval.
+
+    Raises
+    ------
+    retention_utils.io.DataValidationError
+        When a score is not a number, not a whole number, or outside the scale (the message
+        lists the rows).
+
+    Examples
+    --------
+    >>> est = csat([5, 4, 3, 5, None])
+    >>> round(est.value, 1), est.n, est.missing
+    (75.0, 4, 1)
+    """
+    scale = _scale("csat", scale_max)
+    threshold = _positive_min(scale, positive_min)
+    values, missing = _score_values(scores, score="csat", scale=scale)
+    return _estimate(values, missing, score="csat", scale=scale, positive_min=threshold)
+
+
+def nps(scores) -> ScoreEstimate:
+    """Net Promoter Score: percent promoters (9-10) minus percent detractors (0-6).
+
+    Parameters
+    ----------
+    scores : array-like or Series
+        "How likely are you to recommend us?" answers on 0-10; missing answers are excluded
+        and counted.
+
+    Returns
+    -------
+    ScoreEstimate
+        ``value`` in NPS points (-100 to 100); ``se = 100 * sqrt((p + d - (p - d)^2) / n)``
+        with promoter and detractor shares ``p``, ``d``; ``low``, ``high`` = value +- 1.96 se
+        (clipped to the possible range -100 to 100).
+
+    Raises
+    ------
+    retention_utils.io.DataValidationError
+        When a score is not a whole number from 0 to 10.
+
+    Examples
+    --------
+    >>> est = nps([10, 9, 8, 7, 6, 0, 10, 9, 5, 10])
+    >>> est.value, est.n
+    (20.0, 10)
+    """
+    scale = _scale("nps", None)
+    values, missing = _score_values(scores, score="nps", scale=scale)
+    return _estimate(values, missing, score="nps", scale=scale, positive_min=9)
+
+
+def ces(scores, *, scale_max: int = 7) -> ScoreEstimate:
+    """Customer effort score: mean score as a percent of the scale maximum (higher = easier).
+
+    Parameters
+    ----------
+    scores : array-like or Series
+        Answers on 1-``scale_max`` where a higher score means less effort; missing answers
+        are excluded and counted.
+    scale_max : {5, 7}
+        Top of the scale (default 1-7).
+
+    Returns
+    -------
+    ScoreEstimate
+        ``value`` = mean / scale_max * 100 with the Student t interval scaled the same way;
+        ``mean``, ``mean_low``, ``mean_high`` on the scale itself. The interval is clipped to
+        the scale (a mean cannot exceed ``scale_max``), which only matters for tiny samples.
+
+    Examples
+    --------
+    >>> est = ces([7, 6, 5, 6])
+    >>> round(est.value, 2), est.mean
+    (85.71, 6.0)
+    """
+    scale = _scale("ces", scale_max)
+    values, missing = _score_values(scores, score="ces", scale=scale)
+    return _estimate(values, missing, score="ces", scale=scale, positive_min=0)
+
+
+def _score(
+    values, *, score: str, scale_max: int | None = None, positive_min: int | None = None
+) -> ScoreEstimate:
+    if score == "csat":
+        return csat(values, scale_max=scale_max or 5, positive_min=positive_min)
+    if score == "ces":
+        return ces(values, scale_max=scale_max or 7)
+    _scale(score, scale_max)
+    return nps(values)
+
+
+# --- comparisons ----------------------------------------------------------------------------
+
+
+def _compare_clean(
+    a: np.ndarray,
+    b: np.ndarray,
+    *,
+    score: str,
+    scale: tuple[int, int],
+    positive_min: int,
+) -> Comparison | None:
+    """Difference b - a of two checked arrays (no NaN), or None when it cannot be tested."""
+    if score == "ces":
+        if len(a) < 2 or len(b) < 2:
+            return None
+        c = welch_test(a, b)
+        f = 100 / scale[1]
+        return Comparison(c.difference * f, c.se * f, c.statistic, c.p_value, c.low * f, c.high * f)
+    if len(a) == 0 or len(b) == 0:
+        return None
+    if score == "csat":
+        c = two_proportion_test(
+            int((a >= positive_min).sum()), len(a), int((b >= positive_min).sum()), len(b)
+        )
+        return Comparison(
+            c.difference * 100, c.se * 100, c.statistic, c.p_value, c.low * 100, c.high * 100
+        )
+    ea = _estimate(a, 0, score="nps", scale=scale, positive_min=9)
+    eb = _estimate(b, 0, score="nps", scale=scale, positive_min=9)
+    return normal_difference(ea.value, ea.se, eb.value, eb.se)
+
+
+def compare_scores(
+    first,
+    second,
+    *,
+    score: str,
+    scale_max: int | None = None,
+    positive_min: int | None = None,
+) -> Comparison:
+    """Test the difference ``second - first`` of a score between two groups of responses.
+
+    Parameters
+    ----------
+    first, second : array-like or Series
+        Scores of the two groups (missing answers excluded).
+    score : {"nps", "csat", "ces"}
+    scale_max, positive_min : int, optional
+        Scale of CSAT/CES and the CSAT threshold, as in :func:`csat` and :func:`ces`.
+
+    Returns
+    -------
+    retention_utils.stats.Comparison
+        ``difference``, ``se``, ``low``, ``high`` in points of the score (percentage points
+        for CSAT, NPS points, points of the CES index), ``statistic`` and two-sided
+        ``p_value``. NPS: normal test with ``SE = sqrt(SE1^2 + SE2^2)``; CSAT: pooled
+        two-proportion z test (interval from the unpooled SE); CES: Welch's t test.
+
+    Raises
+    ------
+    ValueError
+        When a group has no response (CES: fewer than two).
+    """
+    scale = _scale(score, scale_max)
+    threshold = _positive_min(scale, positive_min) if score == "csat" else 9
+    a, _ = _score_values(first, score=score, scale=scale)
+    b, _ = _score_values(second, score=score, scale=scale)
+    result = _compare_clean(
+        a[~np.isnan(a)], b[~np.isnan(b)], score=score, scale=scale, positive_min=threshold
+    )
+    if result is None:
+        need = "two responses" if score == "ces" else "one response"
+        raise ValueError(f"Each group needs at least {need} to compare {_LABELS[score]}.")
+    return result
+
+
+def describe_change(
+    comparison: Comparison | None,
+    *,
+    score: str,
+    n_first: int,
+    n_second: int,
+    between: str = "",
+    segments: tuple[str, str] | None = None,
+) -> str:
+    """One plain-language sentence about a difference ``second - first``.
+
+    Over time (``between`` names the periods):
+    ``"NPS fell 6.0 points (2025-05 to 2025-06), within noise at n=140 vs n=152 (95% CI -17.1 to +5.1; p=0.29)."``
+    Between segments (``segments=(first, second)``):
+    ``"NPS is 11.8 points lower for paid_search than for organic, beyond noise at n=758 vs n=1,489 (...)."``
+
+    "Beyond noise" means the two-sided p value is below 0.05; "within noise" means the
+    difference is no larger than what sampling alone often produces at these sample sizes.
+    """
+    label = _LABELS[score]
+    where = f" ({between})" if between else ""
+    if segments is not None:
+        where = f" ({segments[1]} vs {segments[0]})"
+    if comparison is None:
+        return f"{label}{where}: too few responses to test a change (n={n_first} vs n={n_second})."
+    diff = comparison.difference
+    unit = _DIFF_UNITS[score]
+    verdict = "beyond noise" if comparison.significant else "within noise"
+    tail = f"(95% CI {comparison.low:+.1f} to {comparison.high:+.1f}; p={comparison.p_value:.2g})."
+    if segments is not None:
+        first, second = segments
+        if round(diff, 1) == 0:
+            movement = f"{label} is the same for {second} as for {first}"
+        else:
+            side = "higher" if diff > 0 else "lower"
+            movement = f"{label} is {abs(diff):.1f} {unit} {side} for {second} than for {first}"
+        return f"{movement}, {verdict} at n={n_second:,} vs n={n_first:,} {tail}"
+    if round(diff, 1) == 0:
+        movement = f"{label} was unchanged"
+    else:
+        movement = f"{label} {'rose' if diff > 0 else 'fell'} {abs(diff):.1f} {unit}"
+    return f"{movement}{where}, {verdict} at n={n_first:,} vs n={n_second:,} {tail}"
+
+
+# --- survey tables --------------------------------------------------------------------------
+
+
+def _require(surveys: pd.DataFrame, columns: Sequence[str], what: str) -> None:
+    missing = [c for c in columns if c not in surveys.columns]
+    if missing:
+        raise ValueError(
+            f"{what} needs the column(s) {', '.join(missing)}; columns found: "
+            f"{', '.join(map(str, surveys.columns))}. Load the file with load_surveys(...) and "
+            "map your column names (customer_col=, date_col=, csat_col=, nps_col=, ces_col=)."
+        )
+
+
+def available_scores(surveys: pd.DataFrame) -> list[str]:
+    """Score columns (``nps``, ``csat``, ``ces``) present with at least one answer, in order."""
+    return [s for s in SCORES if s in surveys.columns and surveys[s].notna().any()]
+
+
+def _checked_column(
+    surveys: pd.DataFrame, score: str, scale_max: int | None, positive_min: int | None
+) -> tuple[np.ndarray, tuple[int, int], int]:
+    """Checked values of one score column, its scale and the CSAT threshold."""
+    _require(surveys, [score], f"The {_LABELS.get(score, score)} analysis")
+    scale = _scale(score, scale_max)
+    threshold = _positive_min(scale, positive_min) if score == "csat" else 9
+    values, _ = _score_values(surveys[score], score=score, scale=scale)
+    return values, scale, threshold
+
+
+def score_summary(
+    surveys: pd.DataFrame,
+    *,
+    csat_scale_max: int = 5,
+    positive_min: int | None = None,
+    ces_scale_max: int = 7,
+) -> pd.DataFrame:
+    """One row per score present in a survey table: the score over all responses.
+
+    Parameters
+    ----------
+    surveys : DataFrame
+        Canonical survey table (``load_surveys``) with any of ``nps``, ``csat``, ``ces``.
+    csat_scale_max, positive_min, ces_scale_max : int
+        Scales, as in :func:`csat` and :func:`ces`.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``score`` (NPS, CSAT, CES), ``n``, ``missing``, ``value``, ``low``, ``high``
+        (95 %), ``se``, ``unit``, ``mean``, ``mean_low``, ``mean_high`` (mean on the
+        score's own scale) and ``scale`` (e.g. ``"1-5"``). Empty when no score is present.
+    """
+    scales = {"nps": None, "csat": csat_scale_max, "ces": ces_scale_max}
+    rows = []
+    for score in SCORES:
+        if score not in surveys.columns:
+            continue
+        est = _score(
+            surveys[score], score=score, scale_max=scales[score], positive_min=positive_min
+        )
+        rows.append(
+            {
+                "score": _LABELS[score],
+                "n": est.n,
+                "missing": est.missing,
+                "value": est.value,
+                "low": est.low,
+                "high": est.high,
+                "se": est.se,
+                "unit": _UNITS[score],
+                "mean": est.mean,
+                "mean_low": est.mean_low,
+                "mean_high": est.mean_high,
+                "scale": f"{est.scale_min}-{est.scale_max}",
+            }
+        )
+    columns = ["score", "n", "missing", "value", "low", "high", "se", "unit", "mean",
+               "mean_low", "mean_high", "scale"]  # fmt: skip
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _row(est: ScoreEstimate, values: np.ndarray, score: str, min_responses: int) -> dict:
+    row = {
+        "n": est.n,
+        "missing": est.missing,
+        "value": est.value,
+        "low": est.low,
+        "high": est.high,
+        "se": est.se,
+        "mean": est.mean,
+        "mean_low": est.mean_low,
+        "mean_high": est.mean_high,
+        "low_n": est.n < min_responses,
+    }
+    if score == "nps":
+        x = values[~np.isnan(values)]
+        shares = (
+            [(x <= 6).mean(), ((x >= 7) & (x <= 8)).mean(), (x >= 9).mean()]
+            if len(x)
+            else [np.nan] * 3
+        )
+        row["detractors"], row["passives"], row["promoters"] = (float(v) * 100 for v in shares)
+    return row
+
+
+def _check_min_responses(min_responses: int) -> None:
+    if isinstance(min_responses, bool) or not isinstance(min_responses, int | np.integer):
+        raise ValueError(f"min_responses must be a whole number, got {min_responses!r}.")
+    if min_responses < 1:
+        raise ValueError(f"min_responses must be at least 1, got {min_responses}.")
+
+
+def score_trend(
+    surveys: pd.DataFrame,
+    score: str = "nps",
+    *,
+    freq: str = DEFAULT_FREQ,
+    min_responses: int = DEFAULT_MIN_RESPONSES,
+    scale_max: int | None = None,
+    positive_min: int | None = None,
+    observation_end=None,
+) -> pd.DataFrame:
+    """A score per calendar period, with its interval, a low-sample flag and the change test.
+
+    Parameters
+    ----------
+    surveys : DataFrame
+        Canonical survey table with ``response_date`` and the ``score`` column.
+    score : {"nps", "csat", "ces"}
+    freq : {"W", "M", "Q", "Y"}
+        Calendar period (weeks start on Monday).
+    min_responses : int
+        Periods with fewer responses are flagged ``low_n`` (default 30). They are kept: their
+        wide intervals already say how little they show.
+    scale_max, positive_min : int, optional
+        Scale of CSAT/CES and the CSAT threshold (see :func:`csat`, :func:`ces`).
+    observation_end : date-like, optional
+        Last day of data used. Responses after it are dropped (counted in
+        ``attrs["after_observation_end"]``) and the period it cuts short is flagged
+        ``incomplete``.
+
+    Returns
+    -------
+    DataFrame
+        One row per period from the first to the last response (periods without responses
+        have ``n`` 0 and NaN scores): ``period`` (pandas Period), ``period_start`` and
+        ``period_end`` (Timestamps, the period is ``[start, end)``),
+        ``n``, ``missing``, ``value``, ``low``, ``high``, ``se``, ``mean``, ``mean_low``,
+        ``mean_high``, ``low_n``, ``incomplete``; for NPS also ``detractors``, ``passives``,
+        ``promoters`` (percent of the period's responses); then the change from the previous
+        period: ``change``, ``change_low``, ``change_high`` (points), ``p_value``,
+        ``significant`` (p < 0.05) and ``verdict`` (a plain-language sentence). ``attrs``
+        records ``score``, ``freq``, ``min_responses``, ``scale_min``, ``scale_max``,
+        ``positive_min``.
+    """
+    if freq not in _FREQS:
+        raise ValueError(
+            f"freq must be one of {', '.join(_FREQS)} (week, month, quarter, year), got {freq!r}."
+        )
+    _check_min_responses(min_responses)
+    _require(surveys, [RESPONSE_DATE], "The trend")
+    values, scale, threshold = _checked_column(surveys, score, scale_max, positive_min)
+    dates = pd.to_datetime(surveys[RESPONSE_DATE])
+    if dates.isna().any():
+        raise ValueError(
+            f"{int(dates.isna().sum())} responses have no {RESPONSE_DATE}; load the file with "
+            "load_surveys(..., date_col=) so that every response has a date."
+        )
+    keep = np.ones(len(dates), dtype=bool)
+    end = None
+    if observation_end is not None and observation_end != "":
+        end = pd.Timestamp(observation_end).normalize()
+        keep = (dates < end + pd.Timedelta(days=1)).to_numpy()
+    dates, values = dates[keep], values[keep]
+    periods = dates.dt.to_period(freq)
+    rows = []
+    previous: tuple[np.ndarray, int, str] | None = None
+    if len(periods):
+        index = pd.period_range(periods.min(), periods.max(), freq=periods.dt.freq)
+    else:
+        index = pd.PeriodIndex([], freq=freq)
+    codes = periods.to_numpy()
+    for period in index:
+        v = values[codes == period]
+        est = _estimate(v, int(np.isnan(v).sum()), score=score, scale=scale, positive_min=threshold)
+        row = {
+            "period": period,
+            "period_start": period.start_time,
+            "period_end": (period + 1).start_time,
+        }
+        row |= _row(est, v, score, min_responses)
+        row["incomplete"] = bool(end is not None and period.end_time.normalize() > end)
+        x = v[~np.isnan(v)]
+        comparison = None
+        if previous is not None:
+            comparison = _compare_clean(
+                previous[0], x, score=score, scale=scale, positive_min=threshold
+            )
+            row["verdict"] = describe_change(
+                comparison,
+                score=score,
+                n_first=previous[1],
+                n_second=len(x),
+                between=f"{previous[2]} to {period}",
+            )
+        else:
+            row["verdict"] = ""
+        row["change"] = comparison.difference if comparison else np.nan
+        row["change_low"] = comparison.low if comparison else np.nan
+        row["change_high"] = comparison.high if comparison else np.nan
+        row["p_value"] = comparison.p_value if comparison else np.nan
+        row["significant"] = bool(comparison.significant) if comparison else False
+        rows.append(row)
+        previous = (x, len(x), str(period))
+    columns = ["period", "period_start", "period_end", "n", "missing", "value", "low", "high", "se", "mean",
+               "mean_low", "mean_high", "low_n", "incomplete"]  # fmt: skip
+    if score == "nps":
+        columns += ["detractors", "passives", "promoters"]
+    columns += ["change", "change_low", "change_high", "p_value", "significant", "verdict"]
+    out = pd.DataFrame(rows, columns=columns)
+    out.attrs.update(
+        score=score,
+        freq=freq,
+        min_responses=min_responses,
+        scale_min=scale[0],
+        scale_max=scale[1],
+        positive_min=threshold if score == "csat" else None,
+        after_observation_end=int((~keep).sum()),
+    )
+    return out
+
+
+def _segments(surveys: pd.DataFrame, by: str) -> tuple[pd.Series, int]:
+    _require(surveys, [by], "The segment comparison")
+    labels = surveys[by]
+    return labels, int(labels.isna().sum())
+
+
+def score_by_segment(
+    surveys: pd.DataFrame,
+    score: str,
+    by: str,
+    *,
+    min_responses: int = DEFAULT_MIN_RESPONSES,
+    scale_max: int | None = None,
+    positive_min: int | None = None,
+) -> pd.DataFrame:
+    """A score per value of a segment column, largest segments first.
+
+    Parameters
+    ----------
+    surveys : DataFrame
+        Canonical survey table with the ``score`` column and the segment column ``by``.
+    score : {"nps", "csat", "ces"}
+    by : str
+        Segment column (e.g. ``"channel"``). Responses with no segment are left out and
+        counted in ``attrs["missing_segment"]``.
+    min_responses, scale_max, positive_min
+        As in :func:`score_trend`.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``by`` (the segment), ``n``, ``missing``, ``value``, ``low``, ``high``, ``se``,
+        ``mean``, ``mean_low``, ``mean_high``, ``low_n`` (and the NPS composition for NPS).
+    """
+    _check_min_responses(min_responses)
+    values, scale, threshold = _checked_column(surveys, score, scale_max, positive_min)
+    labels, missing_segment = _segments(surveys, by)
+    rows = []
+    for label in labels.dropna().unique():
+        v = values[(labels == label).to_numpy()]
+        est = _estimate(v, int(np.isnan(v).sum()), score=score, scale=scale, positive_min=threshold)
+        rows.append({by: label} | _row(est, v, score, min_responses))
+    columns = [by, "n", "missing", "value", "low", "high", "se", "mean", "mean_low",
+               "mean_high", "low_n"]  # fmt: skip
+    if score == "nps":
+        columns += ["detractors", "passives", "promoters"]
+    out = pd.DataFrame(rows, columns=columns)
+    out = out.sort_values(["n", by], ascending=[False, True], kind="stable").reset_index(drop=True)
+    out.attrs.update(
+        score=score,
+        by=by,
+        min_responses=min_responses,
+        scale_min=scale[0],
+        scale_max=scale[1],
+        missing_segment=missing_segment,
+    )
+    return out
+
+
+def _holm(p_values: np.ndarray) -> np.ndarray:
+    """Holm-Bonferroni adjusted p values (step-down, monotone, capped at 1)."""
+    p = np.asarray(p_values, dtype=float)
+    m = len(p)
+    if m == 0:
+        return p
+    order = np.argsort(p, kind="stable")
+    adjusted = np.minimum(np.maximum.accumulate((m - np.arange(m)) * p[order]), 1.0)
+    out = np.empty(m)
+    out[order] = adjusted
+    return out
+
+
+def compare_segments(
+    surveys: pd.DataFrame,
+    score: str,
+    by: str,
+    *,
+    max_segments: int = 8,
+    scale_max: int | None = None,
+    positive_min: int | None = None,
+) -> pd.DataFrame:
+    """Pairwise tests of a score between segments (the ``max_segments`` largest).
+
+    Every pair is tested (NPS: normal test on ``SE = sqrt(SE1^2 + SE2^2)``; CSAT: pooled
+    two-proportion z test; CES: Welch's t test). With many pairs some differ by chance, so
+    ``p_holm`` adjusts the p values for the number of pairs (Holm-Bonferroni) and
+    ``significant`` uses it.
+
+    Returns
+    -------
+    DataFrame
+        One row per pair: ``first``, ``second`` (segments, larger first), ``n_first``,
+        ``n_second``, ``value_first``, ``value_second``, ``difference`` (second - first, in
+        points), ``low``, ``high`` (95 %), ``p_value``, ``p_holm``, ``significant`` and
+        ``verdict`` (plain-language sentence). Pairs that cannot be tested (CES groups with
+        fewer than two responses) are left out. ``attrs["segments_left_out"]`` counts the
+        segments beyond ``max_segments``.
+    """
+    if isinstance(max_segments, bool) or not isinstance(max_segments, int) or max_segments < 2:
+        raise ValueError(f"max_segments must be a whole number >= 2, got {max_segments!r}.")
+    values, scale, threshold = _checked_column(surveys, score, scale_max, positive_min)
+    labels, _ = _segments(surveys, by)
+    groups = {}
+    for label in labels.dropna().unique():
+        v = values[(labels == label).to_numpy()]
+        groups[label] = v[~np.isnan(v)]
+    ordered = sorted(groups, key=lambda k: (-len(groups[k]), str(k)))
+    kept = ordered[:max_segments]
+    rows = []
+    for first, second in itertools.combinations(kept, 2):
+        a, b = groups[first], groups[second]
+        c = _compare_clean(a, b, score=score, scale=scale, positive_min=threshold)
+        if c is None:
+            continue
+        ea = _estimate(a, 0, score=score, scale=scale, positive_min=threshold)
+        eb = _estimate(b, 0, score=score, scale=scale, positive_min=threshold)
+        rows.append(
+            {
+                "first": first,
+                "second": second,
+                "n_first": len(a),
+                "n_second": len(b),
+                "value_first": ea.value,
+                "value_second": eb.value,
+                "difference": c.difference,
+                "low": c.low,
+                "high": c.high,
+                "p_value": c.p_value,
+                "_c": c,
+            }
+        )
+    out = pd.DataFrame(
+        rows,
+        columns=[
+            "first",
+            "second",
+            "n_first",
+            "n_second",
+            "value_first",
+            "value_second",
+            "difference",
+            "low",
+            "high",
+            "p_value",
+            "_c",
+        ],  # fmt: skip
+    )
+    out["p_holm"] = _holm(out["p_value"].to_numpy())
+    out["significant"] = out["p_holm"] < 0.05
+    out["verdict"] = [
+        describe_change(
+            Comparison(c.difference, c.se, c.statistic, p_holm, c.low, c.high),
+            score=score,
+            n_first=n1,
+            n_second=n2,
+            segments=(str(first), str(second)),
+        )
+        for c, p_holm, n1, n2, first, second in zip(
+            out["_c"],
+            out["p_holm"],
+            out["n_first"],
+            out["n_second"],
+            out["first"],
+            out["second"],
+            strict=True,
+        )  # fmt: skip
+    ]
+    out = out.drop(columns="_c")
+    out.attrs.update(score=score, by=by, segments_left_out=max(len(ordered) - max_segments, 0))
+    return out
+
+
+# --- link to behaviour ----------------------------------------------------------------------
+
+
+def _groups(values: np.ndarray, score: str, threshold: int) -> np.ndarray:
+    """Group label per checked score (None where missing)."""
+    out = np.full(len(values), None, dtype=object)
+    ok = ~np.isnan(values)
+    if score == "nps":
+        out[ok & (values <= 6)] = "detractor"
+        out[ok & (values >= 7) & (values <= 8)] = "passive"
+        out[ok & (values >= 9)] = "promoter"
+    else:
+        out[ok & (values >= threshold)] = "positive"
+        out[ok & (values < threshold)] = "negative"
+    return out
+
+
+def _check_followup(followup_days: int) -> None:
+    if isinstance(followup_days, bool) or not isinstance(followup_days, int | np.integer):
+        raise ValueError(f"followup_days must be a whole number of days, got {followup_days!r}.")
+    if followup_days < 1:
+        raise ValueError(f"followup_days must be at least 1 day, got {followup_days}.")
+
+
+def _link(
+    surveys: pd.DataFrame,
+    transactions: engine.Source,
+    *,
+    followup_days: int,
+    observation_end,
+) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Positions of eligible responses, whether each repurchased, and the counts."""
+    _check_followup(followup_days)
+    _require(surveys, [CUSTOMER, RESPONSE_DATE], "The repurchase link")
+    tx = engine.as_table(transactions)
+    if observation_end is not None and observation_end != "":
+        tx = engine.within_observation(tx, observation_end)
+        end = pd.Timestamp(observation_end).normalize()
+    else:
+        last = engine.to_pandas(tx.aggregate(last=tx[ORDER_DATE].max()))["last"].iloc[0]
+        if pd.isna(last):
+            raise ValueError("The transactions are empty: there is nothing to link responses to.")
+        end = pd.Timestamp(last).normalize()
+    customers = surveys[CUSTOMER].astype("string")
+    d0 = pd.to_datetime(surveys[RESPONSE_DATE]).dt.normalize()
+    window = pd.Timedelta(days=int(followup_days))
+    eligible = (d0 + window <= end).to_numpy()
+
+    with engine._quiet_pandas_bridge():
+        surveyed = ibis.memtable(pd.DataFrame({CUSTOMER: customers.dropna().unique().astype(str)}))
+    tx_customers = tx.select(tx[CUSTOMER].cast("string").name(CUSTOMER)).distinct()
+    matched_expr = surveyed.join(tx_customers, CUSTOMER).aggregate(n=ibis._.count())
+    matched = int(engine.to_pandas(matched_expr)["n"].iloc[0])
+    if matched == 0:
+        raise ValueError(
+            "None of the surveyed customers appears in the transactions, so repurchases cannot "
+            "be linked. Check that both files use the same customer IDs (customer_col=) or set "
+            'transactions="" to skip the behaviour link.'
+        )
+
+    responses = pd.DataFrame(
+        {
+            "_response": np.arange(len(surveys))[eligible],
+            CUSTOMER: customers.to_numpy()[eligible].astype(str),
+            "d0": d0.to_numpy()[eligible],
+            "d1": (d0 + window).to_numpy()[eligible],
+        }
+    )
+    days = engine.purchase_days_expr(tx)
+    days = days.filter(days.is_purchase).select(
+        days[CUSTOMER].cast("string").name("_customer"), "day"
+    )
+    with engine._quiet_pandas_bridge():
+        resp = ibis.memtable(responses)
+    resp = resp.mutate(d0=resp.d0.date(), d1=resp.d1.date())
+    hits = (
+        resp.join(
+            days,
+            [resp[CUSTOMER] == days._customer, days.day > resp.d0, days.day <= resp.d1],
+        )
+        .select("_response")
+        .distinct()
+    )
+    repurchased_ids = engine.to_pandas(hits)["_response"].to_numpy()
+
+    positions = np.flatnonzero(eligible)
+    repurchased = np.isin(responses["_response"].to_numpy(), repurchased_ids)
+    attrs = {
+        "responses": len(surveys),
+        "eligible": int(eligible.sum()),
+        "ineligible": int((~eligible).sum()),
+        "followup_days": int(followup_days),
+        "observation_end": end,
+        "customers_matched": matched,
+        "customers_surveyed": int(customers.nunique()),
+    }
+    return positions, repurchased, attrs
+
+
+def response_repurchases(
+    surveys: pd.DataFrame,
+    transactions: engine.Source,
+    *,
+    followup_days: int = DEFAULT_FOLLOWUP_DAYS,
+    observation_end=None,
+) -> pd.DataFrame:
+    """For each response observed long enough: did the customer buy again within the follow-up?
+
+    A response dated on day ``d0`` is eligible when ``d0 + followup_days <= observation_end``;
+    it is repurchased when its customer has a purchase day ``d`` (a day with net amount > 0,
+    see :func:`retention_utils.engine.purchase_days_expr`) with ``d0 < d <= d0 + followup_days``.
+    The purchase days are computed and matched in the aggregation engine (DuckDB), so the
+    transaction source may be a path to files larger than memory.
+
+    Parameters
+    ----------
+    surveys : DataFrame
+        Canonical survey table (``customer_id``, ``response_date``, scores).
+    transactions : DataFrame, path or ibis table
+        Canonical transactions (see :mod:`retention_utils.engine`).
+    followup_days : int
+        Length of the follow-up window in days (default 90).
+    observation_end : date-like, optional
+        Last day of data; transactions after it are ignored. Default: the last transaction day.
+
+    Returns
+    -------
+    DataFrame
+        The eligible responses (all survey columns) plus ``repurchased`` (bool), in survey
+        order. ``attrs``: ``responses``, ``eligible``, ``ineligible`` (too recent to be
+        followed up), ``followup_days``, ``observation_end`` (Timestamp),
+        ``customers_matched`` and ``customers_surveyed``.
+
+    Raises
+    ------
+    ValueError
+        When no surveyed customer appears in the transactions (the customer IDs of the two
+        files do not match: check ``customer_col=``).
+    """
+    positions, repurchased, attrs = _link(
+        surveys, transactions, followup_days=followup_days, observation_end=observation_end
+    )
+    out = surveys.iloc[positions].copy()
+    out["repurchased"] = repurchased
+    out.attrs.update(attrs)
+    return out
+
+
+def repurchase_by_score(
+    surveys: pd.DataFrame,
+    transactions: engine.Source,
+    score: str = "nps",
+    followup_days: int = DEFAULT_FOLLOWUP_DAYS,
+    observation_end=None,
+    *,
+    scale_max: int | None = None,
+    positive_min: int | None = None,
+) -> pd.DataFrame:
+    """Repurchase rate within ``followup_days`` after answering, by NPS group or CSAT outcome.
+
+    Eligibility and repurchase follow :func:`response_repurchases` (SPEC section 4).
+
+    Parameters
+    ----------
+    surveys, transactions, followup_days, observation_end
+        As in :func:`response_repurchases`.
+    score : {"nps", "csat"}
+        NPS groups (detractor 0-6, passive 7-8, promoter 9-10) or CSAT outcome (positive:
+        score >= ``positive_min``; negative otherwise).
+    scale_max, positive_min : int, optional
+        CSAT scale and threshold (see :func:`csat`).
+
+    Returns
+    -------
+    DataFrame
+        One row per group (NPS: detractor, passive, promoter; CSAT: positive, negative), every
+        group listed even when empty: ``group``, ``n`` (eligible responses with this score),
+        ``repurchased``, ``rate`` (percent) and its 95 % Wilson interval ``low``, ``high``
+        (percent). ``attrs`` carries the counts of :func:`response_repurchases` plus
+        ``missing`` (eligible responses without this score) and ``score``.
+
+    Examples
+    --------
+    See ``tests/test_satisfaction.py`` for a hand-built example.
+    """
+    if score not in ("nps", "csat"):
+        raise ValueError(f"score must be 'nps' or 'csat' for the repurchase link, got {score!r}.")
+    values, _, threshold = _checked_column(surveys, score, scale_max, positive_min)
+    positions, bought, attrs = _link(
+        surveys, transactions, followup_days=followup_days, observation_end=observation_end
+    )
+    groups = _groups(values[positions], score, threshold)
+    order = NPS_GROUPS if score == "nps" else CSAT_GROUPS
+    n = np.array([int((groups == g).sum()) for g in order])
+    x = np.array([int(((groups == g) & bought).sum()) for g in order])
+    low, high = wilson_interval(x, n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = np.where(n > 0, x / np.where(n > 0, n, 1) * 100, np.nan)
+    out = pd.DataFrame(
+        {
+            "group": list(order),
+            "n": n,
+            "repurchased": x,
+            "rate": rate,
+            "low": low * 100,
+            "high": high * 100,
+        }  # fmt: skip
+    )
+    out.attrs.update(attrs)
+    out.attrs.update(
+        score=score,
+        missing=int(sum(g is None for g in groups)),
+        positive_min=threshold if score == "csat" else None,
+    )
+    return out
+
+
+def repurchase_gap(
+    by_score: pd.DataFrame,
+    *,
+    first: str | None = None,
+    second: str | None = None,
+    allow_empty: bool = False,
+) -> Comparison | None:
+    """Difference in repurchase rate between two groups of :func:`repurchase_by_score`.
+
+    Parameters
+    ----------
+    by_score : DataFrame
+        Output of :func:`repurchase_by_score`.
+    first, second : str, optional
+        Groups compared as ``second - first``. Default: detractor vs promoter for NPS,
+        negative vs positive for CSAT.
+    allow_empty : bool
+        Return None instead of raising when a group has no eligible response.
+
+    Returns
+    -------
+    retention_utils.stats.Comparison or None
+        Difference in percentage points, 95 % interval and the pooled two-proportion z test.
+
+    Raises
+    ------
+    ValueError
+        When a group is unknown or (unless ``allow_empty``) has no eligible response.
+    """
+    score = by_score.attrs.get("score", "nps" if "promoter" in set(by_score["group"]) else "csat")
+    first = first or ("detractor" if score == "nps" else "negative")
+    second = second or ("promoter" if score == "nps" else "positive")
+    table = by_score.set_index("group")
+    for g in (first, second):
+        if g not in table.index:
+            raise ValueError(f"Unknown group {g!r}; groups are {', '.join(table.index)}.")
+        if table.loc[g, "n"] == 0:
+            if allow_empty:
+                return None
+            raise ValueError(f"The {g} group has no eligible response to compare.")
+    c = two_proportion_test(
+        int(table.loc[first, "repurchased"]),
+        int(table.loc[first, "n"]),
+        int(table.loc[second, "repurchased"]),
+        int(table.loc[second, "n"]),
+    )
+    return Comparison(
+        c.difference * 100, c.se * 100, c.statistic, c.p_value, c.low * 100, c.high * 100
+    )
+
+
+def describe_repurchase_gap(by_score: pd.DataFrame) -> str:
+    """One plain-language sentence on the repurchase gap of :func:`repurchase_by_score`, e.g.
+    ``"Promoters bought again within 90 days 16.9 percentage points more often than
+    detractors (49% vs 32%; 95% CI +12.5 to +21.3; p=1e-13), beyond noise. 2,646 of 3,000
+    responses were observed for 90 days."``
+    """
+    score = by_score.attrs.get("score", "nps")
+    high, low = ("promoters", "detractors") if score == "nps" else ("satisfied", "dissatisfied")
+    days = by_score.attrs.get("followup_days", DEFAULT_FOLLOWUP_DAYS)
+    observed = (
+        f" {by_score.attrs['eligible']:,} of {by_score.attrs['responses']:,} responses were "
+        f"observed for {days} days."
+        if "eligible" in by_score.attrs
+        else ""
+    )
+    gap = repurchase_gap(by_score, allow_empty=True)
+    if gap is None:
+        return f"Too few responses to compare {high} with {low}.{observed}"
+    table = by_score.set_index("group")
+    rates = table["rate"].to_dict()
+    second = rates["promoter" if score == "nps" else "positive"]
+    first = rates["detractor" if score == "nps" else "negative"]
+    direction = "more" if gap.difference >= 0 else "less"
+    verdict = "beyond noise" if gap.significant else "within noise"
+    return (
+        f"{high.capitalize()} bought again within {days} days {abs(gap.difference):.1f} "
+        f"percentage points {direction} often than {low} ({second:.0f}% vs {first:.0f}%; "
+        f"95% CI {gap.low:+.1f} to {gap.high:+.1f}; p={gap.p_value:.2g}), {verdict}.{observed}"
+    )
+
+
+def clv_by_score(
+    surveys: pd.DataFrame,
+    clv_customers: pd.DataFrame,
+    *,
+    score: str = "nps",
+    scale_max: int | None = None,
+    positive_min: int | None = None,
+) -> pd.DataFrame:
+    """Mean P(alive) and CLV by NPS group (or CSAT outcome) of each customer's latest answer.
+
+    Parameters
+    ----------
+    surveys : DataFrame
+        Canonical survey table.
+    clv_customers : DataFrame
+        Customer table of the CLV analysis (``predict_clv`` output): ``customer_id`` as a
+        column or the index, ``p_alive`` (probability, 0-1) and ``clv`` (currency).
+    score : {"nps", "csat"}
+
+    Returns
+    -------
+    DataFrame
+        One row per group: ``group``, ``customers`` (surveyed customers found in the CLV
+        table), ``p_alive`` (mean probability, 0-1) with t interval ``p_alive_low``,
+        ``p_alive_high``, and ``clv`` (mean, currency) with ``clv_low``, ``clv_high``.
+        ``attrs["customers_matched"]`` and ``attrs["customers_surveyed"]``.
+    """
+    if score not in ("nps", "csat"):
+        raise ValueError(f"score must be 'nps' or 'csat', got {score!r}.")
+    _require(surveys, [CUSTOMER, RESPONSE_DATE], "The CLV link")
+    values, _, threshold = _checked_column(surveys, score, scale_max, positive_min)
+    table = clv_customers
+    if CUSTOMER not in table.columns and table.index.name == CUSTOMER:
+        table = table.reset_index()
+    missing_cols = [c for c in (CUSTOMER, "p_alive", "clv") if c not in table.columns]
+    if missing_cols:
+        raise ValueError(
+            f"The CLV customer table needs the column(s) {', '.join(missing_cols)}; columns "
+            f"found: {', '.join(map(str, table.columns))}. Use the customer table written by "
+            "the CLV analysis (predict_clv)."
+        )
+    answers = pd.DataFrame(
+        {
+            CUSTOMER: surveys[CUSTOMER].astype("string").to_numpy(),
+            "date": pd.to_datetime(surveys[RESPONSE_DATE]).to_numpy(),
+            "group": _groups(values, score, threshold),
+        }
+    ).dropna(subset=["group"])
+    latest = answers.sort_values([CUSTOMER, "date"], kind="stable").drop_duplicates(
+        CUSTOMER, keep="last"
+    )
+    clv = table[[CUSTOMER, "p_alive", "clv"]].assign(**{CUSTOMER: table[CUSTOMER].astype("string")})
+    merged = latest.merge(clv, on=CUSTOMER, how="inner")
+    order = NPS_GROUPS if score == "nps" else CSAT_GROUPS
+    rows = []
+    for g in order:
+        part = merged[merged["group"] == g]
+        pa = mean_interval(part["p_alive"].to_numpy(dtype=float))
+        cv = mean_interval(part["clv"].to_numpy(dtype=float))
+        rows.append(
+            {
+                "group": g,
+                "customers": len(part),
+                "p_alive": pa.value,
+                "p_alive_low": pa.low,
+                "p_alive_high": pa.high,
+                "clv": cv.value,
+                "clv_low": cv.low,
+                "clv_high": cv.high,
+            }  # fmt: skip
+        )
+    out = pd.DataFrame(rows)
+    out.attrs.update(
+        score=score,
+        customers_matched=int(merged[CUSTOMER].nunique()),
+        customers_surveyed=int(latest[CUSTOMER].nunique()),
+    )
+    return out
