@@ -42,6 +42,8 @@ def connection():
     global _connection
     if _connection is None:
         _connection = ibis.duckdb.connect()
+        # DuckDB draws a progress bar on stdout during long queries; reports must stay clean.
+        _connection.raw_sql("SET enable_progress_bar = false")
     return _connection
 
 
@@ -108,7 +110,10 @@ def as_table(source: Source, *, required: tuple[str, ...] = (CUSTOMER, ORDER_DAT
 
 def _read_path(path: Path) -> ir.Table:
     text = str(path)
-    matches = _glob.glob(text) if any(ch in text for ch in "*?[") else ([text] if path.exists() else [])
+    if any(ch in text for ch in "*?["):
+        matches = _glob.glob(text)
+    else:
+        matches = [text] if path.exists() else []
     if not matches:
         raise FileNotFoundError(f"No file found at {text!r}.")
     suffix = Path(matches[0]).suffix.lower()

@@ -89,8 +89,9 @@ def two_proportion_test(x1, n1, x2, n2, confidence: float = CONFIDENCE) -> Compa
     return Comparison(diff, se, float(stat), p_value, diff - z * se, diff + z * se)
 
 
-def normal_difference(est1: float, se1: float, est2: float, se2: float,
-                      confidence: float = CONFIDENCE) -> Comparison:
+def normal_difference(
+    est1: float, se1: float, est2: float, se2: float, confidence: float = CONFIDENCE
+) -> Comparison:
     """Difference est2 - est1 of two independent normal estimates, SE = sqrt(se1^2 + se2^2)."""
     se = float(np.hypot(se1, se2))
     diff = float(est2 - est1)

@@ -1,0 +1,745 @@
+"""CLV models: published CDNOW results, equality with lifetimes, holdout validation,
+customer table, the seed-formula comparison, plots, and the model-related bad inputs of
+SPEC section 6."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import warnings
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+from numpy.testing import assert_allclose
+from pandas.testing import assert_series_equal
+
+from retention_utils import clv, engine, kpis
+from retention_utils.io import load_cdnow
+from retention_utils.plots import clv as clv_plots
+
+LIFETIMES_DATA = Path(importlib.util.find_spec("lifetimes").submodule_search_locations[0]) / (
+    "datasets"
+)  # for Hardie's CDNOW summary file
+CALIBRATION_END = "1997-09-30"
+OBSERVATION_END = "1998-06-30"
+
+
+# --- fixtures -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def cdnow_sample() -> pd.DataFrame:
+    """CDNOW sample transactions (2,357 customers) as canonical transactions."""
+    return load_cdnow(sample=True)
+
+
+@pytest.fixture(scope="module")
+def cdnow_counted(cdnow_sample) -> pd.DataFrame:
+    """The sample with its 8 orders of a free CD ($0.00) counted as purchases, as in the paper.
+
+    The toolkit does not count a day of net amount <= 0 as a purchase (SPEC section 3), so
+    those 8 customers (each with that single order) would be left out. Valued at one cent
+    they count as in Fader, Hardie & Lee (2005); no monetary value changes, since they have
+    no repeat purchase.
+    """
+    free = cdnow_sample["amount"] <= 0
+    assert free.sum() == 8
+    assert cdnow_sample.loc[free, "customer_id"].nunique() == 8
+    return cdnow_sample.assign(amount=cdnow_sample["amount"].where(~free, 0.01))
+
+
+@pytest.fixture(scope="module")
+def cdnow_calibration(cdnow_counted) -> pd.DataFrame:
+    return engine.calibration_holdout(
+        cdnow_counted,
+        calibration_end=CALIBRATION_END,
+        observation_end=OBSERVATION_END,
+        freq="D",
+        freq_multiplier=7,
+    )
+
+
+@pytest.fixture(scope="module")
+def cdnow_bgf(cdnow_calibration):
+    return clv.fit_bgnbd(cdnow_calibration)
+
+
+@pytest.fixture(scope="module")
+def cdnow_summary_file() -> pd.DataFrame:
+    """lifetimes' CDNOW summary with monetary value (Hardie's file: weeks, 2 decimals)."""
+    data = pd.read_csv(LIFETIMES_DATA / "cdnow_customers_summary_with_transactions.csv")
+    out = data.set_index("ID").rename(
+        columns={"x": "frequency", "t_x": "recency", "zbar": "monetary_value"}
+    )
+    out.attrs["unit_days"] = 7
+    return out
+
+
+@pytest.fixture(scope="module")
+def cdnow_models(cdnow_sample):
+    summary = engine.rfm_summary(cdnow_sample, freq="D", freq_multiplier=7)
+    bgf = clv.fit_bgnbd(summary)
+    ggf = clv.fit_gamma_gamma(summary)
+    predictions = clv.predict_clv(summary, bgf, ggf)
+    customers = clv.customer_table(cdnow_sample, summary, predictions)
+    return summary, bgf, ggf, predictions, customers
+
+
+def synthetic_summary(n: int, seed: int, *, r=0.25, alpha=30.0, a=0.8, b=2.4) -> pd.DataFrame:
+    """A daily RFM summary simulated from the BG/NBD model (continuous purchase times)."""
+    rng = np.random.default_rng(seed)
+    age = rng.integers(30, 730, n).astype(float)
+    rate = rng.gamma(r, 1 / alpha, n)
+    dropout = rng.beta(a, b, n)
+    frequency, recency, clock = np.zeros(n), np.zeros(n), np.zeros(n)
+    alive = np.ones(n, dtype=bool)
+    while alive.any():
+        idx = np.flatnonzero(alive)
+        nxt = clock[idx] + rng.exponential(1 / rate[idx])
+        inside = nxt <= age[idx]
+        hit = idx[inside]
+        clock[hit] = nxt[inside]
+        frequency[hit] += 1
+        recency[hit] = nxt[inside]
+        alive[idx[~inside]] = False
+        alive[hit[rng.random(hit.size) < dropout[hit]]] = False
+    out = pd.DataFrame(
+        {"frequency": frequency, "recency": recency, "T": age},
+        index=pd.Index([f"c{i}" for i in range(n)], name="customer_id"),
+    )
+    out.attrs["unit_days"] = 1
+    return out
+
+
+# --- published CDNOW results ------------------------------------------------------------------
+
+
+def test_cdnow_calibration_summary_matches_hardies_file(cdnow_calibration, cdnow_summary_file):
+    # the loader keys customers by their CDNOW master ID, Hardie's file by the sample index:
+    # compare the two sets of (x, t_x, T) rows
+    cal = cdnow_calibration
+    assert len(cal) == 2357
+    assert cal["frequency_cal"].sum() == 2457
+    ours = cal[["frequency_cal", "recency_cal", "T_cal"]].round(2).to_numpy()
+    theirs = cdnow_summary_file[["frequency", "recency", "T"]].to_numpy(dtype=float)
+    assert_allclose(ours[np.lexsort(ours.T)], theirs[np.lexsort(theirs.T)], atol=1e-9)
+    assert cal["duration_holdout"].iloc[0] == 39.0
+
+
+def test_bgnbd_reproduces_published_cdnow_parameters(cdnow_bgf):
+    assert_allclose(
+        cdnow_bgf.params_[["r", "alpha", "a", "b"]], [0.243, 4.414, 0.793, 2.426], atol=0.0006
+    )
+    assert cdnow_bgf.log_likelihood_ == pytest.approx(-9582.4, abs=0.05)
+    assert cdnow_bgf.penalizer_coef == 0.0
+    assert cdnow_bgf.n_repeat_buyers_ == 946
+    assert cdnow_bgf.n_customers_ == 2357
+    assert cdnow_bgf.unit_days_ == 7
+
+
+def test_free_orders_are_not_purchases(cdnow_sample):
+    # SPEC section 3: a day whose net amount is <= 0 is not a purchase
+    summary = engine.rfm_summary(cdnow_sample, freq="D", freq_multiplier=7)
+    assert len(summary) == 2357 - 8
+
+
+def test_expected_purchases_published_example(cdnow_bgf):
+    # FHL 2005: a customer with x=2, t_x=30.43, T=38.86 makes 1.226 purchases in 39 weeks
+    expected = cdnow_bgf.conditional_expected_number_of_purchases_up_to_time(39, 2, 30.43, 38.86)
+    assert float(expected) == pytest.approx(1.226, abs=0.001)
+
+
+def test_gamma_gamma_published_cdnow_parameters(cdnow_summary_file):
+    ggf = clv.fit_gamma_gamma(cdnow_summary_file)
+    assert ggf.n_customers_ == 946
+    assert_allclose(ggf.params_[["p", "q", "v"]], [6.25, 3.74, 15.44], atol=0.01)
+    # the correlation reported for the independence assumption
+    repeat = cdnow_summary_file[cdnow_summary_file["frequency"] > 0]
+    assert ggf.correlation_ == pytest.approx(
+        np.corrcoef(repeat["frequency"], repeat["monetary_value"])[0, 1]
+    )
+    assert abs(ggf.correlation_) < clv.CORRELATION_WARNING
+
+
+# --- equality with lifetimes ----------------------------------------------------------------
+
+
+def test_weighted_fits_equal_unweighted_lifetimes_fits(cdnow_summary_file):
+    lt = clv._lifetimes()
+    data = cdnow_summary_file
+    repeat = data[data["frequency"] > 0]
+    with clv._quiet_lifetimes():
+        plain_bg = lt["BetaGeoFitter"]().fit(data["frequency"], data["recency"], data["T"])
+        plain_gg = lt["GammaGammaFitter"]().fit(repeat["frequency"], repeat["monetary_value"])
+    bgf = clv.fit_bgnbd(data)
+    ggf = clv.fit_gamma_gamma(data)
+    assert len(bgf.data) < len(data)  # identical rows were fitted once
+    assert bgf.data["weights"].sum() == len(data)
+    assert_allclose(bgf.params_, plain_bg.params_, rtol=1e-6)
+    assert_allclose(ggf.params_, plain_gg.params_, rtol=1e-6)
+
+
+def test_predict_clv_equals_lifetimes_on_daily_data(cdnow_sample):
+    summary = engine.rfm_summary(cdnow_sample, freq="D")
+    bgf = clv.fit_bgnbd(summary)
+    ggf = clv.fit_gamma_gamma(summary)
+    got = clv.predict_clv(summary, bgf, ggf, months=12, monthly_discount_rate=0.01)
+    with clv._quiet_lifetimes():
+        expected = ggf.customer_lifetime_value(
+            bgf,
+            summary["frequency"],
+            summary["recency"],
+            summary["T"],
+            summary["monetary_value"],
+            time=12,
+            discount_rate=0.01,
+            freq="D",
+        )
+        p_alive = bgf.conditional_probability_alive(
+            summary["frequency"], summary["recency"], summary["T"]
+        )
+        purchases = bgf.predict(360, summary["frequency"], summary["recency"], summary["T"])
+        avg = ggf.conditional_expected_average_profit(
+            summary["frequency"], summary["monetary_value"]
+        )
+    assert_allclose(got["clv"], expected, rtol=1e-12, atol=0)
+    assert_allclose(got["p_alive"], p_alive, rtol=1e-12)
+    assert_allclose(got["expected_purchases"], purchases, rtol=1e-12)
+    assert_allclose(got["expected_avg_value"], avg, rtol=1e-12)
+    assert got.attrs["unit_days"] == 1.0
+
+
+def test_predict_clv_in_weeks_equals_the_daily_clv(cdnow_sample):
+    daily = engine.rfm_summary(cdnow_sample, freq="D")
+    weekly = engine.rfm_summary(cdnow_sample, freq="D", freq_multiplier=7)
+    bgf_daily = clv.fit_bgnbd(daily)
+    ggf = clv.fit_gamma_gamma(daily)
+    on_days = clv.predict_clv(daily, bgf_daily, ggf, months=6)
+    # the same model in weeks: alpha (a rate scale) is divided by 7, r, a, b unchanged
+    bgf_weekly = clv.fit_bgnbd(weekly)
+    bgf_weekly.params_ = bgf_daily.params_.copy()
+    bgf_weekly.params_["alpha"] /= 7
+    on_weeks = clv.predict_clv(weekly, bgf_weekly, ggf, months=6)
+    assert on_weeks.attrs["unit_days"] == 7.0
+    assert_allclose(on_weeks.to_numpy(), on_days.to_numpy(), rtol=1e-9)
+    # fitted in weeks, the parameters are the same up to the optimizer's tolerance
+    refit = clv.predict_clv(weekly, clv.fit_bgnbd(weekly), ggf, months=6)
+    assert_allclose(refit["clv"], on_days["clv"], rtol=1e-3)
+    # an explicit unit_days overrides attrs
+    unlabeled = weekly.copy()
+    unlabeled.attrs = {}
+    assert_allclose(
+        clv.predict_clv(unlabeled, bgf_weekly, ggf, months=6, unit_days=7)["clv"],
+        on_days["clv"],
+        rtol=1e-9,
+    )
+
+
+def test_parameter_recovery_on_the_demo_generator():
+    from retention_utils import synthetic
+
+    truth = synthetic.DemoParameters()
+    tx = synthetic.generate_transactions(20_000, seed=11)  # with returns, netted by the engine
+    summary = engine.rfm_summary(tx, observation_end=synthetic.DEMO_END)
+    bgf = clv.fit_bgnbd(summary)
+    ggf = clv.fit_gamma_gamma(summary)
+    assert_allclose(
+        bgf.params_[["r", "alpha", "a", "b"]], [truth.r, truth.alpha, truth.a, truth.b], rtol=0.1
+    )
+    assert_allclose(ggf.params_[["p", "q", "v"]], [truth.p_spend, truth.q, truth.gamma], rtol=0.15)
+
+
+def test_probability_of_purchases_matches_lifetimes(cdnow_bgf):
+    for t in (0.5, 10.0, 38.86):
+        for n in (0, 1, 3, 7):
+            with clv._quiet_lifetimes():
+                expected = cdnow_bgf.probability_of_n_purchases_up_to_time(t, n)
+            got = clv.probability_of_purchases(cdnow_bgf, np.array([t]), n)
+            assert got[0] == pytest.approx(float(expected), rel=1e-9)
+
+
+# --- validation -----------------------------------------------------------------------------
+
+
+def test_period_transactions(cdnow_calibration, cdnow_bgf):
+    table = clv.period_transactions(cdnow_calibration, cdnow_bgf)
+    assert table["frequency"].tolist() == ["0", "1", "2", "3", "4", "5", "6", "7+"]
+    assert table["actual"].tolist()[:3] == [1411, 439, 214]
+    assert table["actual"].sum() == 2357
+    assert table["expected"].sum() == pytest.approx(2357)
+    # the model fits the calibration histogram closely (FHL 2005, figure 3)
+    assert_allclose(table["expected"], table["actual"], rtol=0.15, atol=10)
+
+
+def test_validate_holdout(cdnow_calibration, cdnow_bgf):
+    result = clv.validate_holdout(cdnow_calibration, cdnow_bgf)
+    cal = cdnow_calibration
+    assert result.duration == 39.0
+    assert result.totals.loc["BG/NBD", "actual"] == cal["frequency_holdout"].sum()
+    with clv._quiet_lifetimes():
+        predicted = cdnow_bgf.predict(39, cal["frequency_cal"], cal["recency_cal"], cal["T_cal"])
+    assert result.totals.loc["BG/NBD", "predicted"] == pytest.approx(predicted.sum())
+    naive = (cal["frequency_cal"] / cal["T_cal"] * 39).sum()
+    assert result.totals.loc["naive", "predicted"] == pytest.approx(naive)
+    error = result.per_customer["predicted"] - result.per_customer["actual"]
+    assert result.totals.loc["BG/NBD", "mae"] == pytest.approx(error.abs().mean())
+    # the model beats the naive baseline per customer, and totals are within 15 %
+    assert result.totals.loc["BG/NBD", "mae"] < result.totals.loc["naive", "mae"]
+    assert abs(result.totals.loc["BG/NBD", "error_pct"]) < 15
+    table = result.by_frequency
+    assert table["frequency_cal"].tolist()[-1] == "7+"
+    assert table["customers"].sum() == len(cal)
+    zero = cal[cal["frequency_cal"] == 0]["frequency_holdout"]
+    assert table.loc[0, "actual"] == pytest.approx(zero.mean())
+    assert table.loc[0, "actual_low"] < table.loc[0, "actual"] < table.loc[0, "actual_high"]
+
+
+def test_naive_baseline_hand_computed():
+    cal = pd.DataFrame(
+        {
+            "frequency_cal": [2.0, 0.0, 1.0],
+            "recency_cal": [8.0, 0.0, 0.5],
+            "T_cal": [10.0, 0.0, 4.0],
+            "frequency_holdout": [1.0, 0.0, 2.0],
+            "duration_holdout": [5.0, 5.0, 5.0],
+        },
+        index=["a", "b", "c"],
+    )
+    bgf = clv.fit_bgnbd(synthetic_summary(3000, seed=1))
+    result = clv.validate_holdout(cal, bgf)
+    assert result.per_customer["naive"].tolist() == [1.0, 0.0, 1.25]
+
+
+def test_repeat_purchase_tracking(cdnow_counted, cdnow_bgf):
+    tracking = clv.repeat_purchase_tracking(
+        cdnow_counted, cdnow_bgf, calibration_end=CALIBRATION_END
+    )
+    summary = engine.rfm_summary(cdnow_counted, freq="D", freq_multiplier=7)
+    assert tracking["actual_cumulative"].iloc[-1] == summary["frequency"].sum()
+    assert tracking["actual"].sum() == summary["frequency"].sum()
+    # expected by the end = sum over customers of E[X(T_i)]: an independent computation
+    with clv._quiet_lifetimes():
+        direct = cdnow_bgf.expected_number_of_purchases_up_to_time(summary["T"]).sum()
+    assert tracking["expected_cumulative"].iloc[-1] == pytest.approx(direct, rel=1e-9)
+    assert tracking.index[-1] == pd.Timestamp(OBSERVATION_END)
+    assert not tracking["complete"].iloc[-1]  # the last week is cut at the observation end
+    assert tracking.attrs["calibration_end"] == CALIBRATION_END
+
+
+def test_frequency_recency_grid(cdnow_bgf):
+    grid = clv.frequency_recency_grid(cdnow_bgf, metric="p_alive", steps=5)
+    age = cdnow_bgf.data["T"].max()
+    assert grid.index[-1] == pytest.approx(age)
+    with clv._quiet_lifetimes():
+        cell = cdnow_bgf.conditional_probability_alive(3, grid.index[2], age)
+    assert grid.loc[grid.index[2], 3] == pytest.approx(float(cell[0]))
+    assert (grid[0] == 1.0).all()  # no repeat purchase: alive by the model's construction
+    expected = clv.frequency_recency_grid(cdnow_bgf, metric="expected_purchases", steps=5)
+    assert expected.attrs["horizon"] == pytest.approx(30 / 7)
+    with pytest.raises(ValueError, match="metric must be 'p_alive' or 'expected_purchases'"):
+        clv.frequency_recency_grid(cdnow_bgf, metric="clv")
+
+
+def test_alive_history_ends_at_the_predicted_p_alive(cdnow_sample, cdnow_models):
+    summary, bgf, _, predictions, _ = cdnow_models
+    ids = summary.index[[0, 1, 144]].tolist()
+    history = clv.alive_history(cdnow_sample, bgf, ids)
+    assert history["customer_id"].unique().tolist() == ids
+    last = history.groupby("customer_id").tail(1).set_index("customer_id")
+    assert (last["day"] == pd.Timestamp("1998-06-30")).all()
+    assert_allclose(last["p_alive"], predictions.loc[ids, "p_alive"], rtol=1e-9)
+    one = history[history["customer_id"] == ids[0]]
+    bought = cdnow_sample.loc[cdnow_sample["customer_id"] == ids[0], "order_date"]
+    assert one.loc[one["purchase"], "day"].tolist() == sorted(bought.dt.normalize().unique())
+    assert one["p_alive"].iloc[0] == 1.0  # before any repeat purchase
+    with pytest.raises(ValueError, match="No purchase found for customer"):
+        clv.alive_history(cdnow_sample, bgf, ["nobody"])
+
+
+def test_expected_repeat_purchases_curve(cdnow_bgf):
+    curve = clv.expected_repeat_purchases(cdnow_bgf, days=273)
+    with clv._quiet_lifetimes():
+        direct = cdnow_bgf.expected_number_of_purchases_up_to_time(39)
+    assert curve.loc[273, "expected"] == pytest.approx(float(direct))
+    assert curve.loc[0, "expected"] == 0.0
+    assert curve["expected"].is_monotonic_increasing
+
+
+# --- customer table and seed formula -----------------------------------------------------------
+
+
+def test_customer_table(cdnow_sample, cdnow_models):
+    summary, _, _, predictions, customers = cdnow_models
+    # customers with only zero-amount purchases have no purchase day: not in the table
+    assert len(customers) == len(summary) == 2349
+    assert customers["clv_rank"].tolist() == list(range(1, len(customers) + 1))
+    assert customers["clv"].is_monotonic_decreasing
+    revenue = cdnow_sample.groupby("customer_id")["amount"].sum()
+    assert_series_equal(
+        customers["revenue"].sort_index(),
+        revenue.loc[customers.index].sort_index(),
+        rtol=1e-9,
+        check_names=False,
+    )
+    assert_series_equal(
+        customers["clv"].sort_index(), predictions["clv"].sort_index(), check_names=False
+    )
+    threshold = customers["revenue"].quantile(0.8)
+    seg = customers["segment"].astype(str)
+    assert (seg[customers["frequency"] == 0] == "one-time buyer").all()
+    at_risk = seg == "high value at risk"
+    assert (customers.loc[at_risk, "revenue"] >= threshold).all()
+    assert (customers.loc[at_risk, "p_alive"] < 0.5).all()
+    assert (customers.loc[at_risk, "frequency"] > 0).all()
+    summary_table = clv.segment_summary(customers)
+    assert summary_table["customers"].sum() == len(customers)
+    assert summary_table["clv"].sum() == pytest.approx(customers["clv"].sum())
+    assert summary_table["share_pct"].sum() == pytest.approx(100)
+    assert summary_table.loc["high value at risk", "customers"] == at_risk.sum() > 0
+
+
+def test_seed_formula_comparison(cdnow_sample, cdnow_models):
+    _, bgf, _, _, customers = cdnow_models
+    table = clv.seed_formula_comparison(cdnow_sample, customers, bgf)
+    seed = kpis.simple_clv_inputs(cdnow_sample, customers.attrs["observation_end"])
+    assert table.loc["customers", "seed formula"] == seed["customers"]
+    assert table.loc["value per customer over the lifespan", "seed formula"] == pytest.approx(
+        seed["clv"]
+    )
+    assert table.loc["lifespan (years)", "seed formula"] == pytest.approx(seed["lifespan_years"])
+    assert table.loc["customers", "model (all customers)"] == len(customers)
+    active = customers[customers["last_purchase"] >= seed["window_start"]]
+    assert table.loc["customers", "model (same customers)"] == len(active)
+    with clv._quiet_lifetimes():
+        year = bgf.predict(365 / 7, active["frequency"], active["recency"], active["T"])
+    assert table.loc["value per customer, 1 year", "model (same customers)"] == pytest.approx(
+        (year * active["expected_avg_value"]).mean()
+    )
+    assert table.loc["model CLV, horizon", "model (all customers)"] == pytest.approx(
+        customers["clv"].mean()
+    )
+
+
+def test_model_checks(cdnow_models):
+    _, bgf, ggf, _, _ = cdnow_models
+    checks = clv.model_checks(bgf, ggf).set_index("check")
+    assert checks.loc["repeat buyers", "status"] == "ok"
+    assert checks.loc["dropout identified", "status"] == "ok"
+    assert checks.loc["spend independent of frequency", "value"] == f"r = {ggf.correlation_:.2f}"
+
+
+# --- bad input (SPEC section 6) -------------------------------------------------------------
+
+
+def test_all_one_time_buyers_are_refused():
+    summary = pd.DataFrame({"frequency": [0.0] * 50, "recency": [0.0] * 50, "T": [10.0] * 50})
+    with pytest.raises(ValueError, match="All 50 customers are one-time buyers"):
+        clv.fit_bgnbd(summary)
+    summary["monetary_value"] = 0.0
+    with pytest.raises(ValueError, match="All 50 customers are one-time buyers"):
+        clv.fit_gamma_gamma(summary)
+
+
+def test_too_few_repeat_buyers_are_refused():
+    summary = pd.DataFrame(
+        {"frequency": [0.0] * 40 + [1.0] * 9, "recency": [0.0] * 40 + [3.0] * 9, "T": 10.0}
+    )
+    with pytest.raises(ValueError, match="Only 9 of 49 customers made a repeat purchase"):
+        clv.fit_bgnbd(summary)
+
+
+def test_invalid_summaries_are_refused():
+    with pytest.raises(ValueError, match=r"needs the columns frequency, recency, T .*found: x"):
+        clv.fit_bgnbd(pd.DataFrame({"x": [1]}))
+    bad = pd.DataFrame({"frequency": [1.0, 2.0], "recency": [5.0, 3.0], "T": [4.0, 9.0]})
+    with pytest.raises(ValueError, match=r"1 customer\(s\) with recency > T"):
+        clv.fit_bgnbd(bad)
+    bad = pd.DataFrame({"frequency": [1.5, np.nan], "recency": [1.0, 3.0], "T": [4.0, 9.0]})
+    with pytest.raises(ValueError, match="1 missing or non-numeric value"):
+        clv.fit_bgnbd(bad)
+    with pytest.raises(ValueError, match="frequency must be a whole number"):
+        clv.fit_bgnbd(bad.fillna(1.0))
+    with pytest.raises(ValueError, match="The summary has no customers"):
+        clv.fit_bgnbd(bad.iloc[:0])
+    with pytest.raises(ValueError, match="penalizer must be a number >= 0"):
+        clv.fit_bgnbd(synthetic_summary(200, seed=0), penalizer=-1)
+
+
+def test_predict_clv_needs_the_time_unit(cdnow_models):
+    summary, bgf, ggf, _, _ = cdnow_models
+    unlabeled = summary.copy()
+    unlabeled.attrs = {}
+    with pytest.raises(ValueError, match=r"time unit of the summary is unknown.*unit_days="):
+        clv.predict_clv(unlabeled, bgf, ggf)
+    with pytest.raises(ValueError, match="months must be a whole number >= 1"):
+        clv.predict_clv(summary, bgf, ggf, months=0)
+    with pytest.raises(ValueError, match="monthly_discount_rate is a fraction per month"):
+        clv.predict_clv(summary, bgf, ggf, monthly_discount_rate=5)
+
+
+def test_non_convergence_climbs_the_penalizer_ladder(monkeypatch, capsys):
+    lt = clv._lifetimes()
+    fitter_class = lt["BetaGeoFitter"]
+    original = fitter_class.fit
+    calls = []
+
+    def flaky_fit(self, *args, **kwargs):
+        calls.append(self.penalizer_coef)
+        if self.penalizer_coef < 0.01:
+            print("lifetimes prints the scipy result before raising")
+            raise lt["ConvergenceError"]("The model did not converge.")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(fitter_class, "fit", flaky_fit)
+    summary = synthetic_summary(2000, seed=2)
+    with pytest.warns(clv.PenalizerWarning, match="converged with penalizer_coef=0.01"):
+        bgf = clv.fit_bgnbd(summary)
+    assert bgf.penalizer_coef == 0.01
+    assert bgf.penalizer_ladder_ == (0.0, 0.001, 0.01)
+    assert calls == [0.0, 0.0, 0.001, 0.001, 0.01]  # two tolerances per penalizer
+    assert capsys.readouterr().out == ""  # lifetimes' print is not shown
+    checks = clv.model_checks(bgf).set_index("check")
+    assert checks.loc["BG/NBD penalizer", "status"] == "caution"
+
+    def failing_fit(self, *args, **kwargs):
+        raise lt["ConvergenceError"]("The model did not converge.")
+
+    monkeypatch.setattr(fitter_class, "fit", failing_fit)
+    with pytest.raises(ValueError, match=r"did not converge with any penalizer \(0, 0.001"):
+        clv.fit_bgnbd(summary)
+    with pytest.raises(ValueError, match=r"any penalizer \(0.05, 0.1\)"):
+        clv.fit_bgnbd(summary, penalizer=0.05)
+
+
+@pytest.mark.filterwarnings("ignore::retention_utils.clv.PenalizerWarning")
+def test_gamma_gamma_correlation_warning():
+    rng = np.random.default_rng(0)
+    frequency = rng.integers(1, 20, 300).astype(float)
+    summary = pd.DataFrame(
+        {
+            "frequency": frequency,
+            "recency": frequency,
+            "T": 30.0,
+            "monetary_value": 10 * frequency * rng.gamma(20, 1 / 20, 300),
+        }
+    )
+    with pytest.warns(clv.ModelAssumptionWarning, match="Frequency and average spend are"):
+        ggf = clv.fit_gamma_gamma(summary)
+    assert ggf.correlation_ > 0.8
+    checks = clv.model_checks(clv.fit_bgnbd(synthetic_summary(2000, 0)), ggf).set_index("check")
+    assert checks.loc["spend independent of frequency", "status"] == "caution"
+
+
+def test_gamma_gamma_with_infinite_mean_spend_is_refused(monkeypatch):
+    lt = clv._lifetimes()
+    original = lt["GammaGammaFitter"].fit
+
+    def heavy_tailed(self, *args, **kwargs):
+        fitted = original(self, *args, **kwargs)
+        fitted.params_["q"] = 0.8
+        return fitted
+
+    monkeypatch.setattr(lt["GammaGammaFitter"], "fit", heavy_tailed)
+    summary = synthetic_summary(500, seed=0)
+    summary["monetary_value"] = np.where(summary["frequency"] > 0, 20.0 + summary["T"] % 7, 0)
+    with pytest.raises(ValueError, match="q=0.800 <= 1, which means an infinite mean spend"):
+        clv.fit_gamma_gamma(summary)
+
+
+def test_no_dropout_is_flagged():
+    # purchases at a steady Poisson rate, nobody stops: BG/NBD's a/(a+b) goes to 0
+    rng = np.random.default_rng(5)
+    n = 3000
+    age = rng.uniform(100, 365, n)
+    frequency = rng.poisson(age / 30)
+    recency = np.where(frequency > 0, age - rng.exponential(30, n).clip(0, None), 0)
+    recency = np.clip(recency, 0, age)
+    summary = pd.DataFrame({"frequency": frequency, "recency": recency, "T": age})
+    summary.attrs["unit_days"] = 1
+    with pytest.warns(clv.ModelAssumptionWarning, match="finds no dropout"):
+        bgf = clv.fit_bgnbd(summary)
+    checks = clv.model_checks(bgf).set_index("check")
+    assert checks.loc["dropout identified", "status"] == "caution"
+
+
+def test_lifetimes_global_state_is_left_alone():
+    filters = list(warnings.filters)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", pd.errors.Pandas4Warning)
+        option = pd.get_option("mode.chained_assignment")
+    clv.fit_bgnbd(synthetic_summary(500, seed=4))
+    assert warnings.filters == filters
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", pd.errors.Pandas4Warning)
+        assert pd.get_option("mode.chained_assignment") == option
+
+
+# --- plots ----------------------------------------------------------------------------------
+
+
+def test_plots_draw_on_the_given_axes(cdnow_sample, cdnow_calibration, cdnow_bgf, cdnow_models):
+    _, bgf, _, _, customers = cdnow_models
+    validation = clv.validate_holdout(cdnow_calibration, cdnow_bgf)
+    tracking = clv.repeat_purchase_tracking(
+        cdnow_sample, cdnow_bgf, calibration_end=CALIBRATION_END
+    )
+    calls = [
+        lambda ax: clv_plots.plot_period_transactions(
+            clv.period_transactions(cdnow_calibration, cdnow_bgf), ax=ax
+        ),
+        lambda ax: clv_plots.plot_holdout_by_frequency(
+            validation.by_frequency, duration=39, unit_days=7, ax=ax
+        ),
+        lambda ax: clv_plots.plot_tracking(tracking, ax=ax),
+        lambda ax: clv_plots.plot_tracking(tracking, cumulative=False, ax=ax),
+        lambda ax: clv_plots.plot_frequency_recency_heatmap(
+            clv.frequency_recency_grid(bgf), unit_days=7, ax=ax
+        ),
+        lambda ax: clv_plots.plot_segments(clv.segment_summary(customers), ax=ax),
+        lambda ax: clv_plots.plot_clv_distribution(customers, currency="USD", ax=ax),
+        lambda ax: clv_plots.plot_alive_history(
+            clv.alive_history(cdnow_sample, bgf, customers.index[:2].tolist()), ax=ax
+        ),
+        lambda ax: clv_plots.plot_expected_repeat_purchases(
+            clv.expected_repeat_purchases(bgf), ax=ax
+        ),
+    ]
+    for draw in calls:
+        fig, ax = plt.subplots()
+        other_fig, other_ax = plt.subplots()  # pyplot's current axes: must stay empty
+        assert draw(ax) is ax
+        assert ax.get_title() and ax.get_xlabel() and ax.get_ylabel()
+        assert not other_ax.has_data()
+        plt.close(fig)
+        plt.close(other_fig)
+    fig, ax = plt.subplots()
+    clv_plots.plot_tracking(tracking, cumulative=False, ax=ax)
+    assert len(ax.lines[0].get_xdata()) == tracking["complete"].sum()
+    plt.close(fig)
+
+
+def test_plot_without_ax_makes_its_own_figure(cdnow_calibration, cdnow_bgf):
+    before = plt.get_fignums()
+    ax = clv_plots.plot_period_transactions(clv.period_transactions(cdnow_calibration, cdnow_bgf))
+    assert ax.figure.number not in before
+    plt.close(ax.figure)
+
+
+def test_no_output_printed(capsys, cdnow_calibration):
+    clv.fit_bgnbd(cdnow_calibration)
+    captured = capsys.readouterr()
+    assert captured.out == ""
+
+
+def test_write_customer_table(tmp_path, cdnow_models):
+    customers = cdnow_models[4]
+    written = clv.write_customer_table(customers, tmp_path / "report")
+    assert [p.name for p in written] == ["clv_customers.csv", "clv_customers.parquet"]
+    from_csv = pd.read_csv(written[0], dtype={"customer_id": str}).set_index("customer_id")
+    assert list(from_csv.columns) == list(customers.columns)
+    assert from_csv.index.tolist() == customers.index.tolist()  # leading zeros kept
+    assert_allclose(from_csv["clv"], customers["clv"], rtol=1e-15)
+    assert from_csv["last_purchase"].iloc[0] == customers["last_purchase"].iloc[0].strftime(
+        "%Y-%m-%d"
+    )
+    assert (from_csv["segment"] == customers["segment"].astype(str)).all()
+    from_parquet = pd.read_parquet(written[1])
+    pd.testing.assert_frame_equal(from_parquet, customers, check_dtype=False)
+
+
+# --- notebook -------------------------------------------------------------------------------
+
+NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "clv_analysis.ipynb"
+
+
+def test_notebook_is_stored_clean():
+    import json
+
+    nb = json.loads(NOTEBOOK.read_text())
+    assert nb["nbformat"] == 4 and nb["metadata"]["kernelspec"]["name"] == "python3"
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    for cell in code:
+        cell["source"] = "".join(cell["source"])
+    assert [c for c in code if "parameters" in c["metadata"].get("tags", [])] == [code[0]]
+    assert all(not c["outputs"] and c["execution_count"] is None for c in code)
+    assert not any(
+        line.lstrip().startswith(("def ", "class "))
+        for c in code
+        for line in c["source"].splitlines()
+    )
+    # papermill documents a parameter only if its line has one "=" (none in the comment)
+    lines = [line for line in code[0]["source"].splitlines() if line.strip()]
+    assert all(re.fullmatch(r"\w+: (str|int|float|bool) = [^=#]+  # [^=]+", x) for x in lines)
+    names = [line.split(":")[0] for line in lines]
+    assert names[:2] == ["transactions", "customer_col"]
+    assert {"holdout_days", "time_unit", "horizon_months", "monthly_discount_rate"} <= set(names)
+    assert {"penalizer", "output_dir", "segment_col", "segment_value"} <= set(names)
+
+
+@pytest.mark.slow
+def test_notebook_runs_on_the_demo_data(tmp_path):
+    import nbformat
+    import papermill as pm
+
+    from retention_utils.config import SAMPLE_TRANSACTIONS
+    from retention_utils.record import read_headlines
+
+    if not SAMPLE_TRANSACTIONS.exists():
+        pytest.skip("the embedded demo data (data/sample/transactions.csv) is not generated yet")
+    out = tmp_path / "clv.ipynb"
+    pm.execute_notebook(
+        str(NOTEBOOK),
+        str(out),
+        parameters={"output_dir": str(tmp_path)},
+        kernel_name="python3",
+        progress_bar=False,
+        cwd=str(tmp_path),
+    )
+    from papermill.translators import PythonTranslator
+
+    executed = nbformat.read(out, as_version=4)
+    declared = [p.name for p in PythonTranslator.inspect(nbformat.read(NOTEBOOK, 4).cells[1])]
+    assert len(declared) == 19  # every parameter is documented by papermill --help-notebook
+    headlines = {h["name"]: h["value"] for h in read_headlines(executed)}
+    customers = pd.read_parquet(tmp_path / "clv_customers.parquet")
+    assert headlines["customers"] == len(customers) > 0
+    assert 0 < headlines["repeat_buyers"] <= headlines["customers"]
+    assert headlines["total_clv"] == pytest.approx(customers["clv"].sum())
+    assert abs(headlines["holdout_error_pct"]) < 50
+    assert (tmp_path / "clv_customers.csv").exists()
+
+
+def test_importing_lifetimes_through_clv_changes_no_global_state():
+    import subprocess
+    import sys
+
+    script = """
+import warnings
+import pandas as pd
+from retention_utils import clv  # scipy adds its own filters when imported: not lifetimes
+filters = list(warnings.filters)
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", pd.errors.Pandas4Warning)
+    option = pd.get_option("mode.chained_assignment")
+clv._lifetimes()
+assert warnings.filters == filters, "warning filters changed"
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", pd.errors.Pandas4Warning)
+    assert pd.get_option("mode.chained_assignment") == option, "pandas option changed"
+print("clean")
+"""
+    result = subprocess.run(
+        [sys.executable, "-W", "error::FutureWarning", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "clean"
