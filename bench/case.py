@@ -1,0 +1,319 @@
+"""One measured call in a fresh process: ``python -m bench.case <case> <side> --input PATH``.
+
+The process imports what the side needs and loads its input (``setup``, not timed), then
+times the call with ``time.perf_counter`` and prints one JSON line (the last line of its
+standard output)::
+
+    {"case": "rfm", "side": "engine_parquet", "status": "ok", "wall_s": 1.23,
+     "setup_s": 0.8, "setup_peak_mb": 210.0, "peak_mb": 480.5, "info": {...}}
+
+``peak_mb`` is the process's peak resident memory (``getrusage`` maxrss) at the end of the
+timed call, so it covers everything the process held up to then, input included;
+``setup_peak_mb`` is the same before the call. ``status`` is ``"not available"`` when the
+toolkit function under test does not exist (yet), ``"failed"`` when the call raised.
+``--result PATH`` pickles the result for the same-result checks; ``--profile PATH`` runs
+the call under pyinstrument and writes a text profile.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import resource
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+#: Calibration end of the holdout case: the last 184 days of the 2024-2025 logs are holdout.
+CALIBRATION_END = "2025-06-30"
+
+
+@dataclass(frozen=True)
+class Side:
+    """One way of computing a case's result.
+
+    ``load``: ``"path"`` (the call gets the Parquet path) or ``"frame"`` (the Parquet file
+    is read into pandas during setup, untimed). ``needs``: ``module:function`` names of the
+    toolkit that must exist for the side to run.
+    """
+
+    name: str
+    label: str
+    load: str
+    call: Callable[[Any], Any]
+    needs: tuple[str, ...] = ()
+    baseline: bool = False
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    title: str
+    sides: tuple[Side, ...]
+    input: str = "transactions"  # or "summary" (RFM summary in weeks)
+    notes: list[str] = field(default_factory=list)
+
+    def side(self, name: str) -> Side:
+        for side in self.sides:
+            if side.name == name:
+                return side
+        raise KeyError(f"case {self.name!r} has no side {name!r}")
+
+    @property
+    def baseline(self) -> Side:
+        return next(s for s in self.sides if s.baseline)
+
+
+def _toolkit(name: str) -> Callable:
+    module, function = name.split(":")
+    return getattr(importlib.import_module(f"retention_utils.{module}"), function)
+
+
+# --- the calls ----------------------------------------------------------------------------
+
+
+def _rfm(source):
+    return _toolkit("engine:rfm_summary")(source)
+
+
+def _holdout(source):
+    return _toolkit("engine:calibration_holdout")(source, calibration_end=CALIBRATION_END)
+
+
+def _kpis(source):
+    return _toolkit("kpis:kpi_table")(source)
+
+
+def _cohorts(source):
+    return _toolkit("cohorts:cohort_matrix")(source, metric="customers")
+
+
+def _toolkit_fits(summary):
+    import warnings
+
+    fit_bgnbd, fit_gamma_gamma = _toolkit("clv:fit_bgnbd"), _toolkit("clv:fit_gamma_gamma")
+    clv = importlib.import_module("retention_utils.clv")
+    with warnings.catch_warnings():
+        # the benchmark data may break the Gamma-Gamma independence assumption; the fit is
+        # what is measured here, its warning is not
+        warnings.simplefilter("ignore", clv.ModelAssumptionWarning)
+        bgf = fit_bgnbd(summary, penalizer=0.0)
+        ggf = fit_gamma_gamma(summary, penalizer=0.0)
+    return {
+        "bgnbd": {k: float(v) for k, v in bgf.params_.items()},
+        "gamma_gamma": {k: float(v) for k, v in ggf.params_.items()},
+        "rows_fitted": {"bgnbd": len(bgf.data), "gamma_gamma": len(ggf.data)},
+        "penalizer": {"bgnbd": bgf.penalizer_coef, "gamma_gamma": ggf.penalizer_coef},
+    }
+
+
+def _lifetimes(name: str) -> Callable:
+    def call(data):
+        from bench import baselines
+
+        if name == "holdout":
+            return baselines.lifetimes_holdout(data, CALIBRATION_END)
+        return getattr(baselines, f"lifetimes_{name}")(data)
+
+    return call
+
+
+def _pandas(name: str) -> Callable:
+    def call(data):
+        from bench import baselines
+
+        return getattr(baselines, f"{name}_pandas")(data)
+
+    return call
+
+
+_ENGINE_PARQUET = "engine, from Parquet"
+_ENGINE_FRAME = "engine, from a DataFrame"
+
+CASES: dict[str, Case] = {
+    case.name: case
+    for case in (
+        Case(
+            "rfm",
+            "rfm_summary vs lifetimes summary_data_from_transaction_data (days, with monetary)",
+            (
+                Side("engine_parquet", _ENGINE_PARQUET, "path", _rfm, ("engine:rfm_summary",)),
+                Side("engine_frame", _ENGINE_FRAME, "frame", _rfm, ("engine:rfm_summary",)),
+                Side("lifetimes", "lifetimes", "frame", _lifetimes("summary"), baseline=True),
+            ),
+        ),
+        Case(
+            "holdout",
+            "calibration_holdout vs lifetimes calibration_and_holdout_data "
+            f"(days, with monetary, calibration end {CALIBRATION_END})",
+            (
+                Side(
+                    "engine_parquet",
+                    _ENGINE_PARQUET,
+                    "path",
+                    _holdout,
+                    ("engine:calibration_holdout",),
+                ),
+                Side("lifetimes", "lifetimes", "frame", _lifetimes("holdout"), baseline=True),
+            ),
+        ),
+        Case(
+            "fit",
+            "fit_bgnbd + fit_gamma_gamma (identical rows weighted) vs lifetimes fits of every "
+            "row (summary in exact fractional weeks, penalizer 0)",
+            (
+                Side(
+                    "toolkit_weighted",
+                    "fit_bgnbd + fit_gamma_gamma",
+                    "frame",
+                    _toolkit_fits,
+                    ("clv:fit_bgnbd", "clv:fit_gamma_gamma"),
+                ),
+                Side(
+                    "lifetimes",
+                    "lifetimes, unweighted",
+                    "frame",
+                    _lifetimes("fits"),
+                    baseline=True,
+                ),
+            ),
+            input="summary",
+        ),
+        Case(
+            "kpi",
+            "kpi_table (monthly, active_days 365) vs plain pandas",
+            (
+                Side("engine_parquet", _ENGINE_PARQUET, "path", _kpis, ("kpis:kpi_table",)),
+                Side("engine_frame", _ENGINE_FRAME, "frame", _kpis, ("kpis:kpi_table",)),
+                Side("pandas", "plain pandas", "frame", _pandas("kpi_table"), baseline=True),
+            ),
+        ),
+        Case(
+            "cohort",
+            "cohort_matrix (monthly, distinct customers) vs plain pandas",
+            (
+                Side(
+                    "engine_parquet",
+                    _ENGINE_PARQUET,
+                    "path",
+                    _cohorts,
+                    ("cohorts:cohort_matrix",),
+                ),
+                Side("engine_frame", _ENGINE_FRAME, "frame", _cohorts, ("cohorts:cohort_matrix",)),
+                Side("pandas", "plain pandas", "frame", _pandas("cohort_matrix"), baseline=True),
+            ),
+        ),
+    )
+}
+
+
+# --- running one measurement --------------------------------------------------------------
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def _missing(needs: tuple[str, ...]) -> list[str]:
+    missing = []
+    for name in needs:
+        try:
+            _toolkit(name)
+        except (ImportError, AttributeError):
+            missing.append(f"retention_utils.{name.replace(':', '.')}")
+    return missing
+
+
+def _info(result: Any) -> dict:
+    if isinstance(result, dict):
+        return {k: v for k, v in result.items() if k != "bgnbd" and k != "gamma_gamma"}
+    shape = getattr(result, "shape", None)
+    return {"result_shape": list(shape)} if shape is not None else {}
+
+
+def measure(
+    case_name: str,
+    side_name: str,
+    source: str,
+    *,
+    result_path: str | None = None,
+    profile_path: str | None = None,
+) -> dict:
+    """Run one side of one case on ``source``; return the JSON-able record."""
+    case = CASES[case_name]
+    side = case.side(side_name)
+    record: dict[str, Any] = {"case": case_name, "side": side_name, "input": source}
+    missing = _missing(side.needs)
+    if missing:
+        record.update(status="not available", error=f"missing: {', '.join(missing)}")
+        return record
+    started = time.perf_counter()
+    import pandas as pd
+
+    if side.name.startswith("lifetimes"):
+        from bench.baselines import import_lifetimes
+
+        import_lifetimes()
+    data: Any = source if side.load == "path" else pd.read_parquet(source)
+    record["setup_s"] = time.perf_counter() - started
+    record["setup_peak_mb"] = _peak_mb()
+
+    profiler = None
+    if profile_path:
+        from pyinstrument import Profiler
+
+        profiler = Profiler(interval=0.005)
+        profiler.start()
+    try:
+        started = time.perf_counter()
+        result = side.call(data)
+        record["wall_s"] = time.perf_counter() - started
+    except Exception as exc:  # reported, the runner goes on with the other measurements
+        record.update(
+            status="failed",
+            error=f"{type(exc).__name__}: {exc}",
+            traceback=traceback.format_exc(limit=8),
+        )
+        return record
+    finally:
+        if profiler is not None:
+            profiler.stop()
+    record["peak_mb"] = _peak_mb()
+    record["status"] = "ok"
+    record["info"] = _info(result)
+    if profiler is not None:
+        Path(profile_path).write_text(
+            profiler.output_text(unicode=False, color=False, show_all=False)
+        )
+    if result_path:
+        pd.to_pickle(result, result_path)
+    return record
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.case", description=__doc__)
+    parser.add_argument("case", choices=sorted(CASES))
+    parser.add_argument("side")
+    parser.add_argument("--input", required=True, help="Parquet file of the case's input")
+    parser.add_argument("--result", help="pickle the result here (for the checks)")
+    parser.add_argument("--profile", help="write a pyinstrument text profile here")
+    args = parser.parse_args(argv)
+    record = measure(
+        args.case,
+        args.side,
+        args.input,
+        result_path=args.result,
+        profile_path=args.profile,
+    )
+    sys.stdout.flush()
+    print(json.dumps(record, default=str))
+    return 1 if record["status"] == "failed" else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,261 @@
+"""Running batches end to end on the small fixture notebooks (kernels start: marked slow)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from bs4 import BeautifulSoup
+from typer.testing import CliRunner
+
+from retention_utils.batch.cli import app
+from retention_utils.batch.export import unsafe_markup
+from retention_utils.record import read_headlines
+
+pytestmark = pytest.mark.slow
+
+FIXTURES = Path(__file__).parent / "fixtures" / "notebooks"
+SCRIPT = "<script>alert(1)</script>"
+IMG = "<img src=x onerror=alert(1)>"
+
+
+def write_orders(folder: Path) -> Path:
+    path = folder / "orders.csv"
+    path.write_text(
+        "customer_id,order_date,amount,channel\n"
+        "007,2024-01-01,10,email\n"
+        "008,2024-01-02,20,web & social\n"
+        "009,2024-01-03,30,email\n"
+        "010,2024-01-04,40,\n"
+    )
+    return path
+
+
+def kernel_view(executed: Path) -> dict:
+    """The parameters as the kernel saw them: the fixture prints `SEEN {name: [value, type]}`."""
+    nb = nbformat.read(executed, as_version=4)
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            match = re.search(r"^SEEN (.*)$", output.get("text", ""), re.M)
+            if match:
+                return json.loads(match.group(1))
+    raise AssertionError(f"no SEEN line in {executed}")
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("batch")
+    orders = write_orders(folder)
+    out = folder / "out"
+    started = time.perf_counter()
+    result = CliRunner().invoke(
+        app,
+        [
+            "run",
+            *(str(FIXTURES / f"{name}.ipynb") for name in ("ok", "fails", "dies", "hostile")),
+            "--data", str(orders),
+            "--segment-by", "channel",
+            "-p", "n_rows=2",
+            "-p", "observation_end=2011-12-09",
+            "-p", "weights=[1, 2.5]",
+            "-p", f"label={SCRIPT}",
+            "--jobs", "2",
+            "--out", str(out),
+        ],
+    )  # fmt: skip
+    elapsed = time.perf_counter() - started
+    summary = json.loads((out / "summary.json").read_text())
+    return {"result": result, "out": out, "summary": summary, "elapsed": elapsed}
+
+
+def reports(batch) -> dict[str, dict]:
+    return {r["name"]: r for r in batch["summary"]["reports"]}
+
+
+def test_batch_exits_1_and_lists_every_report(batch):
+    assert batch["result"].exit_code == 1, batch["result"].output
+    assert list(reports(batch)) == [
+        "ok",
+        "ok__channel-email",
+        "ok__channel-web-social",
+        "fails",
+        "dies",
+        "hostile",
+    ]
+    assert batch["summary"]["counts"] == {"total": 6, "ok": 4, "failed": 2}
+    assert "4 of 6 reports ok" in batch["result"].output
+    assert "FAILED fails (cell error): ValueError: No repeat buyer" in batch["result"].output
+
+
+def test_failures_are_isolated_and_classified_from_exceptions(batch):
+    found = reports(batch)
+    assert found["fails"]["status"] == "failed"
+    assert found["fails"]["error_kind"] == "cell error"
+    assert found["fails"]["error"] == (
+        f"ValueError: No repeat buyer in the data: {SCRIPT} cannot be fitted."
+    )
+    assert found["dies"]["status"] == "failed"
+    assert found["dies"]["error_kind"] == "kernel died"
+    # papermill's metadata would call the dead kernel's notebook a success:
+    dead = nbformat.read(batch["out"] / "dies.ipynb", as_version=4)
+    assert not dead.metadata.papermill.get("exception")
+    for name in ("ok", "ok__channel-email", "hostile"):
+        assert found[name]["status"] == "ok"
+        assert found[name]["error"] is None
+
+
+def test_failed_reports_are_exported_with_their_error(batch):
+    out = batch["out"]
+    for name, kind in (("fails", "cell error"), ("dies", "kernel died")):
+        soup = BeautifulSoup((out / f"{name}.html").read_text(), "html.parser")
+        banner = soup.find(id="report-error")
+        assert f"This report failed ({kind})." in banner.get_text()
+        assert soup.find(id="failed-cell") is not None
+    fails = BeautifulSoup((out / "fails.html").read_text(), "html.parser")
+    assert "Customers: 3" in fails.get_text()  # output before the failing cell is kept
+    assert "never reached" not in fails.get_text()
+    dies = BeautifulSoup((out / "dies.html").read_text(), "html.parser")
+    assert "before the crash" in dies.get_text()  # outputs up to the dead kernel are kept
+    assert "never reached" not in dies.get_text()
+
+
+def test_headlines_come_from_the_recording_helper(batch):
+    found = reports(batch)
+    rows = {name: {h["name"]: h["value"] for h in found[name]["headlines"]} for name in found}
+    assert rows["ok"] == {"rows": 4, "share": 50.0}  # all customers
+    assert rows["ok__channel-email"]["rows"] == 2
+    assert rows["ok__channel-web-social"]["rows"] == 1
+    assert rows["fails"] == {"customers": 3}  # recorded before the failure
+    executed = nbformat.read(batch["out"] / "ok.ipynb", as_version=4)
+    assert read_headlines(executed) == found["ok"]["headlines"]
+
+
+def test_kernel_receives_typed_values_and_absolute_paths(batch):
+    seen = kernel_view(batch["out"] / "ok__channel-web-social.ipynb")
+    out = batch["out"]
+    assert seen["n_rows"] == [2, "int"]
+    assert seen["observation_end"] == ["2011-12-09", "str"]
+    assert seen["weights"] == [[1, 2.5], "list"]
+    assert seen["label"] == [SCRIPT, "str"]
+    assert seen["segment_col"] == ["channel", "str"]
+    assert seen["segment_value"] == ["web & social", "str"]
+    assert seen["transactions"][0] == str((out.parent / "orders.csv").resolve())
+    assert seen["output_dir"][0] == str(out.resolve() / "ok__channel-web-social_files")
+
+
+def test_output_dir_holds_each_reports_tables(batch):
+    out = batch["out"]
+    assert len((out / "ok_files" / "customers.csv").read_text().splitlines()) == 5
+    assert len((out / "ok__channel-email_files" / "customers.csv").read_text().splitlines()) == 3
+
+
+def test_index_has_one_row_per_report_and_links_errors(batch):
+    out = batch["out"]
+    soup = BeautifulSoup((out / "index.html").read_text(), "html.parser")
+    rows = soup.find("tbody").find_all("tr")
+    assert len(rows) == 6
+    first_links = [row.find("a")["href"] for row in rows]
+    assert first_links == [
+        "ok.html",
+        "ok__channel-email.html",
+        "ok__channel-web-social.html",
+        "fails.html#report-error",
+        "dies.html#report-error",
+        "hostile.html",
+    ]
+    fails_row = rows[3].get_text(" ")
+    assert "failed" in fails_row and "cell error" in fails_row
+    assert SCRIPT in fails_row  # the error text is shown, as text
+    assert "Customers: 3" in " ".join(fails_row.split())
+    assert "n_rows = 2" in " ".join(rows[0].get_text(" ").split())
+    assert unsafe_markup((out / "index.html").read_text()) == []
+    for link in first_links:
+        assert (out / link.split("#")[0]).is_file()
+
+
+def test_hostile_report_is_inert_and_shows_the_data_as_text(batch):
+    html = (batch["out"] / "hostile.html").read_text()
+    assert unsafe_markup(html) == []
+    soup = BeautifulSoup(html, "html.parser")
+    assert soup.find_all("script") == []
+    text = soup.find("main").get_text(" ")
+    assert SCRIPT in text and IMG in text
+    assert [img["src"][:22] for img in soup.find_all("img")] == ["data:image/png;base64,"]
+
+
+def test_a_cell_timeout_fails_the_report(tmp_path):
+    orders = write_orders(tmp_path)
+    started = time.perf_counter()
+    result = CliRunner().invoke(
+        app,
+        [
+            "run", str(FIXTURES / "ok.ipynb"),
+            "--data", str(orders),
+            "-p", "sleep_seconds=60",
+            "-p", "segment_col=customer_id",
+            "-p", "segment_value=007",
+            "--timeout", "3",
+            "--out", str(tmp_path / "out"),
+        ],
+    )  # fmt: skip
+    assert time.perf_counter() - started < 50
+    assert result.exit_code == 1
+    (report,) = json.loads((tmp_path / "out" / "summary.json").read_text())["reports"]
+    assert report["name"] == "ok__customer_id-007"
+    assert report["status"] == "failed"
+    assert report["error_kind"] == "cell timeout"
+    assert report["error"] == "A cell ran longer than the per-cell timeout of 3 s."
+    assert {h["name"]: h["value"] for h in report["headlines"]}["rows"] == 1
+    seen = kernel_view(tmp_path / "out" / "ok__customer_id-007.ipynb")
+    assert seen["segment_value"] == ["007", "str"]
+
+
+@pytest.mark.browser
+def test_reports_render_in_headless_chromium(batch, tmp_path):
+    from retention_utils.batch.browser import check_report_folder, find_chromium
+
+    if find_chromium() is None:
+        pytest.skip("Chromium is not installed (apt-get install chromium; .ci/run installs it)")
+    out = tmp_path / "copy"
+    shutil.copytree(batch["out"], out)
+    checks = {c.path.name: c for c in check_report_folder(out)}
+    assert list(checks) == [
+        "index.html",
+        "ok.html",
+        "ok__channel-email.html",
+        "ok__channel-web-social.html",
+        "fails.html",
+        "dies.html",
+        "hostile.html",
+    ]
+    for check in checks.values():
+        assert check.problems() == [], check.path.name
+        assert check.screenshot.stat().st_size > 10_000
+    assert checks["ok.html"].images == 1
+    assert checks["hostile.html"].images == 1
+
+
+@pytest.mark.browser
+def test_browser_check_catches_scripts_broken_images_and_network(tmp_path):
+    from retention_utils.batch.browser import check_pages, find_chromium
+
+    if find_chromium() is None:
+        pytest.skip("Chromium is not installed (apt-get install chromium; .ci/run installs it)")
+    bad = tmp_path / "bad.html"
+    bad.write_text(
+        "<html><body><img src='missing.png'><script>undefined_function()</script>"
+        "<img src='https://example.com/x.png'></body></html>"
+    )
+    (check,) = check_pages([bad], tmp_path / "shots")
+    assert check.broken_images == [
+        "file://" + str(tmp_path / "missing.png"),
+        "https://example.com/x.png",
+    ]
+    assert any("undefined_function is not defined" in e for e in check.errors)
+    assert check.requests == ["https://example.com/x.png"]
+    assert (tmp_path / "shots" / "bad.png").exists()
