@@ -21,8 +21,6 @@ import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("MPLBACKEND", "Agg")
-
 #: Slowest cells whose call tree is written out.
 TREES = 4
 TREE_LINES = 28
@@ -61,7 +59,12 @@ def _render_figures() -> None:
 
 
 def profile_notebook(path: Path, params: dict[str, str], out: Path) -> dict:
-    import matplotlib.pyplot  # noqa: F401  (the kernel's inline backend imports it at start)
+    # Cells run in this process, without a display. Chosen here, not through MPLBACKEND at
+    # import, so that kernels started later by the importing process keep their inline backend.
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot  # the kernel's inline backend imports it at start
     from pyinstrument import Profiler
 
     nb = json.loads(Path(path).read_text())
