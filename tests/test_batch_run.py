@@ -259,3 +259,33 @@ def test_browser_check_catches_scripts_broken_images_and_network(tmp_path):
     assert any("undefined_function is not defined" in e for e in check.errors)
     assert check.requests == ["https://example.com/x.png"]
     assert (tmp_path / "shots" / "bad.png").exists()
+
+
+@pytest.mark.browser
+def test_browser_leaves_no_profile_or_processes_behind(tmp_path):
+    from retention_utils.batch.browser import Chromium, find_chromium
+
+    if find_chromium() is None:
+        pytest.skip("Chromium is not installed (apt-get install chromium; .ci/run installs it)")
+    page = tmp_path / "page.html"
+    page.write_text("<html><body><p>hello</p></body></html>")
+    for _ in range(3):  # the profile race showed up only now and then
+        with Chromium() as browser:
+            profile, pid = browser._profile, browser._process.pid
+            assert browser.check(page).ok
+        assert not profile.exists()
+        assert _live_processes_in_group(pid) == []
+
+
+def _live_processes_in_group(pgid: int) -> list[int]:
+    """Processes of a process group that still run (zombies awaiting a reaper do not count)."""
+    live = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        state, group = fields[0], int(fields[2])
+        if group == pgid and state not in ("Z", "X"):
+            live.append(int(stat.parent.name))
+    return live

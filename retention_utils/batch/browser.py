@@ -20,6 +20,7 @@ import itertools
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -39,6 +40,19 @@ _IMAGES_JS = """
 })))()
 """
 _MAX_SCREENSHOT_HEIGHT = 16000  # px; longer pages are cut there
+
+
+def _remove_tree(path: Path, attempts: int = 50) -> None:
+    """Remove a browser profile; files still being closed by dying processes get retries."""
+    for _ in range(attempts):
+        try:
+            shutil.rmtree(path)
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            time.sleep(0.1)
+    shutil.rmtree(path, ignore_errors=True)  # a leftover temp folder is not worth failing for
 
 
 class BrowserError(RuntimeError):
@@ -96,7 +110,7 @@ class Chromium:
         self._ids = itertools.count(1)
         self._events: list[dict] = []
         self._process: subprocess.Popen | None = None
-        self._profile: tempfile.TemporaryDirectory | None = None
+        self._profile: Path | None = None
         self._socket: Any = None
         self._session: str | None = None
 
@@ -105,8 +119,7 @@ class Chromium:
     def __enter__(self) -> Chromium:
         import websocket
 
-        self._profile = tempfile.TemporaryDirectory(prefix="retention-chromium-")
-        profile = Path(self._profile.name)
+        self._profile = profile = Path(tempfile.mkdtemp(prefix="retention-chromium-"))
         args = [
             self.executable,
             "--headless=new",
@@ -129,8 +142,13 @@ class Chromium:
             f"--user-data-dir={profile}",
             "about:blank",
         ]
+        # Its own process group, so helpers (crashpad, zygotes) are stopped with it.
         self._process = subprocess.Popen(
-            args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL
+            args,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
         port_file = profile / "DevToolsActivePort"
         deadline = time.monotonic() + self.timeout
@@ -169,18 +187,25 @@ class Chromium:
 
     def __exit__(self, *exc: object) -> None:
         if self._socket is not None:
+            with contextlib.suppress(Exception):  # a clean close flushes the profile
+                self.send("Browser.close", session=False)
             with contextlib.suppress(Exception):
                 self._socket.close()
             self._socket = None
-        if self._process is not None and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait(timeout=10)
+        if self._process is not None:
+            if self._process.poll() is None:
+                self._process.terminate()
+                try:
+                    self._process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    self._process.kill()
+                    self._process.wait(timeout=10)
+            # Child processes can outlive the browser and keep writing to the profile.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self._process.pid, signal.SIGKILL)
+            self._process = None
         if self._profile is not None:
-            self._profile.cleanup()
+            _remove_tree(self._profile)
             self._profile = None
 
     # -- protocol --
