@@ -244,6 +244,30 @@ def test_duplicates_counted_kept_by_default_dropped_on_request(tmp_path):
     assert dropped.attrs["quality"]["dropped"] == {"exact duplicate row (duplicates='drop')": 1}
 
 
+@pytest.mark.parametrize(
+    "extra",
+    [
+        pd.Series([None, None, "x", None, None], dtype="str"),  # missing values are equal
+        pd.Series([pd.NA, pd.NA, 2, pd.NA, pd.NA], dtype="Int64"),
+        pd.Series([1, 1, "1", 2.5, (1, 2)], dtype=object),  # 1 and "1" differ
+    ],
+)
+def test_duplicate_count_agrees_with_pandas_on_missing_and_mixed_values(extra):
+    raw = pd.DataFrame(
+        {
+            "customer_id": ["c1", "c1", "c1", "c2", "c2"],
+            "order_date": ["2024-01-01"] * 5,
+            "amount": [1.0, 1.0, 1.0, 2.0, 2.0],
+            "score": [1.0, 1.0, 1.0, float("nan"), float("nan")],
+            "note": extra,
+        }
+    )
+    expected = 1 if extra.dtype == object else 2  # rows 2 and 5 (NaN scores are equal)
+    assert io._count_duplicates(raw) == expected == int(raw.duplicated().sum())
+    out = io.load_transactions(raw, duplicates="drop")
+    assert len(out) == 5 - expected
+
+
 def test_without_order_column_each_customer_timestamp_is_one_order(tmp_path):
     text = "customer_id,order_date,amount\nc1,2024-01-01 10:00,1\nc1,2024-01-01 10:00,2\nc1,2024-01-01 11:00,3\n"
     out = io.load_transactions(write(tmp_path, text))
