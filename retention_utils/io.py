@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
-from pandas.api.types import is_datetime64_any_dtype, is_numeric_dtype
+from pandas.api.types import is_datetime64_any_dtype, is_numeric_dtype, is_object_dtype
 from pandas.errors import EmptyDataError
 
 from retention_utils import config, schemas
@@ -479,7 +479,7 @@ def _count_duplicates(raw: pd.DataFrame) -> int:
     """
     import duckdb
 
-    if any(dtype == object for dtype in raw.dtypes):
+    if any(is_object_dtype(dtype) for dtype in raw.dtypes):
         return int(raw.duplicated(keep="first").sum())
     columns = ", ".join('"' + str(c).replace('"', '""') + '"' for c in raw.columns)
     try:
