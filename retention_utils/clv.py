@@ -659,17 +659,23 @@ def predict_clv(
         data[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T", "monetary_value")
     )
     units_per_month = DAYS_PER_MONTH / days
+    # The BG/NBD expectations depend on (frequency, recency, T) only: evaluate them once per
+    # distinct row (about 2.3x fewer rows than customers on two years of daily data).
+    rows = pd.DataFrame({"f": f, "r": r, "t": t_age})
+    inverse = rows.groupby(["f", "r", "t"], sort=False).ngroup().to_numpy()
+    distinct = rows.drop_duplicates()
+    uf, ur, ut = (distinct[c].to_numpy() for c in ("f", "r", "t"))
     with _quiet_lifetimes():
-        p_alive = bgf.conditional_probability_alive(f, r, t_age)
+        p_alive = np.asarray(bgf.conditional_probability_alive(uf, ur, ut), dtype=float)[inverse]
         avg_value = np.asarray(ggf.conditional_expected_average_profit(f, m), dtype=float)
         # The sum of lifetimes.utils._customer_lifetime_value, with the same float operations
         # (the cumulative expectation at the start of a month is the one at the end of the
         # previous month, computed once instead of twice).
         clv = np.zeros(len(data))
         steps = np.arange(0, months + 1) * units_per_month
-        previous = bgf.predict(steps[0], f, r, t_age)
+        previous = np.asarray(bgf.predict(steps[0], uf, ur, ut), dtype=float)[inverse]
         for step in steps[1:]:
-            current = bgf.predict(step, f, r, t_age)
+            current = np.asarray(bgf.predict(step, uf, ur, ut), dtype=float)[inverse]
             clv += (avg_value * (current - previous)) / (1 + monthly_discount_rate) ** (
                 step / units_per_month
             )

@@ -479,11 +479,13 @@ def _count_duplicates(raw: pd.DataFrame) -> int:
     """
     import duckdb
 
+    from retention_utils.engine import scratch_connection
+
     if any(is_object_dtype(dtype) for dtype in raw.dtypes):
         return int(raw.duplicated(keep="first").sum())
     columns = ", ".join('"' + str(c).replace('"', '""') + '"' for c in raw.columns)
     try:
-        with duckdb.connect() as con:
+        with scratch_connection() as con:
             con.register("raw_rows", raw)
             (distinct,) = con.execute(
                 f"SELECT count(*) FROM (SELECT DISTINCT {columns} FROM raw_rows)"
