@@ -177,7 +177,8 @@ CACHE_SIZE = 2
 @dataclass
 class _Cached:
     table: ir.Table  # the DataFrame as an ibis memtable
-    daily: ir.Table | None = None  # its daily purchase table, materialised on first use
+    daily: ir.Table | None = None  # its daily purchase table, materialised on second use
+    requests: int = 0  # times the daily table was asked for
 
 
 _cache: OrderedDict[tuple, _Cached] = OrderedDict()
@@ -229,9 +230,16 @@ def _frame_table(frame: pd.DataFrame) -> ir.Table:
 
 
 def _kept_daily(table: ir.Table) -> ir.Table | None:
-    """The materialised daily purchase table of a kept DataFrame's table, else None."""
+    """The materialised daily purchase table of a kept DataFrame's table, else None.
+
+    It is built when asked for the second time: a single call computes straight from the
+    transactions (writing the table first would make it slower), repeated calls pay once.
+    """
     for entry in _cache.values():
         if entry.table is table:
+            entry.requests += 1
+            if entry.daily is None and entry.requests < 2:
+                return None
             if entry.daily is None:
                 name = f"_retention_daily_{uuid.uuid4().hex}"
                 with _quiet_pandas_bridge():
@@ -248,6 +256,10 @@ def days_up_to(table: ir.Table, observation_end=None) -> ir.Table:
     kept = _kept_daily(table)
     if kept is None:
         return purchase_days_expr(within_observation(table, observation_end))
+    return _kept_days_up_to(kept, observation_end)
+
+
+def _kept_days_up_to(kept: ir.Table, observation_end) -> ir.Table:
     end = _day_end(observation_end)
     return kept if end is None else kept.filter(kept.day < ibis.literal(end.date()))
 
@@ -375,7 +387,7 @@ def _purchase_periods_expr(table: ir.Table, freq: str, observation_end=None) -> 
     """
     kept = _kept_daily(table)
     if kept is not None:
-        days = days_up_to(table, observation_end)
+        days = _kept_days_up_to(kept, observation_end)
         daily = days.select(CUSTOMER, period=days.day, amount=days.amount)
     else:
         table = within_observation(table, observation_end)

@@ -125,3 +125,11 @@ assert engine._content_key(frame) is not None
     pm.execute_notebook(
         str(path), str(tmp_path / "out.ipynb"), kernel_name="python3", progress_bar=False
     )
+
+
+def test_the_daily_table_is_written_only_when_asked_for_twice(tx, cache_on):
+    engine.customer_history(tx)
+    (entry,) = engine._cache.values()
+    assert entry.daily is None  # one call: straight from the transactions
+    engine.customer_history(tx)
+    assert entry.daily is not None

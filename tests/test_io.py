@@ -395,3 +395,8 @@ def test_quality_table_lists_drops_and_corrections(tmp_path):
     assert as_dict["customers"] == "1"
     with pytest.raises(ValueError, match="not produced by a retention_utils loader"):
         io.quality_table(pd.DataFrame())
+
+
+def test_distinct_count_of_large_text_columns_agrees_with_pandas():
+    values = pd.Series([f"c{i % 12_345}" for i in range(150_000)] + [None] * 10, dtype="str")
+    assert io._count_distinct(values) == values.nunique() == 12_345
