@@ -201,7 +201,8 @@ def cohort_matrix(
     DataFrame
         Index ``cohort`` (pandas Period) or (``segment``, ``cohort``); columns ``0 .. K``
         (name ``age``). Cells not yet observable are NaN, never 0. ``attrs["cohort_size"]``
-        holds the cohort sizes (a Series on the same index).
+        holds the cohort sizes as ``{str(row label): customers}``
+        (:func:`cohort_sizes` gives them as a Series on the matrix's index).
 
     Examples
     --------
@@ -248,14 +249,32 @@ def cohort_matrix(
         matrix = matrix.div(sizes.astype(float), axis=0)
     matrix = matrix.astype(float)
     matrix.attrs = {
-        "cohort_size": sizes.astype("int64"),
+        # Plain {row label as text: size}: attrs must stay JSON-friendly (to_parquet writes
+        # them), and a dict still lines up with any subset of the rows.
+        "cohort_size": {str(k): int(v) for k, v in sizes.items() if pd.notna(v)},
         "metric": metric,
         "normalize": mode,
         "cumulative": cumulative,
         "freq": freq,
-        "observation_end": table.attrs.get("observation_end"),
+        "observation_end": _iso_day(table.attrs.get("observation_end")),
     }
     return matrix
+
+
+def _iso_day(value) -> str | None:
+    return None if value is None else pd.Timestamp(value).date().isoformat()
+
+
+def cohort_sizes(matrix: pd.DataFrame) -> pd.Series:
+    """The cohort sizes of a :func:`cohort_matrix` (or of a subset of its rows) as a Series
+    on its index (NaN where unknown)."""
+    known = matrix.attrs.get("cohort_size") or {}
+    return pd.Series(
+        [known.get(str(label), np.nan) for label in matrix.index],
+        index=matrix.index,
+        name="cohort_size",
+        dtype="float64",
+    )
 
 
 def retention_curve(

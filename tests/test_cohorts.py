@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from scipy import stats as st
 
+from retention_utils import cohorts
 from retention_utils.cohorts import (
     cohort_matrix,
     cohort_table,
@@ -53,7 +54,16 @@ def test_customer_matrix_hand_computed_with_nan_for_unobservable_cells():
     np.testing.assert_array_equal(
         m.to_numpy(), [[3, 2, 1], [1, 0, np.nan], [1, np.nan, np.nan]]
     )  # April (incomplete) is NaN; Feb cohort at age 1 (March) is an observed 0
-    assert m.attrs["cohort_size"].tolist() == [3, 1, 1]
+    assert m.attrs["cohort_size"] == {"2024-01": 3, "2024-02": 1, "2024-03": 1}
+    assert cohorts.cohort_sizes(m.iloc[1:]).tolist() == [1, 1]
+
+
+def test_cohort_matrix_round_trips_through_parquet(tmp_path):
+    m = cohort_matrix(tx_frame(LOG), observation_end=END)
+    m.columns = m.columns.astype(str)  # Parquet column names are text
+    m.reset_index().assign(cohort=lambda d: d["cohort"].astype(str)).to_parquet(tmp_path / "m.pq")
+    back = pd.read_parquet(tmp_path / "m.pq")
+    assert back.attrs["cohort_size"] == {"2024-01": 3, "2024-02": 1, "2024-03": 1}
 
 
 def test_retention_is_a_fraction_of_cohort_size():

@@ -100,7 +100,8 @@ def plot_cohort_heatmap(
         Output of :func:`retention_utils.cohorts.cohort_matrix`. Retention matrices
         (``normalize=True``) are labelled in percent; other matrices with their values.
     sizes : Series, optional
-        Cohort sizes shown next to the row labels; default ``matrix.attrs["cohort_size"]``.
+        Cohort sizes shown next to the row labels; default the matrix's own
+        (:func:`retention_utils.cohorts.cohort_sizes`).
     segment : optional
         For a matrix split by segment, the segment to draw (required then).
     max_periods : int, default 24
@@ -119,8 +120,10 @@ def plot_cohort_heatmap(
     matplotlib Axes
     """
     attrs = dict(matrix.attrs)
-    if sizes is None:
-        sizes = attrs.get("cohort_size")
+    if sizes is None and attrs.get("cohort_size"):
+        from retention_utils.cohorts import cohort_sizes
+
+        sizes = cohort_sizes(matrix)
     if isinstance(matrix.index, pd.MultiIndex):
         if segment is None:
             raise ValueError(
