@@ -55,6 +55,13 @@ def test_index_links_three_readable_reports(demo):
         assert all(h["text"] for h in report["headlines"])
 
 
+def test_demo_money_figures_carry_the_demo_currency(demo):
+    headlines = {h["name"]: h for r in demo["summary"]["reports"] for h in r["headlines"]}
+    assert headlines["revenue"]["unit"] == "EUR"
+    index = (demo["out"] / "index.html").read_text()
+    assert "EUR" in index
+
+
 def test_clv_tables_land_next_to_the_report(demo):
     files = demo["out"] / "clv_files"
     assert files.is_dir() and any(files.iterdir())

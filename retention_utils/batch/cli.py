@@ -49,6 +49,10 @@ def _input_errors() -> tuple[type[BaseException], ...]:
     return tuple(errors)
 
 
+#: Currency of the embedded demo shop's amounts (data/README.md).
+DEMO_CURRENCY = "EUR"
+
+
 def run_batch(
     notebooks: list[str] | None,
     *,
@@ -209,8 +213,8 @@ def demo(
         int, typer.Option("--jobs", "-j", min=1, help="Worker processes (one kernel each).")
     ] = min(3, os.cpu_count() or 1),
 ) -> None:
-    """Run the full report pack on the embedded demo data."""
-    raise typer.Exit(run_batch(None, out=out, jobs=jobs))
+    """Run the full report pack on the embedded demo data (amounts in EUR)."""
+    raise typer.Exit(run_batch(None, out=out, jobs=jobs, assignments=[f"currency={DEMO_CURRENCY}"]))
 
 
 @app.command("browser-check")
