@@ -104,3 +104,20 @@ def test_clv_on_one_time_buyers_fails_alone_and_is_exported(tmp_path):
     assert "This report failed (cell error)." in page.find(id="report-error").get_text()
     index = BeautifulSoup((out / "index.html").read_text(), "html.parser")
     assert index.find("a", href="clv.html#report-error") is not None
+
+
+def test_demo_reports_show_no_warnings_or_errors(demo):
+    """A reader should never see a warning box: every stderr output is a defect to fix."""
+    import nbformat
+
+    for report in demo["summary"]["reports"]:
+        notebook = nbformat.read(demo["out"] / f"{report['name']}.ipynb", as_version=4)
+        stderr = [
+            output.get("text", "")[:200]
+            for cell in notebook.cells
+            if cell.cell_type == "code"
+            for output in cell.get("outputs", [])
+            if output.get("output_type") == "error"
+            or (output.get("output_type") == "stream" and output.get("name") == "stderr")
+        ]
+        assert stderr == [], report["name"]
