@@ -414,3 +414,31 @@ def test_summary_parameters_are_json_types(tmp_path):
     runs = plan_runs([str(OK)], out=tmp_path, assignments=["weights=[1, 2.5]", "flag=false"])
     encoded = json.loads(json.dumps(runs[0].parameters))
     assert encoded["weights"] == [1, 2.5] and encoded["flag"] is False
+
+
+def test_default_pack_on_own_transactions_leaves_out_satisfaction_without_surveys(tmp_path):
+    notices: list[str] = []
+    runs = plan_runs(out=tmp_path, data={"transactions": "cdnow"}, notices=notices)
+    assert [run.name for run in runs] == ["cohort", "clv"]
+    assert len(notices) == 1
+    assert "satisfaction report needs survey answers" in notices[0]
+    assert "--surveys PATH" in notices[0]
+
+
+def test_satisfaction_asked_for_on_own_transactions_without_surveys_is_refused(tmp_path):
+    with pytest.raises(ParameterError, match=r"needs survey answers .* --surveys PATH"):
+        plan_runs(["satisfaction"], out=tmp_path, data={"transactions": "cdnow"})
+
+
+def test_own_transactions_with_surveys_run_the_whole_pack(tmp_path):
+    from retention_utils import config
+
+    notices: list[str] = []
+    runs = plan_runs(
+        out=tmp_path,
+        data={"transactions": "cdnow", "surveys": str(config.SAMPLE_SURVEYS)},
+        notices=notices,
+    )
+    assert [run.name for run in runs] == ["cohort", "clv", "satisfaction"]
+    assert notices == []
+    assert plan_runs(out=tmp_path)[-1].name == "satisfaction"  # the demo pack as before

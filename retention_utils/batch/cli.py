@@ -72,6 +72,7 @@ def run_batch(
     from retention_utils.batch.plan import plan_runs
 
     started = time.perf_counter()
+    notices: list[str] = []
     try:
         runs = plan_runs(
             notebooks,
@@ -80,9 +81,12 @@ def run_batch(
             assignments=assignments or (),
             config_path=config_path,
             segment_by=segment_by,
+            notices=notices,
         )
     except _input_errors() as exc:
         raise _fail(str(exc)) from None
+    for notice in notices:
+        typer.secho(notice, err=True, fg=typer.colors.YELLOW)
     results = run_reports(
         runs,
         out,

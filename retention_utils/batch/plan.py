@@ -332,6 +332,16 @@ def _absolute_sources(values: dict[str, Value], origin: str) -> dict[str, Value]
     return out
 
 
+def _demo_surveys_for_other_transactions(values: dict[str, Value], declared) -> bool:
+    """True when a notebook would link the demo surveys to transactions that are not the
+    demo shop's (no customer would match)."""
+    if "surveys" not in declared or "transactions" not in declared:
+        return False
+    surveys = values.get("surveys", declared["surveys"].default_value)
+    transactions = values.get("transactions", declared["transactions"].default_value)
+    return surveys == "demo" and transactions not in (None, "", "demo")
+
+
 def plan_runs(
     notebooks: Sequence[str] | None = None,
     *,
@@ -341,6 +351,7 @@ def plan_runs(
     config_path: str | Path | None = None,
     segment_by: str | None = None,
     notebook_dir: Path | None = None,
+    notices: list[str] | None = None,
 ) -> list[ReportRun]:
     """Validate everything about a batch and list the reports to produce.
 
@@ -361,6 +372,10 @@ def plan_runs(
     segment_by : str, optional
         Segment column: each notebook declaring ``segment_col``/``segment_value`` runs for
         all customers and once per distinct value of the column in the transactions.
+    notices : list, optional
+        Receives one line per report of the default pack left out, with the reason: a
+        report whose surveys would stay the demo shop's while the transactions are yours
+        (it is an error when that report was asked for by name or in a config).
 
     Returns
     -------
@@ -425,6 +440,19 @@ def plan_runs(
         merged.update({k: v for k, v in cli_values.items() if k in declared})
         base = validate_parameters(declared, merged, notebook=spec.path.name)
         base = _absolute_sources(base, "parameter")
+        if _demo_surveys_for_other_transactions(base, declared):
+            reason = (
+                f"the {spec.short_name} report needs survey answers of the customers in "
+                f"{base['transactions']} (its default surveys are the demo shop's, whose "
+                "customers are different)"
+            )
+            if notebooks or config_path is not None:
+                raise ParameterError(
+                    f"{reason[0].upper()}{reason[1:]}: give --surveys PATH or -p surveys=PATH."
+                )
+            if notices is not None:
+                notices.append(f"Skipped: {reason}. Give --surveys PATH to include it.")
+            continue
 
         stem = safe_name(entry.name) if entry.name else spec.short_name
         if entry.from_config and not entry.name:
