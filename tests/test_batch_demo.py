@@ -121,3 +121,17 @@ def test_demo_reports_show_no_warnings_or_errors(demo):
             or (output.get("output_type") == "stream" and output.get("name") == "stderr")
         ]
         assert stderr == [], report["name"]
+
+
+def test_demo_satisfaction_report_uses_the_clv_table(demo):
+    import nbformat
+
+    notebook = nbformat.read(demo["out"] / "satisfaction.ipynb", as_version=4)
+    printed = "".join(
+        output.get("text", "")
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.get("outputs", [])
+    )
+    assert "surveyed customers found in the CLV table" in printed
+    assert "Section skipped" not in printed

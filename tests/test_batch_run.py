@@ -289,3 +289,77 @@ def _live_processes_in_group(pgid: int) -> list[int]:
         if group == pgid and state not in ("Z", "X"):
             live.append(int(stat.parent.name))
     return live
+
+
+# --- linking the satisfaction report to the CLV report's table ----------------------------
+
+
+def _notebook(path: Path, parameters: str, body: str) -> Path:
+    cell = nbformat.v4.new_code_cell(parameters)
+    cell.metadata["tags"] = ["parameters"]
+    notebook = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_markdown_cell(f"# {path.stem}"),
+            cell,
+            nbformat.v4.new_code_cell(body),
+        ]
+    )
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    notebook.metadata["language_info"] = {"name": "python"}
+    nbformat.write(notebook, path)
+    return path
+
+
+def _linked_pair(folder: Path, *, producer_fails: bool) -> tuple[Path, Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    producer = _notebook(
+        folder / "clv.ipynb",
+        'output_dir: str = "files"  # where the table goes',
+        "import pathlib, time\n"
+        + ("raise RuntimeError('the CLV report broke')\n" if producer_fails else "")
+        + "time.sleep(2)\n"
+        "pathlib.Path(output_dir).mkdir(parents=True, exist_ok=True)\n"
+        "(pathlib.Path(output_dir) / 'clv_customers.parquet').write_text('table')",
+    )
+    follower = _notebook(
+        folder / "follower.ipynb",
+        'clv_customers: str = ""  # the CLV table',
+        "import pathlib\n"
+        "print('LINK', repr(clv_customers), bool(clv_customers) and "
+        "pathlib.Path(clv_customers).read_text())",
+    )
+    return producer, follower
+
+
+@pytest.mark.parametrize("producer_fails", [False, True])
+def test_linked_report_waits_for_the_clv_table_or_runs_without_it(tmp_path, producer_fails):
+    from retention_utils.batch.execute import run_reports
+    from retention_utils.batch.plan import plan_runs
+
+    producer, follower = _linked_pair(tmp_path / "nb", producer_fails=producer_fails)
+    out = tmp_path / "out"
+    runs = plan_runs([str(follower), str(producer)], out=out, link_clv=True)
+    assert runs[0].after == ("clv", "clv_customers")
+    assert dict((r.name, r.text) for r in runs[0].rows)["clv_customers"] == (
+        "clv_files/clv_customers.parquet"
+    )
+    results = run_reports(runs, out, jobs=2, progress=False)  # follower listed first
+    statuses = {r.name: r.status for r in results}
+    assert statuses == {"follower": "ok", "clv": "failed" if producer_fails else "ok"}
+    executed = nbformat.read(out / "follower.ipynb", as_version=4)
+    printed = "".join(o.get("text", "") for c in executed.cells for o in c.get("outputs", []))
+    if producer_fails:
+        assert "LINK '' False" in printed
+        page = (out / "follower.html").read_text()
+        assert "not available: that report failed" in page
+    else:
+        assert "clv_files/clv_customers.parquet' table" in printed
+
+
+def test_without_link_the_reports_are_independent(tmp_path):
+    from retention_utils.batch.plan import plan_runs
+
+    producer, follower = _linked_pair(tmp_path / "nb", producer_fails=False)
+    runs = plan_runs([str(follower), str(producer)], out=tmp_path / "out")
+    assert [r.after for r in runs] == [None, None]
+    assert "clv_customers" not in runs[0].parameters

@@ -65,6 +65,7 @@ def run_batch(
     timeout: float | None = DEFAULT_TIMEOUT,
     show_code: bool = False,
     progress: bool = True,
+    link_clv: bool = False,
 ) -> int:
     """Plan, run and index a batch; return the exit code (0 ok, 1 failures, 2 bad input)."""
     from retention_utils.batch.execute import FAILED, run_reports
@@ -82,6 +83,7 @@ def run_batch(
             config_path=config_path,
             segment_by=segment_by,
             notices=notices,
+            link_clv=link_clv,
         )
     except _input_errors() as exc:
         raise _fail(str(exc)) from None
@@ -167,6 +169,14 @@ def run(
         float,
         typer.Option(help="Per-cell timeout in seconds (0: no limit)."),
     ] = DEFAULT_TIMEOUT,
+    link_clv: Annotated[
+        bool,
+        typer.Option(
+            "--link-clv",
+            help="Run the satisfaction report after the CLV report, with its customer "
+            "table, to compare predicted value across NPS groups (slower: no overlap).",
+        ),
+    ] = False,
 ) -> None:
     """Execute report notebooks, export them to HTML and write index.html and summary.json."""
     code = run_batch(
@@ -184,6 +194,7 @@ def run(
         jobs=jobs,
         timeout=timeout,
         show_code=show_code,
+        link_clv=link_clv,
     )
     raise typer.Exit(code)
 
@@ -217,8 +228,13 @@ def demo(
         int, typer.Option("--jobs", "-j", min=1, help="Worker processes (one kernel each).")
     ] = min(3, os.cpu_count() or 1),
 ) -> None:
-    """Run the full report pack on the embedded demo data (amounts in EUR)."""
-    raise typer.Exit(run_batch(None, out=out, jobs=jobs, assignments=[f"currency={DEMO_CURRENCY}"]))
+    """Run the full report pack on the embedded demo data (amounts in EUR), with the
+    satisfaction report using the CLV report's customer table."""
+    raise typer.Exit(
+        run_batch(
+            None, out=out, jobs=jobs, assignments=[f"currency={DEMO_CURRENCY}"], link_clv=True
+        )
+    )
 
 
 @app.command("browser-check")

@@ -17,8 +17,8 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -306,22 +306,42 @@ def run_reports(
     results: dict[str, ReportResult] = {}
     if not work:
         return []
+    names = {job.run.name for job in work}
+    waiting = [job for job in work if job.run.after and job.run.after[0] in names]
     # spawn: a fresh interpreter per worker, no inherited threads or sockets.
     context = multiprocessing.get_context("spawn")
     with (
         ProcessPoolExecutor(max_workers=min(jobs, len(work)), mp_context=context) as pool,
         tqdm(total=len(work), desc="Reports", unit="report", disable=not progress) as bar,
     ):
-        futures = {pool.submit(execute_report, job): job for job in work}
-        for future in as_completed(futures):
-            job = futures[future]
-            try:
-                result = future.result()
-            except Exception as exc:  # the worker process itself failed
-                result = _crashed(job, exc)
-            results[job.run.name] = result
-            bar.set_postfix_str(f"{result.name}: {result.status}", refresh=False)
-            bar.update(1)
-            if on_result is not None:
-                on_result(result)
+        futures = {pool.submit(execute_report, job): job for job in work if job not in waiting}
+        while futures:
+            done, _ = wait(futures, return_when=FIRST_COMPLETED)
+            for future in done:
+                job = futures.pop(future)
+                try:
+                    result = future.result()
+                except Exception as exc:  # the worker process itself failed
+                    result = _crashed(job, exc)
+                results[job.run.name] = result
+                bar.set_postfix_str(f"{result.name}: {result.status}", refresh=False)
+                bar.update(1)
+                if on_result is not None:
+                    on_result(result)
+                for follower in [j for j in waiting if j.run.after[0] == job.run.name]:
+                    waiting.remove(follower)
+                    if result.status == FAILED:
+                        follower = _without_link(follower)
+                    futures[pool.submit(execute_report, follower)] = follower
     return [results[run.name] for run in runs]
+
+
+def _without_link(job: ReportJob) -> ReportJob:
+    """The job with its link to a failed report's file emptied (it runs without it)."""
+    _, parameter = job.run.after
+    rows = tuple(
+        replace(row, value="(not available: that report failed)") if row.name == parameter else row
+        for row in job.run.rows
+    )
+    run = replace(job.run, parameters={**job.run.parameters, parameter: ""}, rows=rows)
+    return replace(job, run=run)

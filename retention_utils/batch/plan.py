@@ -11,7 +11,7 @@ import os
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +72,9 @@ class ReportRun:
     parameters: dict[str, Value]
     rows: tuple[ParameterRow, ...] = ()
     segment: tuple[str, str] | None = None
+    #: (name of the run, parameter): this run starts when that run is done, and the
+    #: parameter points to a file the run writes (set to "" if that run fails).
+    after: tuple[str, str] | None = None
 
     @property
     def short_name(self) -> str:
@@ -352,6 +355,7 @@ def plan_runs(
     segment_by: str | None = None,
     notebook_dir: Path | None = None,
     notices: list[str] | None = None,
+    link_clv: bool = False,
 ) -> list[ReportRun]:
     """Validate everything about a batch and list the reports to produce.
 
@@ -376,6 +380,9 @@ def plan_runs(
         Receives one line per report of the default pack left out, with the reason: a
         report whose surveys would stay the demo shop's while the transactions are yours
         (it is an error when that report was asked for by name or in a config).
+    link_clv : bool, default False
+        Give each report declaring ``clv_customers`` (left unset) the customer table of the
+        CLV report of the same data and segment, and run it after that report.
 
     Returns
     -------
@@ -513,4 +520,44 @@ def plan_runs(
                 segment=run.segment,
             )
         )
+    if link_clv:
+        final = _link_clv_tables(final, {e.spec.path: e.spec for e in entries})
     return final
+
+
+#: What the CLV report writes into its output folder (``clv.write_customer_table``).
+CLV_TABLE = "clv_customers.parquet"
+
+
+def _link_clv_tables(runs: list[ReportRun], specs: Mapping[Path, NotebookSpec]):
+    """Point ``clv_customers`` of the runs that declare it to the table of the CLV run with
+    the same transactions and segment, and make them wait for it."""
+    producers = {
+        (run.segment, run.parameters.get("transactions")): run
+        for run in runs
+        if run.short_name == "clv" and "output_dir" in run.parameters
+    }
+    linked = []
+    for run in runs:
+        spec = specs[run.notebook]
+        producer = producers.get((run.segment, run.parameters.get("transactions")))
+        if (
+            producer is None
+            or "clv_customers" not in spec.declared
+            or run.parameters.get("clv_customers") not in (None, "")
+        ):
+            linked.append(run)
+            continue
+        values = {
+            **run.parameters,
+            "clv_customers": str(Path(str(producer.parameters["output_dir"])) / CLV_TABLE),
+        }
+        shown = f"{producer.name}_files/{CLV_TABLE}"  # as the reader finds it, not /tmp/...
+        rows = tuple(
+            replace(row, value=shown) if row.name == "clv_customers" else row
+            for row in _parameter_rows(spec, values, run.name)
+        )
+        linked.append(
+            replace(run, parameters=values, rows=rows, after=(producer.name, "clv_customers"))
+        )
+    return linked
