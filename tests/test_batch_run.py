@@ -274,6 +274,9 @@ def test_browser_leaves_no_profile_or_processes_behind(tmp_path):
             profile, pid = browser._profile, browser._process.pid
             assert browser.check(page).ok
         assert not profile.exists()
+        deadline = time.monotonic() + 10  # SIGKILL is delivered asynchronously
+        while _live_processes_in_group(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
         assert _live_processes_in_group(pid) == []
 
 
