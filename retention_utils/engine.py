@@ -594,17 +594,19 @@ def calibration_holdout(
     calibration = _rfm_frame(table, cal_end, freq, freq_multiplier)
     calibration.columns = [f"{col}_cal" for col in calibration.columns]
 
-    days = days_up_to(table, end)
-    days = days.filter(days.day > ibis.literal(cal_end.date()))  # the holdout days
+    holdout_rows = within_observation(table, end).filter(
+        table[ORDER_DATE] >= ibis.literal(_day_end(cal_end))
+    )
     with _quiet_pandas_bridge():
-        holdout_count = days.count().execute()
+        holdout_count = holdout_rows.count().execute()  # a plain scan, cheaper than the days
     if holdout_count == 0:
         first_holdout_day = (cal_end + pd.Timedelta(days=1)).date()
         raise ValueError(
             f"There is no transaction in the holdout period {first_holdout_day} to "
             f"{end.date()}: choose an earlier calibration_end or a later observation_end."
         )
-    days = days.filter(days.is_purchase)
+    days = days_up_to(table, end)
+    days = days.filter((days.day > ibis.literal(cal_end.date())) & days.is_purchase)
     period = days.day if freq == "D" else days.day.truncate("W").cast("date")
     days = days.mutate(period=period)
     holdout = to_pandas(
