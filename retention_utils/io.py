@@ -260,7 +260,8 @@ def _parse_ids(raw: pd.Series, column: str, summary: QualitySummary) -> pd.Serie
         text = raw.astype("string").str.strip()
         text = text.where(text != "")
         present = text.dropna()
-        if len(present) and present.str.fullmatch(r"\d+\.0").all():
+        looks_float = len(present) and re.fullmatch(r"\d+\.0", str(present.iloc[0]))
+        if looks_float and present.str.fullmatch(r"\d+\.0").all():  # first value first: fast
             text = text.str.replace(r"\.0$", "", regex=True)
             summary.corrections.append(
                 f"{column}: IDs written as floats (e.g. '12345.0') read as '12345'"
