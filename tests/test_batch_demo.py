@@ -135,3 +135,9 @@ def test_demo_satisfaction_report_uses_the_clv_table(demo):
     )
     assert "surveyed customers found in the CLV table" in printed
     assert "Section skipped" not in printed
+    satisfaction = next(r for r in demo["summary"]["reports"] if r["name"] == "satisfaction")
+    headlines = {h["name"]: h for h in satisfaction["headlines"]}
+    promoters, detractors = headlines["clv_promoters"], headlines["clv_detractors"]
+    assert promoters["unit"] == detractors["unit"] == "EUR"
+    # the demo's satisfaction depends on dropout propensity, so promoters are worth more
+    assert promoters["value"] > detractors["value"] > 0
