@@ -250,6 +250,21 @@ def _kept_daily(table: ir.Table) -> ir.Table | None:
     return None
 
 
+def keep(transactions: pd.DataFrame) -> None:
+    """Build the daily purchase table of a large DataFrame now, for the engine calls that
+    follow (otherwise it is built on the second call). A report that makes several calls on
+    the same frame saves the first call's pass over every transaction; frames under
+    :data:`CACHE_MIN_ROWS` rows are left alone (they are fast anyway).
+    """
+    if not isinstance(transactions, pd.DataFrame):
+        raise TypeError(f"keep() takes a DataFrame, got {type(transactions).__name__}.")
+    table = _frame_table(transactions)
+    for entry in _cache.values():
+        if entry.table is table:
+            entry.requests = max(entry.requests, 1)  # the next request builds it
+            _kept_daily(table)
+
+
 def days_up_to(table: ir.Table, observation_end=None) -> ir.Table:
     """The daily purchase table (:func:`purchase_days_expr`) of the rows dated on or before
     ``observation_end``; reused from the cache when ``table`` is a kept DataFrame's."""

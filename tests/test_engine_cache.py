@@ -133,3 +133,17 @@ def test_the_daily_table_is_written_only_when_asked_for_twice(tx, cache_on):
     assert entry.daily is None  # one call: straight from the transactions
     engine.customer_history(tx)
     assert entry.daily is not None
+
+
+def test_keep_builds_the_daily_table_at_once_and_gives_the_same_results(tx, cache_on):
+    engine.CACHE_MIN_ROWS = 10**12
+    fresh = engine.customer_history(tx)
+    engine.keep(tx)  # below the threshold: nothing is kept
+    assert len(engine._cache) == 0
+    engine.CACHE_MIN_ROWS = 0
+    engine.keep(tx)
+    (entry,) = engine._cache.values()
+    assert entry.daily is not None
+    assert_frame_equal(engine.customer_history(tx), fresh, check_exact=False, rtol=1e-12)
+    with pytest.raises(TypeError, match="DataFrame"):
+        engine.keep("transactions.parquet")
