@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import shutil
 
 import pytest
@@ -141,3 +142,7 @@ def test_demo_satisfaction_report_uses_the_clv_table(demo):
     assert promoters["unit"] == detractors["unit"] == "EUR"
     # the demo's satisfaction depends on dropout propensity, so promoters are worth more
     assert promoters["value"] > detractors["value"] > 0
+    assert re.search(r"n=\d[\d,]*\)$", promoters["label"])  # a count, not 918.0
+    index = (demo["out"] / "index.html").read_text()
+    assert "clv_files/clv_customers.parquet" in index
+    assert str(demo["out"]) not in index  # the linked table is shown relative to the folder

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -78,13 +79,23 @@ code { font-size: 0.9em; background: #f3f3f3; padding: 0 0.25em; border-radius: 
 )
 
 
-def _shown_parameters(result: ReportResult) -> list[tuple[str, str]]:
-    # The report's own folder is implied by its name; paths shown as given.
+def _shown_parameters(result: ReportResult, root: Path | None = None) -> list[tuple[str, str]]:
+    # The report's own folder is implied by its name; files inside the report folder (a
+    # linked CLV table) are shown relative to it, other paths as given.
     return [
-        (name, display_value(value))
+        (name, display_value(_inside(value, root)))
         for name, value in result.parameters.items()
         if name != "output_dir"
     ]
+
+
+def _inside(value: Any, root: Path | None) -> Any:
+    if root is None or not isinstance(value, str) or not os.path.isabs(value):
+        return value
+    try:
+        return Path(value).resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return value
 
 
 def summary(
@@ -106,8 +117,9 @@ def summary(
     }
 
 
-def render_index(content: dict[str, Any]) -> str:
-    """HTML of the index page for a :func:`summary` dict (all text escaped)."""
+def render_index(content: dict[str, Any], root: Path | None = None) -> str:
+    """HTML of the index page for a :func:`summary` dict (all text escaped); paths inside
+    ``root`` (the report folder) are shown relative to it."""
     reports = []
     for entry in content["reports"]:
         result = ReportResult(**entry)
@@ -119,7 +131,7 @@ def render_index(content: dict[str, Any]) -> str:
             {
                 **entry,
                 "link": link,
-                "shown_parameters": _shown_parameters(result),
+                "shown_parameters": _shown_parameters(result, root),
                 "error_short": error if len(error) <= 300 else error[:297] + "...",
                 "headlines": [
                     {"label": h.get("label") or h.get("name"), "text": h.get("text", "")}
@@ -155,5 +167,5 @@ def write_index(
     summary_path = out / "summary.json"
     summary_path.write_text(json.dumps(content, indent=2, default=str) + "\n", encoding="utf-8")
     index_path = out / "index.html"
-    index_path.write_text(render_index(content), encoding="utf-8")
+    index_path.write_text(render_index(content, out), encoding="utf-8")
     return index_path, summary_path
