@@ -50,13 +50,24 @@ def connection():
     return _connection
 
 
-def scratch_connection():
-    """A new in-memory DuckDB connection for one-off queries on a DataFrame (close it after)."""
+def query_frame(frame: pd.DataFrame, sql: str) -> tuple | None:
+    """The first row of ``sql`` run by DuckDB on ``frame`` (named ``frame`` in the query).
+
+    None when DuckDB cannot read the frame faithfully, so the caller falls back to pandas:
+    Python-object columns (DuckDB would read ``1`` and ``"1"`` there as the same text) or a
+    type DuckDB rejects. Runs on a connection of its own, not the engine's.
+    """
     import duckdb
 
-    con = duckdb.connect()
-    _progress_bar_off(con)
-    return con
+    if any(pd.api.types.is_object_dtype(dtype) for dtype in frame.dtypes):
+        return None
+    try:
+        with duckdb.connect() as con:
+            _progress_bar_off(con)
+            con.register("frame", frame)
+            return con.execute(sql).fetchone()
+    except duckdb.Error:
+        return None
 
 
 def _progress_bar_off(con) -> None:
@@ -199,19 +210,12 @@ def _drop_daily(entry: _Cached) -> None:
 
 
 def _content_key(frame: pd.DataFrame) -> tuple | None:
-    """Rows, columns, dtypes and the sum of every row's hash; None when not hashable safely
-    (Python-object columns, which DuckDB would read as text: ``1`` and ``"1"`` alike)."""
-    import duckdb
-
-    if any(pd.api.types.is_object_dtype(dtype) for dtype in frame.dtypes):
+    """Rows, columns, dtypes and the sum of every row's hash; None when DuckDB cannot hash
+    the frame faithfully (see :func:`query_frame`)."""
+    row = query_frame(frame, "SELECT sum(hash(f)::HUGEINT) FROM frame AS f")
+    if row is None:
         return None
-    try:
-        with scratch_connection() as con:
-            con.register("frame", frame)
-            (total,) = con.execute("SELECT sum(hash(f)::HUGEINT) FROM frame AS f").fetchone()
-    except duckdb.Error:
-        return None
-    return (len(frame), tuple(map(str, frame.columns)), tuple(map(str, frame.dtypes)), total)
+    return (len(frame), tuple(map(str, frame.columns)), tuple(map(str, frame.dtypes)), row[0])
 
 
 def _frame_table(frame: pd.DataFrame) -> ir.Table:
@@ -229,25 +233,22 @@ def _frame_table(frame: pd.DataFrame) -> ir.Table:
     return table
 
 
-def _kept_daily(table: ir.Table) -> ir.Table | None:
+def _kept_daily(table: ir.Table, *, now: bool = False) -> ir.Table | None:
     """The materialised daily purchase table of a kept DataFrame's table, else None.
 
-    It is built when asked for the second time: a single call computes straight from the
-    transactions (writing the table first would make it slower), repeated calls pay once.
+    It is built when asked for the second time (or ``now``): a single call computes straight
+    from the transactions (writing the table first would make it slower), repeated calls pay
+    once.
     """
-    for entry in _cache.values():
-        if entry.table is table:
-            entry.requests += 1
-            if entry.daily is None and entry.requests < 2:
-                return None
-            if entry.daily is None:
-                name = f"_retention_daily_{uuid.uuid4().hex}"
-                with _quiet_pandas_bridge():
-                    entry.daily = connection().create_table(
-                        name, purchase_days_expr(table), temp=True
-                    )
-            return entry.daily
-    return None
+    entry = next((e for e in _cache.values() if e.table is table), None)
+    if entry is None:
+        return None
+    entry.requests += 1
+    if entry.daily is None and (now or entry.requests >= 2):
+        name = f"_retention_daily_{uuid.uuid4().hex}"
+        with _quiet_pandas_bridge():
+            entry.daily = connection().create_table(name, purchase_days_expr(table), temp=True)
+    return entry.daily
 
 
 def keep(transactions: pd.DataFrame) -> None:
@@ -258,11 +259,7 @@ def keep(transactions: pd.DataFrame) -> None:
     """
     if not isinstance(transactions, pd.DataFrame):
         raise TypeError(f"keep() takes a DataFrame, got {type(transactions).__name__}.")
-    table = _frame_table(transactions)
-    for entry in _cache.values():
-        if entry.table is table:
-            entry.requests = max(entry.requests, 1)  # the next request builds it
-            _kept_daily(table)
+    _kept_daily(_frame_table(transactions), now=True)
 
 
 def days_up_to(table: ir.Table, observation_end=None) -> ir.Table:
@@ -953,13 +950,18 @@ def customer_segment_expr(table: ir.Table, segment_col: str) -> ir.Table:
     return joined.group_by(CUSTOMER).aggregate(segment=joined[segment_col].min())
 
 
+def _one_segment(segment_col: str | None, segment_value) -> bool:
+    """True when a segment filter is given (column and value, neither empty)."""
+    return bool(segment_col) and segment_value is not None and segment_value != ""
+
+
 def filter_segment(table: ir.Table, segment_col: str | None, segment_value) -> ir.Table:
     """Rows of the customers whose segment (value on their first purchase day, see
     :func:`customer_segment_expr`) equals ``segment_value`` (compared as text).
 
     ``segment_col`` or ``segment_value`` None or ``""``: the table unchanged.
     """
-    if not segment_col or segment_value is None or segment_value == "":
+    if not _one_segment(segment_col, segment_value):
         return table
     seg = customer_segment_expr(table, segment_col)
     keep = seg.filter(seg.segment.cast("string") == str(segment_value)).select(CUSTOMER)
@@ -973,7 +975,7 @@ def _segment_days(
     customers when no segment is given), and their daily purchase table."""
     base = as_table(source)
     table = filter_segment(within_observation(base, observation_end), segment_col, segment_value)
-    if segment_col and segment_value is not None and segment_value != "":
+    if _one_segment(segment_col, segment_value):
         return table, purchase_days_expr(table)
     return table, days_up_to(base, observation_end)
 

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
-from pandas.api.types import is_datetime64_any_dtype, is_numeric_dtype, is_object_dtype
+from pandas.api.types import is_datetime64_any_dtype, is_numeric_dtype
 from pandas.errors import EmptyDataError
 
 from retention_utils import config, schemas
@@ -475,42 +475,26 @@ def _count_duplicates(raw: pd.DataFrame) -> int:
     """Rows identical to an earlier row in every column.
 
     Counted by DuckDB (a hash aggregate, under a second for ten million rows, where pandas'
-    ``duplicated`` takes ten). Frames with Python-object columns (spreadsheets, hand-made
-    frames) are counted by pandas: DuckDB would read ``1`` and ``"1"`` there as the same text.
+    ``duplicated`` takes ten); by pandas where DuckDB cannot read the frame faithfully
+    (Python-object columns from spreadsheets or hand-made frames).
     """
-    import duckdb
+    from retention_utils.engine import query_frame
 
-    from retention_utils.engine import scratch_connection
-
-    if any(is_object_dtype(dtype) for dtype in raw.dtypes):
-        return int(raw.duplicated(keep="first").sum())
     columns = ", ".join('"' + str(c).replace('"', '""') + '"' for c in raw.columns)
-    try:
-        with scratch_connection() as con:
-            con.register("raw_rows", raw)
-            (distinct,) = con.execute(
-                f"SELECT count(*) FROM (SELECT DISTINCT {columns} FROM raw_rows)"
-            ).fetchone()
-        return len(raw) - int(distinct)
-    except duckdb.Error:
+    row = query_frame(raw, f"SELECT count(*) FROM (SELECT DISTINCT {columns} FROM frame)")
+    if row is None:
         return int(raw.duplicated(keep="first").sum())
+    return len(raw) - int(row[0])
 
 
 def _count_distinct(values: pd.Series) -> int:
-    """Distinct non-missing values; DuckDB for text columns (3x faster than pandas)."""
-    import duckdb
+    """Distinct non-missing values; DuckDB for long columns (3x faster than pandas on text)."""
+    from retention_utils.engine import query_frame
 
-    from retention_utils.engine import scratch_connection
-
-    if is_object_dtype(values.dtype) or len(values) < 100_000:
-        return int(values.nunique())
-    try:
-        with scratch_connection() as con:
-            con.register("column_values", values.rename("v").to_frame())
-            (count,) = con.execute("SELECT count(DISTINCT v) FROM column_values").fetchone()
-        return int(count)
-    except duckdb.Error:
-        return int(values.nunique())
+    row = None
+    if len(values) >= 100_000:
+        row = query_frame(values.rename("v").to_frame(), "SELECT count(DISTINCT v) FROM frame")
+    return int(values.nunique()) if row is None else int(row[0])
 
 
 def _handle_duplicates(

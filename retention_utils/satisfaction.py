@@ -952,8 +952,7 @@ def _link(
     with engine._quiet_pandas_bridge():
         surveyed = ibis.memtable(pd.DataFrame({CUSTOMER: customers.dropna().unique().astype(str)}))
     # Only the surveyed customers' transactions matter: filter first, aggregate after.
-    tx = tx.mutate(_customer_key=tx[CUSTOMER].cast("string"))
-    tx = tx.semi_join(surveyed, tx._customer_key == surveyed[CUSTOMER]).drop("_customer_key")
+    tx = tx.semi_join(surveyed, tx[CUSTOMER].cast("string") == surveyed[CUSTOMER])
     tx_customers = tx.select(tx[CUSTOMER].cast("string").name(CUSTOMER)).distinct()
     matched_expr = surveyed.join(tx_customers, CUSTOMER).aggregate(n=ibis._.count())
     matched = int(engine.to_pandas(matched_expr)["n"].iloc[0])
