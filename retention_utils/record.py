@@ -13,6 +13,8 @@ from numbers import Integral, Real
 from typing import Any
 
 MIME_TYPE = "application/vnd.retention-utils.headline+json"
+#: Display payload of a caution: ``{"text": sentence, "section": name or None}``.
+CAUTION_MIME_TYPE = "application/vnd.retention-utils.caution+json"
 
 
 def _plain(value: Any) -> Any:
@@ -70,17 +72,53 @@ def record(name: str, value: Any, *, label: str | None = None, unit: str | None 
         "unit": unit,
     }
     payload["text"] = format_value(payload["value"], unit)
+    _publish({MIME_TYPE: payload, "text/plain": f"{payload['label']}: {payload['text']}"})
+    return payload
+
+
+def caution(text: str, *, section: str | None = None) -> dict:
+    """Record a caution of a report: a sentence the reader must see before trusting a figure.
+
+    A report with at least one caution ends with the status ``caution`` instead of ``ok``; the
+    batch runner lists the sentences in ``summary.json`` and the index.
+
+    Parameters
+    ----------
+    text : str
+        One or two plain sentences: what is wrong and what it means for the figures.
+    section : str, optional
+        The report section the caution belongs to, e.g. ``"CLV"``.
+
+    Returns
+    -------
+    dict
+        The recorded payload (``text``, ``section``).
+    """
+    payload = {"text": str(text), "section": section}
+    _publish({CAUTION_MIME_TYPE: payload, "text/markdown": f"**Caution.** {payload['text']}"})
+    return payload
+
+
+def _publish(bundle: dict) -> None:
+    """Display a MIME bundle when running in a kernel; nothing outside one."""
     try:
         from IPython import get_ipython
         from IPython.display import display
     except ImportError:  # pragma: no cover - IPython is a dependency
-        return payload
+        return
     if get_ipython() is not None:
-        display(
-            {MIME_TYPE: payload, "text/plain": f"{payload['label']}: {payload['text']}"},
-            raw=True,
-        )
-    return payload
+        display(bundle, raw=True)
+
+
+def read_cautions(notebook: Any) -> list[str]:
+    """Caution sentences recorded in an executed notebook, in order, each once."""
+    found: list[str] = []
+    for cell in notebook.get("cells", []):
+        for output in cell.get("outputs", []) or []:
+            payload = (output.get("data") or {}).get(CAUTION_MIME_TYPE)
+            if payload and payload.get("text") not in found:
+                found.append(payload["text"])
+    return found
 
 
 def read_headlines(notebook: Any) -> list[dict]:
