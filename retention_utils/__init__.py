@@ -14,7 +14,7 @@ __version__ = "0.1.0"
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
     # loading and validation
-    "DataValidationError": "io",
+    "DataValidationError": "errors",
     "QualitySummary": "io",
     "load_transactions": "io",
     "load_surveys": "io",

@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from retention_utils import engine
+from retention_utils import engine, periods
 from retention_utils.config import CONFIDENCE, DEFAULT_FREQ
 from retention_utils.stats import two_proportion_test, wilson_interval
 
@@ -95,7 +95,7 @@ def cohort_table(
         segment_col=segment_col,
         segment_value=segment_value,
     )
-    grid: engine.PeriodGrid = counts.attrs["grid"]
+    grid: periods.PeriodGrid = counts.attrs["grid"]
     last_observed = grid.last if include_incomplete or not grid.incomplete_last else grid.last - 1
     keys = ["segment", "cohort"] if segment else ["cohort"]
 
@@ -140,9 +140,9 @@ def cohort_table(
     cells["revenue_per_customer"] = cells["revenue"] / size
     cells["cumulative_revenue"] = cells.groupby(keys, sort=False)["revenue"].cumsum().where(obs)
     cells["cumulative_revenue_per_customer"] = cells["cumulative_revenue"] / size
-    cells["period"] = [engine.period_label(i, freq) for i in cells["cohort"] + cells["age"]]
+    cells["period"] = [periods.period_label(i, freq) for i in cells["cohort"] + cells["age"]]
     cells["period"] = pd.PeriodIndex(cells["period"], freq=freq)
-    cells["cohort"] = pd.PeriodIndex([engine.period_label(i, freq) for i in cells["cohort"]])
+    cells["cohort"] = pd.PeriodIndex([periods.period_label(i, freq) for i in cells["cohort"]])
     cells["customers"] = cells["customers"].astype("Float64").astype(float)
     out = cells[columns]
     out.attrs = {

@@ -18,7 +18,6 @@ whose net amount is <= 0 is not a purchase day. An order counts when its net amo
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import glob as _glob
 import os
 import uuid
@@ -34,6 +33,19 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from retention_utils.config import AMOUNT, CUSTOMER, ORDER, ORDER_DATE
+from retention_utils.errors import DataValidationError
+from retention_utils.io import progress_bar_off, query_frame
+from retention_utils.periods import (
+    WEEK_ORIGIN,
+    PeriodGrid,
+    as_day,
+    check_period_freq,
+    day_end,
+    lifetimes_period_start,
+    observation_end_or_last,
+    period_index,
+    period_start,
+)
 
 Source = pd.DataFrame | str | os.PathLike | ir.Table
 
@@ -45,41 +57,9 @@ def connection():
     global _connection
     if _connection is None:
         con = ibis.duckdb.connect()
-        _progress_bar_off(con.con)
+        progress_bar_off(con.con)
         _connection = con
     return _connection
-
-
-def query_frame(frame: pd.DataFrame, sql: str) -> tuple | None:
-    """The first row of ``sql`` run by DuckDB on ``frame`` (named ``frame`` in the query).
-
-    None when DuckDB cannot read the frame faithfully, so the caller falls back to pandas:
-    Python-object columns (DuckDB would read ``1`` and ``"1"`` there as the same text) or a
-    type DuckDB rejects. Runs on a connection of its own, not the engine's.
-    """
-    import duckdb
-
-    if any(pd.api.types.is_object_dtype(dtype) for dtype in frame.dtypes):
-        return None
-    try:
-        with duckdb.connect() as con:
-            _progress_bar_off(con)
-            con.register("frame", frame)
-            return con.execute(sql).fetchone()
-    except duckdb.Error:
-        return None
-
-
-def _progress_bar_off(con) -> None:
-    """DuckDB draws a progress bar on stdout during long queries; reports must stay clean.
-
-    In a Jupyter kernel without ipywidgets, DuckDB refuses to change the setting at all (and
-    draws no bar there either), so the refusal is ignored.
-    """
-    import duckdb
-
-    with contextlib.suppress(duckdb.InvalidInputException):
-        con.execute("SET enable_progress_bar = false")
 
 
 @contextlib.contextmanager
@@ -122,8 +102,6 @@ def as_table(source: Source, *, required: tuple[str, ...] = (CUSTOMER, ORDER_DAT
         )
     missing = [c for c in required if c not in table.columns]
     if missing:
-        from retention_utils.io import DataValidationError
-
         raise DataValidationError(
             [
                 {
@@ -272,21 +250,13 @@ def days_up_to(table: ir.Table, observation_end=None) -> ir.Table:
 
 
 def _kept_days_up_to(kept: ir.Table, observation_end) -> ir.Table:
-    end = _day_end(observation_end)
+    end = day_end(observation_end)
     return kept if end is None else kept.filter(kept.day < ibis.literal(end.date()))
-
-
-def _day_end(observation_end) -> dt.datetime | None:
-    """Exclusive upper bound: the instant after the last observed day."""
-    if observation_end is None:
-        return None
-    day = pd.Timestamp(observation_end).normalize()
-    return (day + pd.Timedelta(days=1)).to_pydatetime()
 
 
 def within_observation(table: ir.Table, observation_end=None) -> ir.Table:
     """Rows dated on or before ``observation_end`` (a day, inclusive)."""
-    end = _day_end(observation_end)
+    end = day_end(observation_end)
     if end is None:
         return table
     return table.filter(table[ORDER_DATE] < ibis.literal(end))
@@ -361,22 +331,9 @@ def _rfm_unit_days(freq: str, freq_multiplier: int) -> int:
     return RFM_FREQ_DAYS[freq] * freq_multiplier
 
 
-def _as_day(value, name: str) -> pd.Timestamp:
-    """A date argument as a midnight Timestamp (naive), with a clear error when it is not one."""
-    try:
-        day = pd.Timestamp(value)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name}={value!r} is not a date; give it as 'YYYY-MM-DD'.") from exc
-    if pd.isna(day):
-        raise ValueError(f"{name} is missing; give it as 'YYYY-MM-DD'.")
-    if day.tzinfo is not None:
-        day = day.tz_convert("UTC").tz_localize(None)
-    return day.normalize()
-
-
-def _period_start(day: pd.Timestamp, freq: str) -> pd.Timestamp:
-    """Start of the lifetimes period (``to_period(freq).to_timestamp()``) holding ``day``."""
-    return day.to_period(freq).to_timestamp()
+def _observation_end(table: ir.Table, observation_end) -> pd.Timestamp:
+    """``observation_end`` as a day, or the table's last order day when it is not given."""
+    return observation_end_or_last(observation_end, lambda: _last_day(table))
 
 
 def _last_day(table: ir.Table) -> pd.Timestamp:
@@ -447,7 +404,7 @@ def _rfm_frame(
 ) -> pd.DataFrame:
     """The RFM summary of the rows of ``table`` dated on or before ``period_end``."""
     periods = _purchase_periods_expr(table, freq, period_end)
-    raw = to_pandas(_customer_rfm_expr(periods, _period_start(period_end, freq)))
+    raw = to_pandas(_customer_rfm_expr(periods, lifetimes_period_start(period_end, freq)))
     frequency = raw["periods"].astype("float64") - 1
     repeat_amount = raw["repeat_amount"].astype("float64")
     monetary = (repeat_amount / frequency).where(frequency > 0, 0.0)
@@ -524,9 +481,7 @@ def rfm_summary(
     """
     unit_days = _rfm_unit_days(freq, freq_multiplier)
     table = as_table(transactions)
-    end = (
-        _last_day(table) if observation_end is None else _as_day(observation_end, "observation_end")
-    )
+    end = _observation_end(table, observation_end)
     out = _rfm_frame(table, end, freq, freq_multiplier)
     out.attrs.update(
         unit_days=unit_days,
@@ -587,9 +542,7 @@ def calibration_holdout(
             "Give exactly one of calibration_end (a date) and holdout_days (a number of days)."
         )
     table = as_table(transactions)
-    end = (
-        _last_day(table) if observation_end is None else _as_day(observation_end, "observation_end")
-    )
+    end = _observation_end(table, observation_end)
     if holdout_days is not None:
         if isinstance(holdout_days, bool) or not isinstance(holdout_days, int) or holdout_days < 1:
             raise ValueError(
@@ -597,7 +550,7 @@ def calibration_holdout(
             )
         cal_end = end - pd.Timedelta(days=holdout_days)
     else:
-        cal_end = _as_day(calibration_end, "calibration_end")
+        cal_end = as_day(calibration_end, "calibration_end")
     if cal_end >= end:
         raise ValueError(
             f"calibration_end ({cal_end.date()}) must be before observation_end ({end.date()}): "
@@ -607,7 +560,7 @@ def calibration_holdout(
     calibration.columns = [f"{col}_cal" for col in calibration.columns]
 
     holdout_rows = within_observation(table, end).filter(
-        table[ORDER_DATE] >= ibis.literal(_day_end(cal_end))
+        table[ORDER_DATE] >= ibis.literal(day_end(cal_end))
     )
     with _quiet_pandas_bridge():
         holdout_count = holdout_rows.count().execute()  # a plain scan, cheaper than the days
@@ -633,7 +586,9 @@ def calibration_holdout(
     out["frequency_holdout"] = out["frequency_holdout"].astype("float64").fillna(0.0)
     out["monetary_value_holdout"] = out["monetary_value_holdout"].astype("float64").fillna(0.0)
     # lifetimes: (end period - calibration period).n / freq_multiplier, periods in freq
-    periods = (_period_start(end, freq) - _period_start(cal_end, freq)).days // RFM_FREQ_DAYS[freq]
+    periods = (
+        lifetimes_period_start(end, freq) - lifetimes_period_start(cal_end, freq)
+    ).days // RFM_FREQ_DAYS[freq]
     out["duration_holdout"] = periods / freq_multiplier
     out.attrs.update(
         unit_days=unit_days,
@@ -664,9 +619,7 @@ def customer_history(transactions: Source, *, observation_end=None) -> pd.DataFr
         without a purchase day are left out, as in :func:`rfm_summary`.
     """
     table = as_table(transactions)
-    end = (
-        _last_day(table) if observation_end is None else _as_day(observation_end, "observation_end")
-    )
+    end = _observation_end(table, observation_end)
     days = days_up_to(table, end)
     history = days.group_by(CUSTOMER).aggregate(
         orders=days.orders.sum(),
@@ -705,9 +658,7 @@ def customer_purchase_days(
     """
     ids = [customer_ids] if isinstance(customer_ids, str) else [str(c) for c in customer_ids]
     table = as_table(transactions)
-    end = (
-        _last_day(table) if observation_end is None else _as_day(observation_end, "observation_end")
-    )
+    end = _observation_end(table, observation_end)
     rows = within_observation(table, end)
     days = _purchase_periods_expr(rows.filter(rows[CUSTOMER].isin(ids)), "D")
     out = to_pandas(days.rename(day="period").order_by([CUSTOMER, "day"]))
@@ -735,9 +686,7 @@ def purchase_tracking(transactions: Source, *, observation_end=None) -> pd.DataF
         transactions counted by a daily :func:`rfm_summary`).
     """
     table = as_table(transactions)
-    end = (
-        _last_day(table) if observation_end is None else _as_day(observation_end, "observation_end")
-    )
+    end = _observation_end(table, observation_end)
     days = _purchase_periods_expr(table, "D", end)
     marked = days.mutate(first=days.period.min().over(group_by=days[CUSTOMER]))
     counts = marked.group_by(marked.period.name("day")).aggregate(
@@ -769,20 +718,6 @@ def purchase_tracking(transactions: Source, *, observation_end=None) -> pd.DataF
 # computed with window functions: nothing is expanded to periods x customers and nothing
 # loops in Python.
 
-#: Calendar period codes accepted by the KPI and cohort functions.
-KPI_FREQS: tuple[str, ...] = ("W", "M", "Q", "Y")
-_WEEK_ORIGIN = dt.date(1900, 1, 1)  # a Monday: week indexes count Monday-to-Sunday weeks
-
-
-def check_period_freq(freq: str) -> str:
-    """``freq`` if it is a calendar period code of :data:`KPI_FREQS`, else a clear error."""
-    if freq not in KPI_FREQS:
-        raise ValueError(
-            f"freq must be one of 'W' (Monday-to-Sunday weeks), 'M' (calendar months), "
-            f"'Q' (calendar quarters) or 'Y' (calendar years), got {freq!r}."
-        )
-    return freq
-
 
 def period_index_expr(day: ir.DateValue, freq: str) -> ir.IntegerValue:
     """Integer index of the calendar period holding ``day`` (an ibis date expression)."""
@@ -793,110 +728,7 @@ def period_index_expr(day: ir.DateValue, freq: str) -> ir.IntegerValue:
         return (day.year() * 4 + day.quarter() - 1).cast("int64")
     if freq == "Y":
         return day.year().cast("int64")
-    return (day.delta(ibis.literal(_WEEK_ORIGIN), unit="day") // 7).cast("int64")
-
-
-def period_index(day, freq: str) -> int:
-    """Integer index of the calendar period holding ``day`` (pandas side of
-    :func:`period_index_expr`)."""
-    check_period_freq(freq)
-    day = pd.Timestamp(day)
-    if freq == "M":
-        return day.year * 12 + day.month - 1
-    if freq == "Q":
-        return day.year * 4 + day.quarter - 1
-    if freq == "Y":
-        return day.year
-    return (day.normalize() - pd.Timestamp(_WEEK_ORIGIN)).days // 7
-
-
-def period_start(index: int, freq: str) -> pd.Timestamp:
-    """Start (midnight, inclusive) of the calendar period with this index."""
-    check_period_freq(freq)
-    index = int(index)
-    if freq == "M":
-        return pd.Timestamp(year=index // 12, month=index % 12 + 1, day=1)
-    if freq == "Q":
-        return pd.Timestamp(year=index // 4, month=3 * (index % 4) + 1, day=1)
-    if freq == "Y":
-        return pd.Timestamp(year=index, month=1, day=1)
-    return pd.Timestamp(_WEEK_ORIGIN) + pd.Timedelta(days=7 * index)
-
-
-def period_label(index: int, freq: str) -> pd.Period:
-    """The calendar period with this index as a :class:`pandas.Period` (weeks are W-SUN,
-    i.e. Monday to Sunday)."""
-    return pd.Period(period_start(index, freq), freq=freq)
-
-
-def _kpi_day(value, name: str) -> pd.Timestamp:
-    """A day argument as a naive midnight Timestamp, with an actionable error."""
-    try:
-        day = pd.Timestamp(value)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name}={value!r} is not a date; give it as 'YYYY-MM-DD'.") from exc
-    if pd.isna(day):
-        raise ValueError(f"{name} is missing; give it as 'YYYY-MM-DD'.")
-    if day.tzinfo is not None:
-        day = day.tz_convert("UTC").tz_localize(None)
-    return day.normalize()
-
-
-class PeriodGrid:
-    """The calendar periods a KPI or cohort table covers.
-
-    Periods ``first`` ... ``last`` (integer indexes, see :func:`period_index`) run from the
-    period holding the first transaction day to the period holding ``observation_end`` (the
-    last observed day, inclusive). ``final_end`` is the end instant of the last period as
-    observed: its calendar end, or ``observation_end + 1 day`` when the observation end cuts
-    it short (the period is then *incomplete*).
-    """
-
-    def __init__(
-        self, freq: str, first: int, last: int, first_day: pd.Timestamp, observation_end
-    ) -> None:
-        self.freq = freq
-        self.first = int(first)
-        self.last = int(last)
-        self.first_day = pd.Timestamp(first_day)
-        self.observation_end = pd.Timestamp(observation_end)
-
-    def __repr__(self) -> str:
-        return (
-            f"PeriodGrid(freq={self.freq!r}, first={period_label(self.first, self.freq)}, "
-            f"last={period_label(self.last, self.freq)}, "
-            f"observation_end={self.observation_end.date()})"
-        )
-
-    @property
-    def cut(self) -> pd.Timestamp:
-        """The instant after the last observed day (exclusive end of the data)."""
-        return self.observation_end + pd.Timedelta(days=1)
-
-    @property
-    def incomplete_last(self) -> bool:
-        """Whether ``observation_end`` cuts the last period short."""
-        return period_start(self.last + 1, self.freq) > self.cut
-
-    @property
-    def final_end(self) -> pd.Timestamp:
-        return min(period_start(self.last + 1, self.freq), self.cut)
-
-    def frame(self) -> pd.DataFrame:
-        """One row per period: ``index``, ``period``, ``period_start``, ``period_end``
-        (calendar end, exclusive), ``incomplete``."""
-        idx = list(range(self.first, self.last + 1))
-        starts = [period_start(i, self.freq) for i in idx]
-        ends = [period_start(i + 1, self.freq) for i in idx]
-        return pd.DataFrame(
-            {
-                "index": idx,
-                "period": pd.PeriodIndex([period_label(i, self.freq) for i in idx]),
-                "period_start": pd.to_datetime(starts),
-                "period_end": pd.to_datetime(ends),
-                "incomplete": [e > self.cut for e in ends],
-            }
-        )
+    return (day.delta(ibis.literal(WEEK_ORIGIN), unit="day") // 7).cast("int64")
 
 
 def period_grid(
@@ -913,8 +745,8 @@ def period_grid(
             "There are no transactions to aggregate (after dropping rows dated after the "
             "observation end)."
         )
-    first = _kpi_day(first, "first date")
-    end = _kpi_day(last if observation_end is None else observation_end, "observation_end")
+    first = as_day(first, "first date")
+    end = observation_end_or_last(observation_end, last)
     if end < first:
         raise ValueError(
             f"observation_end={end.date()} is before the first transaction day ({first.date()})."
@@ -1139,8 +971,8 @@ def window_counts(
     or more orders in the window), ``orders`` (positive net amount) and ``revenue`` (net).
     Only data before ``end`` is used.
     """
-    start = _kpi_day(start, "start")
-    end = _kpi_day(end, "end")
+    start = as_day(start, "start")
+    end = as_day(end, "end")
     _, d = _segment_days(source, end - pd.Timedelta(days=1), segment_col, segment_value)
     span = pd.Timedelta(days=int(active_days))
 

@@ -11,6 +11,7 @@ counted in a data-quality summary stored in ``df.attrs["quality"]`` and shown by
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
 import re
@@ -18,18 +19,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 from pandas.api.types import is_datetime64_any_dtype, is_numeric_dtype
 from pandas.errors import EmptyDataError
 
-from retention_utils import config, schemas
+from retention_utils import config, periods, schemas
 from retention_utils.config import AMOUNT, CUSTOMER, ORDER, ORDER_DATE, RESPONSE_DATE
+from retention_utils.errors import EXAMPLES, DataValidationError, example_value, problem
 
 PathOrFrame = str | os.PathLike | pd.DataFrame
-
-_EXAMPLES = 5
 
 __all__ = [
     "BUILTIN_DATASETS",
@@ -44,39 +45,6 @@ __all__ = [
     "open_dataset",
     "quality_table",
 ]
-
-
-class DataValidationError(ValueError):
-    """Input data that breaks the data contract; the message lists every problem found.
-
-    Attributes
-    ----------
-    problems : list of dict
-        One entry per broken rule: ``column``, ``rule``, ``count`` (rows affected),
-        ``examples`` (a few offending values), ``rows`` (their row numbers, the first data row
-        being 1) and optionally ``hint`` (what to change).
-    """
-
-    def __init__(self, problems: list[dict], table: str = "data"):
-        self.problems = [dict(p) for p in problems]
-        self.table = table
-        super().__init__(self._message())
-
-    def _message(self) -> str:
-        n = len(self.problems)
-        lines = [f"{n} problem{'s' if n != 1 else ''} in the {self.table}:"]
-        for p in self.problems:
-            text = f"- column '{p['column']}': {p['rule']}"
-            if p.get("count"):
-                text += f" ({p['count']:,} row{'s' if p['count'] != 1 else ''})"
-            pairs = list(zip(p.get("examples", []), p.get("rows", []), strict=False))
-            if pairs:
-                shown = ", ".join(f"{v!r} (row {r})" for v, r in pairs)
-                text += f"; e.g. {shown}"
-            if p.get("hint"):
-                text += f". {p['hint']}"
-            lines.append(text)
-        return "\n".join(lines)
 
 
 @dataclass
@@ -215,28 +183,6 @@ def _missing_column(column: str, parameter: str, found: list[str]) -> dict:
     }
 
 
-def _problem(
-    column: str, rule: str, mask: pd.Series, values: pd.Series, hint: str | None = None
-) -> dict:
-    idx = np.flatnonzero(mask.to_numpy())
-    return {
-        "column": column,
-        "rule": rule,
-        "count": int(len(idx)),
-        "examples": [_example(values.iloc[i]) for i in idx[:_EXAMPLES]],
-        "rows": [int(i) + 1 for i in idx[:_EXAMPLES]],
-        **({"hint": hint} if hint else {}),
-    }
-
-
-def _example(value: Any) -> Any:
-    if isinstance(value, float | np.floating) and np.isnan(value):
-        return None
-    if isinstance(value, np.generic):
-        return value.item()
-    return value if isinstance(value, int | float | str) else str(value)
-
-
 # --- column parsers: one explicit rule per column --------------------------------------
 
 _OFFSET = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$")
@@ -297,7 +243,7 @@ def _parse_dates(
     text = text.where(text != "")
     present = text.notna()
     if not present.any():
-        problems.append(_problem(column, "no dates in this column", ~present, raw))
+        problems.append(problem(column, "no dates in this column", ~present, raw))
         return pd.Series(pd.NaT, index=raw.index, dtype="datetime64[us]")
     first = text[present].iloc[0]
     if date_format:
@@ -308,7 +254,7 @@ def _parse_dates(
         fmt = pd.core.tools.datetimes.guess_datetime_format(first, dayfirst=dayfirst)
         if fmt is None:
             problems.append(
-                _problem(
+                problem(
                     column,
                     "cannot tell the date format from the first value",
                     present & (text == first),
@@ -326,7 +272,7 @@ def _parse_dates(
     with_offsets = bool(has_offset.any())
     if with_offsets and not has_offset[present].all():
         problems.append(
-            _problem(
+            problem(
                 column,
                 "mixes timestamps with and without a time-zone offset",
                 present & ~has_offset,
@@ -351,13 +297,13 @@ def _parse_dates(
                 "The column mixes date formats; pass date_format= with the one format it should use"
             )
         problems.append(
-            _problem(
+            problem(
                 column, f"values that do not parse as dates in format {rule_text}", bad, raw, hint
             )
         )
     missing = ~present
     if missing.any():
-        problems.append(_problem(column, "missing dates", missing, raw))
+        problems.append(problem(column, "missing dates", missing, raw))
     return parsed.astype("datetime64[us]")
 
 
@@ -379,7 +325,7 @@ def _parse_amounts(
         values = raw.astype("float64")
         bad = values.isna() | ~np.isfinite(values.fillna(0))
         if bad.any():
-            problems.append(_problem(column, "missing or infinite amounts", bad, raw))
+            problems.append(problem(column, "missing or infinite amounts", bad, raw))
         return values
     text = raw.astype("string").str.strip()
     parts = text.str.extract(_MONEY)
@@ -399,7 +345,7 @@ def _parse_amounts(
     bad = values.isna() | ~np.isfinite(values.fillna(0))
     if bad.any():
         problems.append(
-            _problem(
+            problem(
                 column,
                 "values that are not amounts",
                 bad,
@@ -418,7 +364,7 @@ def _parse_numbers(
     if required:
         bad = bad | raw.isna()
     if bad.any():
-        problems.append(_problem(column, "values that are not numbers", bad, raw))
+        problems.append(problem(column, "values that are not numbers", bad, raw))
     return values
 
 
@@ -439,13 +385,13 @@ def _validate(df: pd.DataFrame, schema: Any, table: str, problems: list[dict]) -
     except pa.errors.SchemaErrors as exc:
         cases = exc.failure_cases
         for (column, check), group in cases.groupby(["column", "check"], dropna=False, sort=False):
-            rows = [int(i) + 1 for i in group["index"].dropna().astype(int)[:_EXAMPLES]]
+            rows = [int(i) + 1 for i in group["index"].dropna().astype(int)[:EXAMPLES]]
             problems.append(
                 {
                     "column": str(column),
                     "rule": str(check),
                     "count": int(len(group)),
-                    "examples": [_example(v) for v in group["failure_case"][:_EXAMPLES]],
+                    "examples": [example_value(v) for v in group["failure_case"][:EXAMPLES]],
                     "rows": rows,
                 }
             )
@@ -471,6 +417,37 @@ def _drop_missing_ids(df: pd.DataFrame, summary: QualitySummary) -> pd.DataFrame
     return df[~missing]
 
 
+# --- DuckDB over a pandas frame (counting large frames fast) -----------------------
+
+
+def query_frame(frame: pd.DataFrame, sql: str) -> tuple | None:
+    """The first row of ``sql`` run by DuckDB on ``frame`` (named ``frame`` in the query).
+
+    None when DuckDB cannot read the frame faithfully, so the caller falls back to pandas:
+    Python-object columns (DuckDB would read ``1`` and ``"1"`` there as the same text) or a
+    type DuckDB rejects. Runs on a connection of its own, not the engine's.
+    """
+    if any(pd.api.types.is_object_dtype(dtype) for dtype in frame.dtypes):
+        return None
+    try:
+        with duckdb.connect() as con:
+            progress_bar_off(con)
+            con.register("frame", frame)
+            return con.execute(sql).fetchone()
+    except duckdb.Error:
+        return None
+
+
+def progress_bar_off(con) -> None:
+    """DuckDB draws a progress bar on stdout during long queries; reports must stay clean.
+
+    In a Jupyter kernel without ipywidgets, DuckDB refuses to change the setting at all (and
+    draws no bar there either), so the refusal is ignored.
+    """
+    with contextlib.suppress(duckdb.InvalidInputException):
+        con.execute("SET enable_progress_bar = false")
+
+
 def _count_duplicates(raw: pd.DataFrame) -> int:
     """Rows identical to an earlier row in every column.
 
@@ -478,8 +455,6 @@ def _count_duplicates(raw: pd.DataFrame) -> int:
     ``duplicated`` takes ten); by pandas where DuckDB cannot read the frame faithfully
     (Python-object columns from spreadsheets or hand-made frames).
     """
-    from retention_utils.engine import query_frame
-
     columns = ", ".join('"' + str(c).replace('"', '""') + '"' for c in raw.columns)
     row = query_frame(raw, f"SELECT count(*) FROM (SELECT DISTINCT {columns} FROM frame)")
     if row is None:
@@ -489,8 +464,6 @@ def _count_duplicates(raw: pd.DataFrame) -> int:
 
 def _count_distinct(values: pd.Series) -> int:
     """Distinct non-missing values; DuckDB for long columns (3x faster than pandas on text)."""
-    from retention_utils.engine import query_frame
-
     row = None
     if len(values) >= 100_000:
         row = query_frame(values.rename("v").to_frame(), "SELECT count(DISTINCT v) FROM frame")
@@ -509,6 +482,28 @@ def _handle_duplicates(
         summary.drop("exact duplicate row (duplicates='drop')", summary.duplicates)
         return df[~dup.reindex(df.index, fill_value=False)]
     return df
+
+
+def _check_future(
+    dates: pd.Series, raw: pd.Series, column: str, observation_end: Any, problems: list[dict]
+) -> None:
+    """Rows dated after the moment of loading are an error unless ``observation_end`` is
+    given (SPEC section 3): the default observation end is the last date, never the future."""
+    if observation_end not in (None, ""):
+        return
+    cutoff = periods.future_cutoff()
+    future = (dates > cutoff).fillna(False)
+    if future.any():
+        problems.append(
+            problem(
+                column,
+                f"dates in the future (after {cutoff.date()}, the day after loading)",
+                future,
+                raw,
+                "Correct these dates, or pass observation_end='YYYY-MM-DD' to analyse the "
+                "data up to that day (later rows are then dropped and counted)",
+            )
+        )
 
 
 def _observation_cut(
@@ -633,6 +628,7 @@ def load_transactions(
         problems=problems,
         parameter="date_col",
     )
+    _check_future(out[ORDER_DATE], raw[date_col], date_col, observation_end, problems)
     if line_items:
         qty = _parse_numbers(raw[quantity_col], quantity_col, problems)
         price = _parse_amounts(raw[unit_price_col], unit_price_col, summary, problems)
@@ -757,6 +753,7 @@ def load_surveys(
         problems=problems,
         parameter="date_col",
     )
+    _check_future(out[RESPONSE_DATE], raw[date_col], date_col, observation_end, problems)
     for score, (col, (low, high)) in present.items():
         out[score] = _parse_scores(raw[col], col, low, high, problems)
         missing = int(out[score].isna().sum())
@@ -783,14 +780,14 @@ def _parse_scores(raw: pd.Series, column: str, low: int, high: int, problems: li
         text = raw.astype("string").str.strip()
         not_number = text.notna() & (text != "") & values.isna()
     if not_number.any():
-        problems.append(_problem(column, "scores that are not numbers", not_number, raw))
+        problems.append(problem(column, "scores that are not numbers", not_number, raw))
     fractional = values.notna() & (values != np.round(values))
     if fractional.any():
-        problems.append(_problem(column, "scores that are not whole numbers", fractional, raw))
+        problems.append(problem(column, "scores that are not whole numbers", fractional, raw))
     outside = values.notna() & ~fractional & ((values < low) | (values > high))
     if outside.any():
         problems.append(
-            _problem(
+            problem(
                 column,
                 f"scores outside the {low}-{high} scale",
                 outside,

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from retention_utils import engine
+from retention_utils import engine, periods
 from retention_utils.config import (
     CONFIDENCE,
     DEFAULT_ACTIVE_DAYS,
@@ -406,7 +406,7 @@ def costs_per_period(costs: pd.DataFrame, freq: str = DEFAULT_FREQ) -> pd.DataFr
     DataFrame
         ``period`` (pandas Period), ``retention_cost`` (currency).
     """
-    engine.check_period_freq(freq)
+    periods.check_period_freq(freq)
     missing = [c for c in ("period_start", "cost") if c not in costs.columns]
     if missing:
         raise ValueError(
@@ -417,8 +417,8 @@ def costs_per_period(costs: pd.DataFrame, freq: str = DEFAULT_FREQ) -> pd.DataFr
     cost = pd.to_numeric(costs["cost"])
     if cost.lt(0).any():
         raise ValueError("Retention costs must be >= 0; found negative values.")
-    periods = pd.PeriodIndex(starts, freq=freq)
-    grouped = cost.groupby(periods.to_numpy()).sum(min_count=1)
+    cost_periods = pd.PeriodIndex(starts, freq=freq)
+    grouped = cost.groupby(cost_periods.to_numpy()).sum(min_count=1)
     return pd.DataFrame(
         {
             "period": pd.PeriodIndex(grouped.index, freq=freq),

@@ -13,7 +13,7 @@ Definitions (SPEC section 4):
   t interval are reported as well.
 
 Missing answers (a respondent who skipped the question) are excluded and counted. A score
-outside its scale or not a whole number is an error (:class:`retention_utils.io.DataValidationError`
+outside its scale or not a whole number is an error (:class:`retention_utils.DataValidationError`
 listing the rows), never silently dropped.
 
 Every difference (between consecutive periods, between segments) is "second minus first" in
@@ -41,6 +41,7 @@ from retention_utils.config import (
     ORDER_DATE,
     RESPONSE_DATE,
 )
+from retention_utils.errors import DataValidationError, problem
 from retention_utils.schemas import CES_SCALES, CSAT_SCALES, NPS_SCALE
 from retention_utils.stats import (
     Comparison,
@@ -160,24 +161,7 @@ def _positive_min(scale: tuple[int, int], positive_min: int | None) -> int:
     return int(positive_min)
 
 
-def _problem(column: str, rule: str, mask: pd.Series, original: pd.Series, hint: str) -> dict:
-    """One broken rule, in the shape of :class:`retention_utils.io.DataValidationError`:
-    row numbers count from 1 in the order the scores were given, each with its value."""
-    positions = np.flatnonzero(mask.to_numpy())
-    examples = [v.item() if isinstance(v, np.generic) else v for v in original.iloc[positions[:5]]]
-    return {
-        "column": column,
-        "rule": rule,
-        "count": len(positions),
-        "examples": examples,
-        "rows": [int(i) + 1 for i in positions[:5]],
-        "hint": hint,
-    }
-
-
 def _raise(problems: list[dict], score: str) -> None:
-    from retention_utils.io import DataValidationError
-
     raise DataValidationError(problems, table=f"{_LABELS[score]} scores")
 
 
@@ -206,17 +190,17 @@ def _score_values(scores, *, score: str, scale: tuple[int, int], column: str | N
     problems = []
     not_number = ~missing & numeric.isna()
     if not_number.any():
-        problems.append(_problem(column, "scores that are not numbers", not_number, raw, hint))
+        problems.append(problem(column, "scores that are not numbers", not_number, raw, hint))
     with np.errstate(invalid="ignore"):
         not_whole = np.isfinite(values) & (np.mod(values, 1) != 0)
         outside = ~np.isnan(values) & ~not_whole & ((values < low) | (values > high))
     if not_whole.any():
         mask = pd.Series(not_whole, index=raw.index)
-        problems.append(_problem(column, "scores that are not whole numbers", mask, raw, hint))
+        problems.append(problem(column, "scores that are not whole numbers", mask, raw, hint))
     if outside.any():
         mask = pd.Series(outside, index=raw.index)
         rule = f"scores outside the {low}-{high} scale"
-        problems.append(_problem(column, rule, mask, raw, hint))
+        problems.append(problem(column, rule, mask, raw, hint))
     if problems:
         _raise(problems, score)
     return values, int(np.isnan(values).sum())
@@ -289,7 +273,7 @@ def csat(scores, *, scale_max: int = 5, positive_min: int | None = None) -> Scor
 
     Raises
     ------
-    retention_utils.io.DataValidationError
+    retention_utils.DataValidationError
         When a score is not a number, not a whole number, or outside the scale (the message
         lists the rows).
 
@@ -323,7 +307,7 @@ def nps(scores) -> ScoreEstimate:
 
     Raises
     ------
-    retention_utils.io.DataValidationError
+    retention_utils.DataValidationError
         When a score is not a whole number from 0 to 10.
 
     Examples

@@ -2,7 +2,7 @@
 
 The loaders in :mod:`retention_utils.io` parse raw files into these shapes and validate them
 lazily, so every broken rule is reported at once through
-:class:`retention_utils.io.DataValidationError`.
+:class:`retention_utils.DataValidationError`.
 """
 
 from __future__ import annotations

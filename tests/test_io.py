@@ -400,3 +400,31 @@ def test_quality_table_lists_drops_and_corrections(tmp_path):
 def test_distinct_count_of_large_text_columns_agrees_with_pandas():
     values = pd.Series([f"c{i % 12_345}" for i in range(150_000)] + [None] * 10, dtype="str")
     assert io._count_distinct(values) == values.nunique() == 12_345
+
+
+# --- rows dated in the future (SPEC section 3) ----------------------------------------------
+
+
+def test_future_dated_rows_are_refused_with_their_rows(tmp_path):
+    path = write(tmp_path, TX + "a,2024-01-05,10,o1\nb,2099-05-01,5,o2\nc,2024-02-01,7,o3\n")
+    with pytest.raises(DataValidationError) as err:
+        io.load_transactions(path)
+    message = str(err.value)
+    assert "dates in the future" in message
+    assert "'2099-05-01' (row 2)" in message
+    assert "observation_end=" in message
+
+
+def test_future_dated_rows_are_dropped_and_counted_with_an_observation_end(tmp_path):
+    path = write(tmp_path, TX + "a,2024-01-05,10,o1\nb,2099-05-01,5,o2\nc,2024-02-01,7,o3\n")
+    tx = io.load_transactions(path, observation_end="2024-12-31")
+    assert sorted(tx["customer_id"]) == ["a", "c"]
+    assert tx.attrs["quality"]["dropped"] == {"dated after observation_end 2024-12-31": 1}
+
+
+def test_future_dated_survey_answers_are_refused(tmp_path):
+    path = write(
+        tmp_path, "customer_id,response_date,nps\na,2024-01-05,9\nb,2099-01-01,3\n", "s.csv"
+    )
+    with pytest.raises(DataValidationError, match=r"dates in the future.*'2099-01-01' \(row 2\)"):
+        io.load_surveys(path)
