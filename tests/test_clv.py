@@ -41,24 +41,11 @@ def cdnow_sample() -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def cdnow_counted(cdnow_sample) -> pd.DataFrame:
-    """The sample with its 8 orders of a free CD ($0.00) counted as purchases, as in the paper.
-
-    The toolkit does not count a day of net amount <= 0 as a purchase (SPEC section 3), so
-    those 8 customers (each with that single order) would be left out. Valued at one cent
-    they count as in Fader, Hardie & Lee (2005); no monetary value changes, since they have
-    no repeat purchase.
-    """
-    free = cdnow_sample["amount"] <= 0
-    assert free.sum() == 8
-    assert cdnow_sample.loc[free, "customer_id"].nunique() == 8
-    return cdnow_sample.assign(amount=cdnow_sample["amount"].where(~free, 0.01))
-
-
-@pytest.fixture(scope="module")
-def cdnow_calibration(cdnow_counted) -> pd.DataFrame:
+def cdnow_calibration(cdnow_sample) -> pd.DataFrame:
+    """The calibration/holdout split of the BG/NBD paper, on the sample as loaded (its 8
+    orders of a free CD, $0.00, are purchases: SPEC section 3)."""
     return engine.calibration_holdout(
-        cdnow_counted,
+        cdnow_sample,
         calibration_end=CALIBRATION_END,
         observation_end=OBSERVATION_END,
         freq="D",
@@ -144,10 +131,14 @@ def test_bgnbd_reproduces_published_cdnow_parameters(cdnow_bgf):
     assert cdnow_bgf.unit_days_ == 7
 
 
-def test_free_orders_are_not_purchases(cdnow_sample):
-    # SPEC section 3: a day whose net amount is <= 0 is not a purchase
+def test_free_orders_are_purchases(cdnow_sample):
+    # SPEC section 3: a $0.00 order with no return line is a purchase; the 8 customers whose
+    # only order was a free CD are one-time buyers with monetary value 0, as in lifetimes
+    free = cdnow_sample.loc[cdnow_sample["amount"] == 0, "customer_id"]
+    assert len(free) == 8
     summary = engine.rfm_summary(cdnow_sample, freq="D", freq_multiplier=7)
-    assert len(summary) == 2357 - 8
+    assert len(summary) == 2357
+    assert (summary.loc[free, ["frequency", "monetary_value"]] == 0).all().all()
 
 
 def test_expected_purchases_published_example(cdnow_bgf):
@@ -317,11 +308,11 @@ def test_naive_baseline_hand_computed():
     assert result.per_customer["naive"].tolist() == [1.0, 0.0, 1.25]
 
 
-def test_repeat_purchase_tracking(cdnow_counted, cdnow_bgf):
+def test_repeat_purchase_tracking(cdnow_sample, cdnow_bgf):
     tracking = clv.repeat_purchase_tracking(
-        cdnow_counted, cdnow_bgf, calibration_end=CALIBRATION_END
+        cdnow_sample, cdnow_bgf, calibration_end=CALIBRATION_END
     )
-    summary = engine.rfm_summary(cdnow_counted, freq="D", freq_multiplier=7)
+    summary = engine.rfm_summary(cdnow_sample, freq="D", freq_multiplier=7)
     assert tracking["actual_cumulative"].iloc[-1] == summary["frequency"].sum()
     assert tracking["actual"].sum() == summary["frequency"].sum()
     # expected by the end = sum over customers of E[X(T_i)]: an independent computation
@@ -377,8 +368,8 @@ def test_expected_repeat_purchases_curve(cdnow_bgf):
 
 def test_customer_table(cdnow_sample, cdnow_models):
     summary, _, _, predictions, customers = cdnow_models
-    # customers with only zero-amount purchases have no purchase day: not in the table
-    assert len(customers) == len(summary) == 2349
+    # every customer has a purchase day, the 8 with a single free CD included
+    assert len(customers) == len(summary) == 2357
     assert customers["clv_rank"].tolist() == list(range(1, len(customers) + 1))
     assert customers["clv"].is_monotonic_decreasing
     revenue = cdnow_sample.groupby("customer_id")["amount"].sum()

@@ -15,6 +15,7 @@ from retention_utils.engine import (
     calibration_holdout,
     customer_history,
     customer_purchase_days,
+    daily_purchases,
     purchase_tracking,
     rfm_summary,
 )
@@ -333,3 +334,65 @@ def test_summaries_can_be_written_to_parquet(tmp_path):
     back = pd.read_parquet(tmp_path / "summary.parquet")
     assert back.attrs["unit_days"] == 1
     assert back.attrs["calibration_end"] == summary.attrs["calibration_end"]
+
+
+# --- the purchase rule and exact money (SPEC section 3) -------------------------------------
+
+
+@pytest.mark.parametrize("freq, multiplier", [("D", 1), ("W", 1), ("D", 7)])
+def test_rfm_summary_equals_lifetimes_with_free_orders(freq, multiplier):
+    # $0.00 orders with no return line are purchases, as lifetimes counts them
+    tx = random_transactions(4)
+    tx.loc[tx.index % 7 == 0, "amount"] = 0.0
+    expected = lifetimes_summary(tx, freq=freq, freq_multiplier=multiplier)
+    got = rfm_summary(tx, freq=freq, freq_multiplier=multiplier)
+    assert len(got) == len(expected) == tx["customer_id"].nunique()
+    assert_frame_equal(got[["frequency", "recency", "T"]], expected[["frequency", "recency", "T"]])
+    assert_frame_equal(got, expected, check_exact=False, rtol=1e-12, atol=0)
+
+
+def test_a_purchase_returned_in_full_nets_to_exactly_zero():
+    # 0.1 + 0.2 - 0.3 is 5.6e-17 in floating point: without exact sums the day would count
+    tx = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "a", "a", "b"],
+            "order_date": pd.to_datetime(
+                ["2024-01-01", "2024-01-01", "2024-01-01", "2024-02-01", "2024-01-01"]
+            ),
+            "amount": [0.1, 0.2, -0.3, 5.0, 0.0],
+            "order_id": ["o1", "o1", "o1", "o2", "o3"],
+        }
+    )
+    days = daily_purchases(tx)
+    assert days["amount"].tolist() == [0.0, 5.0, 0.0]
+    assert days["is_purchase"].tolist() == [False, True, True]  # b's $0.00 order is a purchase
+    assert days["orders"].tolist() == [0, 1, 1]
+    summary = rfm_summary(tx)
+    assert summary.loc["a", ["frequency", "recency", "T"]].tolist() == [0.0, 0.0, 0.0]
+    assert summary.loc["b", ["frequency", "T"]].tolist() == [0.0, 31.0]
+
+
+def test_a_free_order_on_a_day_with_a_return_is_not_a_purchase():
+    tx = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "a"],
+            "order_date": pd.to_datetime(["2024-01-01", "2024-01-05", "2024-01-05"]),
+            "amount": [10.0, 0.0, -2.5],
+            "order_id": ["o1", "o2", "o3"],
+        }
+    )
+    days = daily_purchases(tx)
+    assert days["is_purchase"].tolist() == [True, False]
+    assert days["orders"].tolist() == [1, 1]  # o2 has no return line: it counts as an order
+    assert rfm_summary(tx).loc["a", "frequency"] == 0.0
+
+
+def test_results_do_not_depend_on_row_order():
+    tx = random_transactions(5)
+    returns = tx.sample(40, random_state=1).assign(amount=lambda d: -d["amount"])
+    tx = pd.concat([tx, returns], ignore_index=True)
+    first = rfm_summary(tx, freq="D", freq_multiplier=7)
+    for seed in range(3):
+        shuffled = tx.sample(frac=1, random_state=seed).reset_index(drop=True)
+        assert_frame_equal(rfm_summary(shuffled, freq="D", freq_multiplier=7), first)
+        assert_frame_equal(daily_purchases(shuffled), daily_purchases(tx))
