@@ -28,7 +28,6 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import ibis
 import numpy as np
 import pandas as pd
 
@@ -38,7 +37,6 @@ from retention_utils.config import (
     DEFAULT_FOLLOWUP_DAYS,
     DEFAULT_FREQ,
     DEFAULT_MIN_RESPONSES,
-    ORDER_DATE,
     RESPONSE_DATE,
 )
 from retention_utils.errors import DataValidationError, problem
@@ -909,6 +907,22 @@ def _check_followup(followup_days: int) -> None:
         raise ValueError(f"followup_days must be at least 1 day, got {followup_days}.")
 
 
+#: Above this share of unmatched eligible responses (percent) a link carries a caution.
+UNMATCHED_CAUTION_PCT = 5.0
+
+
+def _unmatched_caution(unmatched: int, total: int, what: str) -> list[str]:
+    """The caution sentence when more than :data:`UNMATCHED_CAUTION_PCT` of ``total`` responses
+    could not be matched to a customer of ``what`` (none otherwise)."""
+    if not total or unmatched / total * 100 <= UNMATCHED_CAUTION_PCT:
+        return []
+    return [
+        f"{unmatched:,} of {total:,} responses ({unmatched / total:.0%}) are from customers "
+        f"not found in {what}; they are left out of the comparison. Check that both files use "
+        "the same customer IDs (customer_col=)."
+    ]
+
+
 def _link(
     surveys: pd.DataFrame,
     transactions: engine.Source,
@@ -916,74 +930,43 @@ def _link(
     followup_days: int,
     observation_end,
 ) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Positions of eligible responses, whether each repurchased, and the counts."""
+    """Positions of the responses used (eligible, customer known), whether each repurchased,
+    and the counts."""
     _check_followup(followup_days)
     _require(surveys, [CUSTOMER, RESPONSE_DATE], "The repurchase link")
-    tx = engine.as_table(transactions)
-    if observation_end is not None and observation_end != "":
-        tx = engine.within_observation(tx, observation_end)
-        end = pd.Timestamp(observation_end).normalize()
-    else:
-        last = engine.to_pandas(tx.aggregate(last=tx[ORDER_DATE].max()))["last"].iloc[0]
-        if pd.isna(last):
-            raise ValueError("The transactions are empty: there is nothing to link responses to.")
-        end = pd.Timestamp(last).normalize()
     customers = surveys[CUSTOMER].astype("string")
+    followups = engine.response_followups(
+        transactions,
+        customers,
+        surveys[RESPONSE_DATE],
+        followup_days=followup_days,
+        observation_end=observation_end or None,
+    )
+    end = followups.attrs["observation_end"]
     d0 = pd.to_datetime(surveys[RESPONSE_DATE]).dt.normalize()
-    window = pd.Timedelta(days=int(followup_days))
-    eligible = (d0 + window <= end).to_numpy()
-
-    with engine._quiet_pandas_bridge():
-        surveyed = ibis.memtable(pd.DataFrame({CUSTOMER: customers.dropna().unique().astype(str)}))
-    # Only the surveyed customers' transactions matter: filter first, aggregate after.
-    tx = tx.semi_join(surveyed, tx[CUSTOMER].cast("string") == surveyed[CUSTOMER])
-    tx_customers = tx.select(tx[CUSTOMER].cast("string").name(CUSTOMER)).distinct()
-    matched_expr = surveyed.join(tx_customers, CUSTOMER).aggregate(n=ibis._.count())
-    matched = int(engine.to_pandas(matched_expr)["n"].iloc[0])
-    if matched == 0:
+    eligible = (d0 + pd.Timedelta(days=int(followup_days)) <= end).to_numpy()
+    known = followups["known"].to_numpy()
+    if not known.any():
         raise ValueError(
             "None of the surveyed customers appears in the transactions, so repurchases cannot "
             "be linked. Check that both files use the same customer IDs (customer_col=) or set "
             'transactions="" to skip the behaviour link.'
         )
-
-    responses = pd.DataFrame(
-        {
-            "_response": np.arange(len(surveys))[eligible],
-            CUSTOMER: customers.to_numpy()[eligible].astype(str),
-            "d0": d0.to_numpy()[eligible],
-            "d1": (d0 + window).to_numpy()[eligible],
-        }
-    )
-    days = engine.purchase_days_expr(tx)
-    days = days.filter(days.is_purchase).select(
-        days[CUSTOMER].cast("string").name("_customer"), "day"
-    )
-    with engine._quiet_pandas_bridge():
-        resp = ibis.memtable(responses)
-    resp = resp.mutate(d0=resp.d0.date(), d1=resp.d1.date())
-    hits = (
-        resp.join(
-            days,
-            [resp[CUSTOMER] == days._customer, days.day > resp.d0, days.day <= resp.d1],
-        )
-        .select("_response")
-        .distinct()
-    )
-    repurchased_ids = engine.to_pandas(hits)["_response"].to_numpy()
-
-    positions = np.flatnonzero(eligible)
-    repurchased = np.isin(responses["_response"].to_numpy(), repurchased_ids)
+    used = eligible & known
+    unmatched = int((eligible & ~known).sum())
     attrs = {
         "responses": len(surveys),
-        "eligible": int(eligible.sum()),
+        "eligible": int(used.sum()),
         "ineligible": int((~eligible).sum()),
+        "unmatched_responses": unmatched,
         "followup_days": int(followup_days),
         "observation_end": end,
-        "customers_matched": matched,
+        "customers_matched": int(customers[known].nunique()),
         "customers_surveyed": int(customers.nunique()),
+        "cautions": _unmatched_caution(unmatched, int(eligible.sum()), "the transactions"),
     }
-    return positions, repurchased, attrs
+    positions = np.flatnonzero(used)
+    return positions, followups["repurchased"].to_numpy()[used], attrs
 
 
 def response_repurchases(
@@ -1164,12 +1147,19 @@ def describe_repurchase_gap(by_score: pd.DataFrame) -> str:
     score = by_score.attrs.get("score", "nps")
     high, low = ("promoters", "detractors") if score == "nps" else ("satisfied", "dissatisfied")
     days = by_score.attrs.get("followup_days", DEFAULT_FOLLOWUP_DAYS)
-    observed = (
-        f" {by_score.attrs['eligible']:,} of {by_score.attrs['responses']:,} responses were "
-        f"observed for {days} days."
-        if "eligible" in by_score.attrs
-        else ""
-    )
+    observed = ""
+    if "eligible" in by_score.attrs:
+        observed = (
+            f" {by_score.attrs['eligible']:,} of {by_score.attrs['responses']:,} responses were "
+            f"observed for {days} days"
+        )
+        unmatched = by_score.attrs.get("unmatched_responses", 0)
+        if unmatched:
+            observed += (
+                f"; {unmatched:,} more, from customers not in the transactions, "
+                f"{'is' if unmatched == 1 else 'are'} left out"
+            )
+        observed += "."
     gap = repurchase_gap(by_score, allow_empty=True)
     if gap is None:
         return f"Too few responses to compare {high} with {low}.{observed}"
@@ -1211,7 +1201,9 @@ def clv_by_score(
         One row per group: ``group``, ``customers`` (surveyed customers found in the CLV
         table), ``p_alive`` (mean probability, 0-1) with t interval ``p_alive_low``,
         ``p_alive_high``, and ``clv`` (mean, currency) with ``clv_low``, ``clv_high``.
-        ``attrs["customers_matched"]`` and ``attrs["customers_surveyed"]``.
+        ``attrs``: ``customers_matched``, ``customers_surveyed``, ``unmatched_responses``
+        (latest answers of customers missing from the CLV table: left out, not counted as
+        customers of no value) and ``cautions`` (a sentence when those exceed 5 %).
     """
     if score not in ("nps", "csat"):
         raise ValueError(f"score must be 'nps' or 'csat', got {score!r}.")
@@ -1258,9 +1250,23 @@ def clv_by_score(
             }  # fmt: skip
         )
     out = pd.DataFrame(rows)
+    matched, surveyed = int(merged[CUSTOMER].nunique()), int(latest[CUSTOMER].nunique())
     out.attrs.update(
         score=score,
-        customers_matched=int(merged[CUSTOMER].nunique()),
-        customers_surveyed=int(latest[CUSTOMER].nunique()),
+        customers_matched=matched,
+        customers_surveyed=surveyed,
+        unmatched_responses=surveyed - matched,
+        cautions=_unmatched_caution(surveyed - matched, surveyed, "the CLV customer table"),
     )
     return out
+
+
+def link_cautions(*tables: pd.DataFrame) -> list[str]:
+    """The caution sentences of link tables (:func:`repurchase_by_score`,
+    :func:`clv_by_score`), each once, in order."""
+    found: list[str] = []
+    for table in tables:
+        for text in table.attrs.get("cautions", []):
+            if text not in found:
+                found.append(text)
+    return found

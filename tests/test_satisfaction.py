@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
+from pandas.testing import assert_frame_equal
 from scipy import stats
 
 from retention_utils import satisfaction as sat
@@ -342,15 +343,41 @@ def test_repurchase_by_nps_group_hand_built(linked_data):
     surveys, tx = linked_data
     table = sat.repurchase_by_score(surveys, tx, score="nps")
     assert table["group"].tolist() == ["detractor", "passive", "promoter"]
-    assert table["n"].tolist() == [2, 1, 2]  # c, d | g | a, b  (e too recent, f no answer)
+    # c, d | - | a, b  (e too recent, f no answer, g not a customer in the transactions)
+    assert table["n"].tolist() == [2, 0, 2]
     assert table["repurchased"].tolist() == [0, 0, 2]
-    assert table["rate"].tolist() == pytest.approx([0.0, 0.0, 100.0])
+    assert table["rate"].tolist()[::2] == pytest.approx([0.0, 100.0])
     assert (table.loc[2, "low"], table.loc[2, "high"]) == pytest.approx(wilson(2, 2))
     assert (table.loc[0, "low"], table.loc[0, "high"]) == pytest.approx(wilson(0, 2))
     assert table.attrs["observation_end"] == pd.Timestamp("2025-12-01")
-    assert table.attrs["eligible"] == 6 and table.attrs["ineligible"] == 1
+    assert table.attrs["eligible"] == 5 and table.attrs["ineligible"] == 1
+    assert table.attrs["unmatched_responses"] == 1
     assert table.attrs["missing"] == 1
     assert table.attrs["customers_matched"] == 5  # g never bought anything
+    assert table.attrs["cautions"] == [
+        "1 of 6 responses (17%) are from customers not found in the transactions; they are "
+        "left out of the comparison. Check that both files use the same customer IDs "
+        "(customer_col=)."
+    ]
+
+
+def test_unknown_customers_do_not_count_as_not_buying_again(linked_data):
+    # Seen: 1,000 promoter answers of unknown IDs turned "promoters buy again more often"
+    # into "less often". They are left out, counted, and flagged.
+    surveys, tx = linked_data
+    unknown = pd.DataFrame(
+        {
+            "customer_id": [f"x{i}" for i in range(50)],
+            "response_date": pd.Timestamp("2025-01-10"),
+            "nps": pd.array([10] * 50, dtype="Int64"),
+            "csat": pd.array([5] * 50, dtype="Int64"),
+        }
+    )
+    base = sat.repurchase_by_score(surveys, tx, score="nps")
+    mixed = sat.repurchase_by_score(pd.concat([surveys, unknown]), tx, score="nps")
+    assert_frame_equal(mixed, base)
+    assert mixed.attrs["unmatched_responses"] == 51
+    assert mixed.attrs["cautions"][0].startswith("51 of 56 responses (91%) are from customers")
 
 
 def test_repurchase_matches_independent_pandas_computation(linked_data):
@@ -363,17 +390,19 @@ def test_repurchase_matches_independent_pandas_computation(linked_data):
         d0 = row.response_date.normalize()
         if d0 + pd.Timedelta(days=90) > pd.Timestamp("2025-12-01"):
             continue
+        if row.customer_id not in set(tx["customer_id"]):
+            continue  # not a customer of the transactions: not used
         days = purchase_days.loc[purchase_days["customer_id"] == row.customer_id, "day"]
         expected.append(bool(((days > d0) & (days <= d0 + pd.Timedelta(days=90))).any()))
     assert linked["repurchased"].tolist() == expected
-    assert linked["customer_id"].tolist() == ["a", "b", "c", "d", "f", "g"]
+    assert linked["customer_id"].tolist() == ["a", "b", "c", "d", "f"]
 
 
 def test_repurchase_by_csat_and_observation_end(linked_data, tmp_path):
     surveys, tx = linked_data
     table = sat.repurchase_by_score(surveys, tx, score="csat")
     assert table["group"].tolist() == ["positive", "negative"]
-    assert table["n"].tolist() == [4, 2]  # a, b, f, g | c, d
+    assert table["n"].tolist() == [3, 2]  # a, b, f | c, d  (g is not in the transactions)
     assert table["repurchased"].tolist() == [3, 0]  # f bought on 2025-02-01
     # The follow-up must fit before observation_end: on 2025-04-09 no response qualifies.
     empty = sat.repurchase_by_score(surveys, tx, "csat", observation_end="2025-04-09")
@@ -426,6 +455,14 @@ def test_clv_by_nps_group_uses_latest_answer(linked_data):
     assert table.loc["promoter", "p_alive"] == pytest.approx((0.9 + 0.7 + 0.2) / 3)
     assert table.loc["promoter", "clv"] == pytest.approx(160 / 3)
     assert table.loc["detractor", "clv"] == pytest.approx(30.0)
+    # e and g answered but are not in the CLV table: left out, counted, flagged (2 of 6)
+    assert table.attrs["customers_surveyed"] == 6
+    assert table.attrs["unmatched_responses"] == 2
+    assert table.attrs["cautions"] == [
+        "2 of 6 responses (33%) are from customers not found in the CLV customer table; they "
+        "are left out of the comparison. Check that both files use the same customer IDs "
+        "(customer_col=)."
+    ]
     with pytest.raises(ValueError, match=r"needs the column\(s\) clv"):
         sat.clv_by_score(surveys, clv.drop(columns="clv"))
 
@@ -462,7 +499,10 @@ def test_describe_repurchase_gap(linked_data):
         "Promoters bought again within 90 days 100.0 percentage points more often than "
         "detractors (100% vs 0%;"
     )
-    assert text.endswith("6 of 7 responses were observed for 90 days.")
+    assert text.endswith(
+        "5 of 7 responses were observed for 90 days; 1 more, from customers not in the "
+        "transactions, is left out."
+    )
     late = sat.repurchase_by_score(surveys, tx, score="nps", observation_end="2025-04-09")
     assert sat.repurchase_gap(late, allow_empty=True) is None
     assert sat.describe_repurchase_gap(late).startswith("Too few responses to compare")
