@@ -40,6 +40,10 @@ _EXPORTS: dict[str, str] = {
     "cohort_table": "cohorts",
     "retention_curve": "cohorts",
     "compare_retention": "cohorts",
+    # survival
+    "survival_curve": "survival",
+    "compare_survival": "survival",
+    "subscription_survival": "survival",
     # CLV models
     "fit_bgnbd": "clv",
     "fit_gamma_gamma": "clv",

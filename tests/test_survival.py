@@ -1,0 +1,151 @@
+"""Survival curves and the log-rank test: hand-computed examples and agreement with lifelines
+(the independent oracle) on random data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from lifelines import KaplanMeierFitter
+from lifelines.statistics import multivariate_logrank_test
+
+from retention_utils import survival
+
+
+def transactions(rows) -> pd.DataFrame:
+    df = pd.DataFrame(rows, columns=["customer_id", "order_date", "amount", "channel"])
+    df["order_date"] = pd.to_datetime(df["order_date"])
+    df["order_id"] = [f"o{i}" for i in range(len(df))]
+    return df
+
+
+def random_transactions(seed: int, n: int = 400) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        start = pd.Timestamp("2022-01-01") + pd.Timedelta(days=int(rng.integers(0, 700)))
+        channel = ["web", "store", "app"][i % 3]
+        gaps = rng.exponential(60 + 80 * (i % 3), rng.integers(1, 8)).astype(int)
+        day = start
+        for gap in np.r_[0, gaps]:
+            day = day + pd.Timedelta(days=int(gap))
+            if day <= pd.Timestamp("2024-06-30"):
+                rows.append((f"c{i}", day, float(rng.integers(5, 90)), channel))
+    return transactions(rows)
+
+
+def durations(tx: pd.DataFrame, active_days: int, end: pd.Timestamp) -> pd.DataFrame:
+    """Time in the base per customer, computed directly from the rows (SPEC section 4)."""
+    days = tx.assign(day=tx["order_date"].dt.normalize())
+    per = days.groupby("customer_id").agg(
+        first=("day", "min"), last=("day", "max"), channel=("channel", "first")
+    )
+    event = (end - per["last"]).dt.days >= active_days
+    time = np.where(
+        event,
+        (per["last"] - per["first"]).dt.days + active_days,
+        (end + pd.Timedelta(days=1) - per["first"]).dt.days,
+    )
+    return per.assign(time=time, event=event)
+
+
+def test_hand_computed_curve():
+    # a: 2024-01-01 .. 2024-01-11, silent 40 days at the end: left at day 10 + 30 = 40
+    # b: first 2024-01-01, last 2024-02-15, 5 days before the end: censored at 51 days
+    # c: first 2024-01-20 only, 30 days before the end: left at 0 + 30 = 30
+    tx = transactions(
+        [
+            ("a", "2024-01-01", 10.0, "web"),
+            ("a", "2024-01-11", 10.0, "web"),
+            ("b", "2024-01-01", 10.0, "web"),
+            ("b", "2024-02-15", 10.0, "web"),
+            ("c", "2024-01-20", 10.0, "store"),
+        ]
+    )
+    curve = survival.survival_curve(tx, active_days=30, observation_end="2024-02-19")
+    assert curve["time"].tolist() == [30, 40, 50]
+    assert curve["at_risk"].tolist() == [3, 2, 1]
+    assert curve["events"].tolist() == [1, 1, 0]
+    assert curve["censored"].tolist() == [0, 0, 1]
+    assert curve["survival"].tolist() == pytest.approx([2 / 3, 1 / 3, 1 / 3])
+    assert curve.attrs["median_days"] == 40.0
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_curve_equals_lifelines(seed):
+    tx = random_transactions(seed)
+    end = pd.Timestamp("2024-06-30")
+    expected = durations(tx, 120, end)
+    kmf = KaplanMeierFitter().fit(expected["time"], expected["event"])
+    curve = survival.survival_curve(tx, active_days=120, observation_end=end)
+    table = kmf.event_table.iloc[1:] if kmf.event_table.index[0] == 0 else kmf.event_table
+    assert curve["time"].tolist() == table.index.astype(int).tolist()
+    assert curve["at_risk"].tolist() == table["at_risk"].tolist()
+    assert curve["events"].tolist() == table["observed"].tolist()
+    at = curve["time"].to_numpy()
+    np.testing.assert_allclose(curve["survival"], kmf.survival_function_.loc[at].iloc[:, 0])
+    ci = kmf.confidence_interval_.loc[at]
+    np.testing.assert_allclose(curve["low"], ci.iloc[:, 0], rtol=1e-9)
+    np.testing.assert_allclose(curve["high"], ci.iloc[:, 1], rtol=1e-9)
+    assert curve.attrs["median_days"] == kmf.median_survival_time_
+
+
+def test_median_is_nan_when_the_curve_stays_above_half():
+    tx = transactions(
+        [
+            ("a", "2024-01-01", 1.0, "web"),  # silent for 64 days: left at day 30
+            ("b", "2024-01-01", 1.0, "web"),
+            ("b", "2024-03-02", 1.0, "web"),  # still in the base: censored at 65 days
+            ("c", "2024-01-01", 1.0, "web"),
+            ("c", "2024-03-01", 1.0, "web"),
+        ]
+    )
+    curve = survival.survival_curve(tx, active_days=30, observation_end="2024-03-05")
+    assert curve["survival"].tolist() == pytest.approx([2 / 3, 2 / 3])
+    assert np.isnan(curve.attrs["median_days"])
+
+
+# lifelines' log-rank test calls pandas' sum positionally (a Pandas4Warning on pandas 3)
+@pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")
+def test_curves_by_segment_and_logrank_equal_lifelines():
+    tx = random_transactions(2, n=600)
+    end = pd.Timestamp("2024-06-30")
+    expected = durations(tx, 90, end)
+    curves = survival.survival_curve(tx, active_days=90, observation_end=end, by="channel")
+    assert sorted(curves["channel"].unique()) == ["app", "store", "web"]
+    for channel, part in expected.groupby("channel"):
+        kmf = KaplanMeierFitter().fit(part["time"], part["event"])
+        assert curves.attrs["median_days"][channel] == kmf.median_survival_time_
+    test = survival.compare_survival(tx, by="channel", active_days=90, observation_end=end)
+    ref = multivariate_logrank_test(expected["time"], expected["channel"], expected["event"])
+    assert test["df"].iloc[0] == 2
+    assert test["chi2"].iloc[0] == pytest.approx(ref.test_statistic, rel=1e-9)
+    assert test["p_value"].iloc[0] == pytest.approx(ref.p_value, rel=1e-6)
+
+
+def test_logrank_needs_two_groups():
+    tx = random_transactions(3, n=30).assign(channel="web")
+    with pytest.raises(ValueError, match=r"at least two groups; found 1 \(web\)"):
+        survival.compare_survival(tx, by="channel", active_days=90)
+
+
+def test_subscription_survival_hand_computed():
+    subs = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "b", "c"],
+            "start_date": pd.to_datetime(["2024-01-01", "2024-02-01", "2024-01-01", "2024-03-01"]),
+            "end_date": pd.to_datetime(["2024-02-01", "2024-03-01", None, "2024-03-11"]),
+            "mrr": [10.0, 20.0, 5.0, 5.0],
+        }
+    )
+    curve = survival.subscription_survival(subs, observation_end="2024-03-31")
+    # a: 2024-01-01 to 2024-03-01 = 60 days (event); c: 10 days (event); b: open, 91 days
+    assert curve["time"].tolist() == [10, 60, 91]
+    assert curve["events"].tolist() == [1, 1, 0]
+    assert curve["survival"].tolist() == pytest.approx([2 / 3, 1 / 3, 1 / 3])
+
+
+def test_survival_lifespan_is_the_area_under_the_curve():
+    curve = pd.DataFrame({"time": [365, 730], "survival": [0.5, 0.0]})
+    # 1 year at 1.0, then 1 year at 0.5: 1.5 years (days counted as 365.25 a year)
+    assert survival.survival_lifespan_years(curve) == pytest.approx((365 + 0.5 * 365) / 365.25)
