@@ -1258,8 +1258,11 @@ def subscription_flows(source: Source, *, freq: str = "M", observation_end=None)
     ``d`` when they have such a row (whatever its MRR). For each period ``[s, e)``, over the
     customers with MRR > 0 at ``s`` (values ``m_s``, ``m_e``): ``churned_mrr`` = sum of ``m_s``
     where ``m_e = 0``; ``contraction_mrr`` = sum of ``m_s - m_e`` where ``0 < m_e < m_s``;
-    ``expansion_mrr`` = sum of ``m_e - m_s`` where ``m_e > m_s``; ``new_mrr`` = sum of ``m_e``
-    over customers with MRR 0 at ``s``. Also ``mrr_start``, ``mrr_end``, ``subscribers_start``,
+    ``expansion_mrr`` = sum of ``m_e - m_s`` where ``m_e > m_s``; over customers with MRR 0 at
+    ``s``, ``new_mrr`` = sum of ``m_e`` of those whose first subscription did not start before
+    ``s``, ``reactivation_mrr`` = the same for those who subscribed before ``s`` (returning
+    after MRR 0). Also ``paying_end`` (customers with MRR > 0 at ``e``), ``mrr_start``,
+    ``mrr_end``, ``subscribers_start``,
     ``subscribers_end``, ``new_subscribers`` (first subscription starts in the period) and
     ``churned_subscribers`` (subscriber at ``s``, not at ``e``).
 
@@ -1297,6 +1300,7 @@ def subscription_flows(source: Source, *, freq: str = "M", observation_end=None)
     e = at.select(c_e=at[CUSTOMER], i_e=at.idx - 1, m_e=at.mrr)
     both = s.outer_join(e, [s.c_s == e.c_e, s.i_s == e.i_e])
     both = both.select(
+        _customer=ibis.coalesce(both.c_s, both.c_e),
         index=ibis.coalesce(both.i_s, both.i_e),
         m_s=both.m_s.fill_null(0.0),
         m_e=both.m_e.fill_null(0.0),
@@ -1304,11 +1308,17 @@ def subscription_flows(source: Source, *, freq: str = "M", observation_end=None)
         sub_e=both.c_e.notnull(),
     )
     both = both.filter((both.index >= grid.first) & (both.index <= grid.last))
+    firsts = subs.group_by(CUSTOMER).aggregate(first_start=subs._start.min())
+    firsts = firsts.mutate(first_index=period_index_expr(firsts.first_start.date(), freq))
+    both = both.join(firsts, both._customer == firsts[CUSTOMER])
     pos = both.m_s > 0
+    returning = both.first_index < both.index  # subscribed before this period began
     flows = both.group_by("index").aggregate(
         mrr_start=both.m_s.sum(),
         mrr_end=both.m_e.sum(),
-        new_mrr=both.m_e.sum(where=~pos),
+        new_mrr=both.m_e.sum(where=~pos & ~returning),
+        reactivation_mrr=both.m_e.sum(where=~pos & returning),
+        paying_end=(both.m_e > 0).cast("int64").sum(),
         expansion_mrr=(both.m_e - both.m_s).sum(where=pos & (both.m_e > both.m_s)),
         contraction_mrr=(both.m_s - both.m_e).sum(
             where=pos & (both.m_e > 0) & (both.m_e < both.m_s)
@@ -1318,16 +1328,30 @@ def subscription_flows(source: Source, *, freq: str = "M", observation_end=None)
         subscribers_end=both.sub_e.cast("int64").sum(),
         churned_subscribers=(both.sub_s & ~both.sub_e).cast("int64").sum(),
     )
-    firsts = subs.group_by(CUSTOMER).aggregate(first_start=subs._start.min())
-    firsts = firsts.mutate(index=period_index_expr(firsts.first_start.date(), freq))
-    new = firsts.group_by("index").aggregate(new_subscribers=firsts.count())
+    new = firsts.group_by(firsts.first_index.name("index")).aggregate(
+        new_subscribers=firsts.count()
+    )
 
     out = grid.frame()
     out = out.merge(to_pandas(flows), on="index", how="left")
     out = out.merge(to_pandas(new), on="index", how="left")
-    money = ["mrr_start", "mrr_end", "new_mrr", "expansion_mrr", "contraction_mrr", "churned_mrr"]
+    money = [
+        "mrr_start",
+        "mrr_end",
+        "new_mrr",
+        "reactivation_mrr",
+        "expansion_mrr",
+        "contraction_mrr",
+        "churned_mrr",
+    ]
     out[money] = out[money].fillna(0.0).astype(float)
-    ints = ["subscribers_start", "subscribers_end", "churned_subscribers", "new_subscribers"]
+    ints = [
+        "subscribers_start",
+        "subscribers_end",
+        "churned_subscribers",
+        "new_subscribers",
+        "paying_end",
+    ]
     out[ints] = out[ints].fillna(0).astype("int64")
     out.attrs.update(freq=freq, observation_end=grid.observation_end)
     return out

@@ -314,7 +314,11 @@ def mrr_table(
     * ``churned_mrr``: sum of ``m_s`` where ``m_e = 0``;
     * ``contraction_mrr``: sum of ``m_s - m_e`` where ``0 < m_e < m_s``;
     * ``expansion_mrr``: sum of ``m_e - m_s`` where ``m_e > m_s``;
-    * ``new_mrr``: sum of ``m_e`` over customers with MRR 0 at ``s``.
+    * ``new_mrr``: sum of ``m_e`` over customers with MRR 0 at ``s`` whose first subscription
+      starts in the period;
+    * ``reactivation_mrr``: sum of ``m_e`` over customers with MRR 0 at ``s`` whose first
+      subscription started before ``s`` (they came back);
+    * ``arpa``: average revenue per account, ``MRR at e`` / customers with MRR > 0 at ``e``.
 
     Parameters
     ----------
@@ -333,8 +337,9 @@ def mrr_table(
     -------
     DataFrame
         One row per period: ``period``, ``mrr_start``, ``mrr_end``, ``new_mrr``,
-        ``expansion_mrr``, ``contraction_mrr``, ``churned_mrr`` (currency per month),
-        ``revenue_churn``, ``grr``, ``nrr`` (percent; NaN when ``mrr_start`` is 0), then
+        ``reactivation_mrr``, ``expansion_mrr``, ``contraction_mrr``, ``churned_mrr``
+        (currency per month), ``revenue_churn``, ``grr``, ``nrr`` (percent; NaN when
+        ``mrr_start`` is 0), ``arpa`` (currency per month and paying customer), then
         ``period_start``, ``period_end``, ``incomplete`` and subscriber counts:
         ``subscribers_start`` / ``subscribers_end`` (customers with an active subscription
         at ``s`` / ``e``), ``new_subscribers`` (first subscription starts in the period),
@@ -365,6 +370,7 @@ def mrr_table(
         out["subscribers_start"], out["subscribers_end"], out["new_subscribers"]
     )
     out["subscriber_churn_rate"] = churn_rate(out["churned_subscribers"], out["subscribers_start"])
+    out["arpa"] = _ratio(out["mrr_end"], out["paying_end"], name="paying customers")
     rates = ["revenue_churn", "grr", "nrr", "subscriber_retention_rate", "subscriber_churn_rate"]
     _blank_incomplete(out, rates, include_incomplete)
     columns = [
@@ -372,12 +378,14 @@ def mrr_table(
         "mrr_start",
         "mrr_end",
         "new_mrr",
+        "reactivation_mrr",
         "expansion_mrr",
         "contraction_mrr",
         "churned_mrr",
         "revenue_churn",
         "grr",
         "nrr",
+        "arpa",
         "period_start",
         "period_end",
         "incomplete",

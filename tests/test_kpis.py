@@ -277,17 +277,50 @@ def test_mrr_table_hand_computed():
     assert out["subscribers_start"].tolist() == [1, 2, 4, 3]
     assert out.loc["2024-02", "churned_subscribers"] == 1
     assert out["new_subscribers"].tolist() == [1, 2, 1, 0]
-    assert list(out.columns[:9]) == [
+    assert list(out.columns[:11]) == [
         "mrr_start",
         "mrr_end",
         "new_mrr",
+        "reactivation_mrr",
         "expansion_mrr",
         "contraction_mrr",
         "churned_mrr",
         "revenue_churn",
         "grr",
         "nrr",
+        "arpa",
     ]
+    # ARPA: MRR at the end over paying customers then (1 Apr: a 5, c 7, d 30)
+    assert out.loc["2024-03", "arpa"] == pytest.approx(42 / 3)
+    assert out["reactivation_mrr"].tolist() == [0.0, 0.0, 0.0, 0.0]
+
+
+def test_mrr_table_separates_reactivation_from_new():
+    # a starts in January, leaves in February and comes back in March; e starts in March
+    subs = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "e"],
+            "start_date": pd.to_datetime(["2024-01-02", "2024-03-05", "2024-03-10"]),
+            "end_date": pd.to_datetime(["2024-02-15", None, None]),
+            "mrr": [10.0, 12.0, 8.0],
+        }
+    )
+    out = mrr_table(subs, observation_end="2024-03-31").set_index("period")
+    out.index = out.index.astype(str)
+    assert out["new_mrr"].tolist() == [10.0, 0.0, 8.0]
+    assert out["reactivation_mrr"].tolist() == [0.0, 0.0, 12.0]
+    assert out["churned_mrr"].tolist() == [0.0, 10.0, 0.0]
+    # the MRR bridge holds: start + new + reactivation + expansion - contraction - churned
+    bridge = (
+        out["mrr_start"]
+        + out["new_mrr"]
+        + out["reactivation_mrr"]
+        + out["expansion_mrr"]
+        - out["contraction_mrr"]
+        - out["churned_mrr"]
+    )
+    assert bridge.tolist() == out["mrr_end"].tolist()
+    assert out.loc["2024-03", "arpa"] == pytest.approx(10.0)
 
 
 def test_mrr_table_incomplete_period():
