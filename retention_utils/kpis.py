@@ -30,6 +30,7 @@ module only does the small per-period arithmetic.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -42,12 +43,15 @@ from retention_utils.config import (
     DEFAULT_FREQ,
     DEFAULT_MAX_LIFESPAN_YEARS,
 )
+from retention_utils.errors import whole_number
 from retention_utils.stats import wilson_interval
 
 __all__ = [
+    "HeadlinePeriod",
     "average_order_value",
     "churn_rate",
     "gross_revenue_retention",
+    "headline_period",
     "kpi_table",
     "lifespan_years",
     "mrr_table",
@@ -56,6 +60,7 @@ __all__ = [
     "repeat_purchase_rate",
     "retention_cost_per_customer",
     "retention_rate",
+    "retention_strict",
     "return_rate",
     "revenue_churn",
     "simple_clv",
@@ -108,9 +113,23 @@ def retention_rate(customers_start, customers_end, new_customers):
     70.0
     """
     num = np.asarray(customers_end, dtype=float) - np.asarray(new_customers, dtype=float)
-    if isinstance(customers_start, pd.Series):
-        num = pd.Series(num, index=customers_start.index)
     return _ratio(num, customers_start, scale=100.0, name="customers_start")
+
+
+def retention_strict(retained, customers_start):
+    """Strict retention rate, in percent: ``retained / S * 100``, where ``retained`` counts the
+    customers in the base at both the period start and its end.
+
+    Unlike :func:`retention_rate`, customers who lapsed and came back during the period
+    (reactivated) do not count, so it never exceeds 100; it equals ``100 - churn rate``.
+    NaN where ``S`` is 0.
+
+    Examples
+    --------
+    >>> retention_strict(850, 1000)
+    85.0
+    """
+    return _ratio(retained, customers_start, scale=100.0, name="customers_start")
 
 
 def churn_rate(churned, customers_start):
@@ -260,8 +279,6 @@ def gross_revenue_retention(mrr_start, churned_mrr, contraction_mrr):
     """
     kept = np.asarray(mrr_start, dtype=float) - np.asarray(churned_mrr, dtype=float)
     kept = kept - np.asarray(contraction_mrr, dtype=float)
-    if isinstance(mrr_start, pd.Series):
-        kept = pd.Series(kept, index=mrr_start.index)
     return _ratio(kept, mrr_start, scale=100.0, name="mrr_start")
 
 
@@ -277,20 +294,10 @@ def net_revenue_retention(mrr_start, churned_mrr, contraction_mrr, expansion_mrr
     """
     kept = np.asarray(mrr_start, dtype=float) - np.asarray(churned_mrr, dtype=float)
     kept = kept - np.asarray(contraction_mrr, dtype=float) + np.asarray(expansion_mrr, dtype=float)
-    if isinstance(mrr_start, pd.Series):
-        kept = pd.Series(kept, index=mrr_start.index)
     return _ratio(kept, mrr_start, scale=100.0, name="mrr_start")
 
 
 # --- tables --------------------------------------------------------------------------------
-
-
-def _check_active_days(active_days: int) -> int:
-    if isinstance(active_days, bool) or not isinstance(active_days, int | np.integer):
-        raise ValueError(f"active_days must be a whole number of days >= 1, got {active_days!r}.")
-    if active_days < 1:
-        raise ValueError(f"active_days must be a whole number of days >= 1, got {active_days}.")
-    return int(active_days)
 
 
 def _blank_incomplete(out: pd.DataFrame, columns: list[str], include_incomplete: bool) -> None:
@@ -437,10 +444,12 @@ KPI_COLUMNS = [
     "customers_end",
     "new_customers",
     "churned",
+    "retained",
     "reactivated",
     "returning",
     "active_customers",
     "repeat_customers",
+    "retention_strict",
     "retention_rate",
     "churn_rate",
     "churn_rate_low",
@@ -454,6 +463,10 @@ KPI_COLUMNS = [
     "purchase_frequency",
     "repeat_purchase_rate",
 ]
+# Rates of the KPI table, NaN in an incomplete period unless asked for.
+_KPI_RATES = [
+    c for c in KPI_COLUMNS if c.startswith(("retention_", "churn_rate", "return_rate"))
+] + ["purchase_frequency", "repeat_purchase_rate"]
 
 
 def kpi_table(
@@ -514,13 +527,17 @@ def kpi_table(
           transaction day, so ``customers_start`` may miss customers who bought before the
           data begins (rates are given but read them with care);
         - ``customers_start`` (S), ``customers_end`` (E), ``new_customers`` (N, first purchase
-          day in the period), ``churned`` (in S, not in E), ``reactivated`` (in E, not in S,
-          not new: returned after lapsing), ``returning`` (in S with a purchase day in the
-          period), ``active_customers`` (a purchase day in the period), ``repeat_customers``
-          (active customers with two or more orders in the period);
-        - ``retention_rate`` = (E - N) / S * 100, ``churn_rate`` = churned / S * 100,
-          ``return_rate`` = returning / S * 100 (percent; NaN when S = 0, e.g. the first
-          period), with Wilson intervals ``churn_rate_low/high``, ``return_rate_low/high``;
+          day in the period), ``churned`` (in S, not in E), ``retained`` (in S and in E),
+          ``reactivated`` (in E, not in S, not new: returned after lapsing), ``returning``
+          (in S with a purchase day in the period), ``active_customers`` (a purchase day in
+          the period), ``repeat_customers`` (active customers with two or more orders in the
+          period);
+        - ``retention_strict`` = retained / S * 100 (never above 100; the headline rate, see
+          :func:`headline_period`), ``retention_rate`` = (E - N) / S * 100 (the usual CRR,
+          which counts reactivated customers as retained and can exceed 100),
+          ``churn_rate`` = churned / S * 100 = 100 - ``retention_strict``, ``return_rate`` =
+          returning / S * 100 (percent; NaN when S = 0, e.g. the first period), with Wilson
+          intervals ``churn_rate_low/high``, ``return_rate_low/high``;
         - ``revenue`` (net, all days of the period including return-only days), ``orders``
           (orders with positive net amount), ``aov`` = revenue / orders (currency),
           ``purchase_frequency`` = orders / active customers (orders per customer in the
@@ -543,7 +560,7 @@ def kpi_table(
     0  2024-01                0              2              2          NaN
     1  2024-02                2              2              0         50.0
     """
-    active_days = _check_active_days(active_days)
+    active_days = whole_number(active_days, "active_days", unit="days")
     counts = engine.kpi_counts(
         transactions,
         freq=freq,
@@ -556,6 +573,7 @@ def kpi_table(
     first_day = counts.attrs["first_day"]
     out["warm_up"] = out["period_start"] < first_day + pd.Timedelta(days=active_days)
     s = out["customers_start"]
+    out["retention_strict"] = retention_strict(out["retained"], s)
     out["retention_rate"] = retention_rate(s, out["customers_end"], out["new_customers"])
     out["churn_rate"] = churn_rate(out["churned"], s)
     out["return_rate"] = return_rate(out["returning"], s)
@@ -568,43 +586,20 @@ def kpi_table(
     out["repeat_purchase_rate"] = repeat_purchase_rate(
         out["repeat_customers"], out["active_customers"]
     )
-    rates = [
-        "retention_rate",
-        "churn_rate",
-        "churn_rate_low",
-        "churn_rate_high",
-        "return_rate",
-        "return_rate_low",
-        "return_rate_high",
-        "purchase_frequency",
-        "repeat_purchase_rate",
-    ]
-    _blank_incomplete(out, rates, include_incomplete)
+    _blank_incomplete(out, _KPI_RATES, include_incomplete)
     out = out[KPI_COLUMNS]
     obs_end = counts.attrs["observation_end"]
 
     if subscriptions is not None:
         mrr = mrr_table(subscriptions, freq, obs_end, include_incomplete=include_incomplete)
-        mrr_cols = [
-            "mrr_start",
-            "mrr_end",
-            "new_mrr",
-            "expansion_mrr",
-            "contraction_mrr",
-            "churned_mrr",
-            "revenue_churn",
-            "grr",
-            "nrr",
-        ]
-        out = out.merge(mrr[["period", *mrr_cols]], on="period", how="left")
+        out = out.merge(mrr.loc[:, "period":"nrr"], on="period", how="left")
     if costs is not None:
         per_period = costs_per_period(costs, freq)
         out = out.merge(per_period, on="period", how="left")
         out["retention_cost_per_customer"] = retention_cost_per_customer(
             out["retention_cost"], out["customers_end"]
         )
-        if not include_incomplete:
-            out.loc[out["incomplete"], "retention_cost_per_customer"] = np.nan
+        _blank_incomplete(out, ["retention_cost_per_customer"], include_incomplete)
     out.attrs = {
         "freq": freq,
         "active_days": active_days,
@@ -612,6 +607,81 @@ def kpi_table(
         "first_day": first_day,
     }
     return out
+
+
+@dataclass(frozen=True)
+class HeadlinePeriod:
+    """The period of a KPI table whose rates a report headlines, or why there is none.
+
+    Attributes
+    ----------
+    row : Series or None
+        The row of :func:`kpi_table` (None when no period qualifies).
+    reason : str or None
+        Why no period qualifies: a sentence for the reader (None when ``row`` is given).
+    """
+
+    row: pd.Series | None
+    reason: str | None = None
+
+    @property
+    def label(self) -> str:
+        """The period as text ("2024-03"), or "n/a"."""
+        return "n/a" if self.row is None else str(self.row["period"])
+
+    def value(self, column: str) -> float | None:
+        """The figure of ``column`` in the headline period (None without one)."""
+        return None if self.row is None else float(self.row[column])
+
+
+def headline_period(kpis: pd.DataFrame) -> HeadlinePeriod:
+    """The latest period whose retention can be headlined (SPEC section 4).
+
+    A headline never comes from a *warm-up* period (its starting base is incomplete), an
+    *incomplete* period (cut short by the observation end) or a period without customers at
+    its start.
+
+    Parameters
+    ----------
+    kpis : DataFrame
+        Output of :func:`kpi_table` (columns ``period``, ``warm_up``, ``incomplete``,
+        ``customers_start``; ``attrs["active_days"]`` and ``attrs["first_day"]``).
+
+    Returns
+    -------
+    HeadlinePeriod
+        Its ``row``, or ``row=None`` and the ``reason`` (a sentence for a report caution).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> tx = pd.DataFrame({"customer_id": ["a", "a", "b"],
+    ...     "order_date": pd.to_datetime(["2024-01-05", "2024-02-03", "2024-01-10"]),
+    ...     "amount": [10.0, 20.0, 5.0]})
+    >>> headline_period(kpi_table(tx, active_days=30, observation_end="2024-03-31")).label
+    '2024-03'
+    >>> print(headline_period(kpi_table(tx, observation_end="2024-03-31")).reason)
+    No retention headline: every period starts less than active_days (365 days) after the first day of data (2024-01-05), so its starting base misses customers who bought before the data begin (warm-up), or is cut short by the observation end. The per-period table still shows the counts; lower active_days or use a longer history for a headline.
+    """
+    settled = kpis[~kpis["warm_up"] & ~kpis["incomplete"]]
+    usable = settled[settled["customers_start"] > 0]
+    if len(usable):
+        return HeadlinePeriod(usable.iloc[-1])
+    if len(settled):
+        return HeadlinePeriod(
+            None,
+            "No retention headline: no complete period after the warm-up has customers in its "
+            "starting base.",
+        )
+    first_day = pd.Timestamp(kpis.attrs["first_day"]).date()
+    return HeadlinePeriod(
+        None,
+        f"No retention headline: every period starts less than active_days "
+        f"({kpis.attrs['active_days']} days) after the first day of data ({first_day}), so its "
+        "starting base misses customers who bought before the data begin (warm-up), or is cut "
+        "short by the observation end. The per-period table still shows the counts; lower "
+        "active_days or use a longer history for a headline.",
+    )
 
 
 def simple_clv_inputs(
@@ -658,7 +728,7 @@ def simple_clv_inputs(
         start; when False the base at the start, hence the churn, rests on a shorter history
         (read the CLV with care).
     """
-    active_days = _check_active_days(active_days)
+    active_days = whole_number(active_days, "active_days", unit="days")
     table = engine.as_table(transactions)
     grid = engine.period_grid(table, freq="Y", observation_end=observation_end)
     end_day = grid.observation_end
