@@ -448,8 +448,8 @@ def test_notebook_runs_on_demo_data(tmp_path):
 
     from retention_utils import io
     from retention_utils.config import NOTEBOOK_DIR
-    from retention_utils.kpis import kpi_table
-    from retention_utils.record import read_headlines
+    from retention_utils.kpis import headline_period, kpi_table
+    from retention_utils.record import read_cautions, read_headlines
 
     out = tmp_path / "cohort_analysis.ipynb"
     pm.execute_notebook(
@@ -469,7 +469,7 @@ def test_notebook_runs_on_demo_data(tmp_path):
     expected = {
         "customers",
         "revenue",
-        "retention_rate_last",
+        "retention_strict_last",
         "churn_rate_last",
         "retention_age_3",
         "repeat_purchase_rate",
@@ -481,5 +481,7 @@ def test_notebook_runs_on_demo_data(tmp_path):
     assert heads["customers"]["value"] == int(kpi["new_customers"].sum())
     assert heads["revenue"]["value"] == pytest.approx(kpi["revenue"].sum())
     last = kpi[~kpi["incomplete"]].iloc[-1]
-    assert heads["retention_rate_last"]["value"] == pytest.approx(last["retention_rate"])
+    assert headline_period(kpi).label == str(last["period"])  # the demo has two years
+    assert heads["retention_strict_last"]["value"] == pytest.approx(last["retention_strict"])
     assert all(h["value"] is not None for h in heads.values())
+    assert read_cautions(nb) == []  # the demo's first cohort does not move the curve
