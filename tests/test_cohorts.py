@@ -403,6 +403,39 @@ def test_curve_and_flow_plots_draw_the_numbers():
     plt.close("all")
 
 
+def test_curve_plots_say_what_the_curve_leaves_out():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from retention_utils.kpis import kpi_table
+    from retention_utils.plots.cohorts import (
+        plot_cumulative_revenue,
+        plot_kpi_trends,
+        plot_retention_curves,
+    )
+
+    tx = censored_log()
+    ax = plot_retention_curves(retention_curve(tx, observation_end="2024-06-30"))
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), [100, 50, 0])
+    notes = [t.get_text() for t in ax.texts]
+    assert notes == [
+        "bands: 95% Wilson intervals; cohort 2024-01 left out (left-censored); ages seen in 3+ "
+        "cohorts"
+    ]
+    empty = retention_curve(tx, observation_end="2024-06-30", data_start="2024-02-15")
+    for plot in (plot_retention_curves, plot_cumulative_revenue):
+        ax = plot(empty)
+        assert [t.get_text() for t in ax.texts] == ["No age is observed in 3 or more cohorts"]
+        assert not ax.lines and ax.get_legend() is None
+    kpi = kpi_table(tx, active_days=31, observation_end="2024-06-30")
+    ax = plot_kpi_trends(kpi)
+    assert ax.lines[0].get_label() == "Retention, strict: retained / S"
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), kpi["retention_strict"])
+    plt.close("all")
+
+
 # --- the notebook ------------------------------------------------------------------------------
 
 
