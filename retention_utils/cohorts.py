@@ -1,4 +1,4 @@
-"""Acquisition cohorts: cohort matrices, weighted retention curves, segment comparisons.
+"""Acquisition cohorts: cohort matrices and weighted retention curves.
 
 Definitions (SPEC section 4, "Cohorts")
 --------------------------------------
@@ -19,6 +19,11 @@ Definitions (SPEC section 4, "Cohorts")
 * **Segments**: a customer's segment is the value of the segment column on their first
   purchase day; ``segment=`` splits every result by it (``segment_col=`` / ``segment_value=``
   instead keep one segment only).
+* **Left-censored cohort**: the cohort of the first period of data also holds the customers
+  who bought before the data begin (their first purchase *in the data* is not their first
+  purchase). Its row stays in the matrix, listed in ``attrs["left_censored"]``; the average
+  curves leave it out by default. ``data_start=`` (the day from which the history is
+  complete) says otherwise.
 
 The aggregation runs in :mod:`retention_utils.engine` (DuckDB); this module reshapes the
 small result in pandas.
@@ -31,7 +36,9 @@ import pandas as pd
 
 from retention_utils import engine, periods
 from retention_utils.config import CONFIDENCE, DEFAULT_FREQ
-from retention_utils.stats import two_proportion_test, wilson_interval
+from retention_utils.errors import whole_number
+from retention_utils.segment_comparison import compare_retention
+from retention_utils.stats import wilson_interval
 
 __all__ = [
     "cohort_matrix",
@@ -41,6 +48,16 @@ __all__ = [
 ]
 
 _NORMALIZE = {False: None, None: None, True: "first", "first": "first", "size": "size"}
+_PERIOD_WORDS = {"W": "week", "M": "month", "Q": "quarter", "Y": "year"}
+
+
+def _last_censored_cohort(first_day: pd.Timestamp, data_start, freq: str) -> int | None:
+    """Index of the last left-censored cohort (they run from the first), None for none: the
+    cohorts holding a day of data before ``data_start``; by default the first cohort only."""
+    if data_start is None:
+        return periods.period_index(first_day, freq)
+    before = periods.as_day(data_start, "data_start") - pd.Timedelta(days=1)
+    return periods.period_index(before, freq) if before >= first_day else None
 
 
 def cohort_table(
@@ -52,6 +69,7 @@ def cohort_table(
     segment_col: str | None = None,
     segment_value=None,
     include_incomplete: bool = False,
+    data_start=None,
     confidence: float = CONFIDENCE,
 ) -> pd.DataFrame:
     """Every (cohort, age) cell in long form, with retention and revenue measures.
@@ -71,6 +89,10 @@ def cohort_table(
         Keep only the customers of one segment (``""``/None: all).
     include_incomplete : bool, default False
         Treat a last period cut short by ``observation_end`` as observed.
+    data_start : date-like, optional
+        The day from which the history is complete (no customer bought before it without
+        appearing in the data). Default: unknown, so the cohort of the first period of data
+        is left-censored. On or before the first day of data: no cohort is.
     confidence : float, default 0.95
         Level of the Wilson intervals of the retention points.
 
@@ -81,7 +103,8 @@ def cohort_table(
         observable for any cohort (cohorts acquired after the last observable period are
         left out):
         ``cohort`` (pandas Period), ``age`` (int, periods), ``period`` (Period ``cohort +
-        age``), ``observable`` (bool), ``cohort_size`` (customers acquired), ``customers``,
+        age``), ``observable`` (bool), ``left_censored`` (bool: the cohort may hold customers
+        acquired before the data begin), ``cohort_size`` (customers acquired), ``customers``,
         ``retention`` (fraction), ``retention_low``, ``retention_high`` (Wilson interval,
         fraction), ``revenue``, ``revenue_per_customer`` (revenue / cohort size),
         ``cumulative_revenue`` and ``cumulative_revenue_per_customer`` (sums over ages
@@ -108,6 +131,7 @@ def cohort_table(
         "age",
         "period",
         "observable",
+        "left_censored",
         "cohort_size",
         "customers",
         "retention",
@@ -128,6 +152,8 @@ def cohort_table(
     cells = sizes.merge(ages, how="cross")
     cells = cells.merge(counts, on=[*keys, "age"], how="left")
     cells["observable"] = cells["cohort"] + cells["age"] <= last_observed
+    last_censored = _last_censored_cohort(counts.attrs["first_day"], data_start, freq)
+    cells["left_censored"] = last_censored is not None and cells["cohort"] <= last_censored
     obs = cells["observable"]
     for col in ("customers", "revenue"):
         cells[col] = cells[col].astype(float).fillna(0.0).where(obs)
@@ -165,6 +191,7 @@ def cohort_matrix(
     segment_col: str | None = None,
     segment_value=None,
     include_incomplete: bool = False,
+    data_start=None,
 ) -> pd.DataFrame:
     """Cohort matrix: rows = acquisition cohorts, columns = periods since acquisition.
 
@@ -195,6 +222,8 @@ def cohort_matrix(
     include_incomplete : bool, default False
         By default the incomplete last period (cut short by ``observation_end``) is NaN and a
         cohort acquired in it is left out.
+    data_start : date-like, optional
+        The day from which the history is complete (see :func:`cohort_table`).
 
     Returns
     -------
@@ -202,7 +231,10 @@ def cohort_matrix(
         Index ``cohort`` (pandas Period) or (``segment``, ``cohort``); columns ``0 .. K``
         (name ``age``). Cells not yet observable are NaN, never 0. ``attrs["cohort_size"]``
         holds the cohort sizes as ``{str(row label): customers}``
-        (:func:`cohort_sizes` gives them as a Series on the matrix's index).
+        (:func:`cohort_sizes` gives them as a Series on the matrix's index);
+        ``attrs["left_censored"]`` lists the left-censored cohorts (``["2024-01"]``: the
+        cohort of the first period of data, which also holds the customers who bought before
+        the data begin; ``[]`` when ``data_start`` says the history is complete).
 
     Examples
     --------
@@ -234,6 +266,7 @@ def cohort_matrix(
         segment_col=segment_col,
         segment_value=segment_value,
         include_incomplete=include_incomplete,
+        data_start=data_start,
     )
     keys = ["segment", "cohort"] if segment else ["cohort"]
     value = ("cumulative_revenue" if cumulative else "revenue") if metric == "revenue" else metric
@@ -252,6 +285,7 @@ def cohort_matrix(
         # Plain {row label as text: size}: attrs must stay JSON-friendly (to_parquet writes
         # them), and a dict still lines up with any subset of the rows.
         "cohort_size": {str(k): int(v) for k, v in sizes.items() if pd.notna(v)},
+        "left_censored": _censored_labels(table),
         "metric": metric,
         "normalize": mode,
         "cumulative": cumulative,
@@ -259,6 +293,12 @@ def cohort_matrix(
         "observation_end": _iso_day(table.attrs.get("observation_end")),
     }
     return matrix
+
+
+def _censored_labels(table: pd.DataFrame) -> list[str]:
+    """The left-censored cohorts of a :func:`cohort_table`, as text ("2024-01")."""
+    censored = table.loc[table["left_censored"].astype(bool), "cohort"]
+    return [str(c) for c in sorted(censored.unique())]
 
 
 def _iso_day(value) -> str | None:
@@ -286,6 +326,9 @@ def retention_curve(
     segment_col: str | None = None,
     segment_value=None,
     include_incomplete: bool = False,
+    include_left_censored: bool = False,
+    min_cohorts: int = 3,
+    data_start=None,
     confidence: float = CONFIDENCE,
 ) -> pd.DataFrame:
     """Cohort-size-weighted average retention curve, with Wilson intervals, and cumulative
@@ -294,13 +337,21 @@ def retention_curve(
     At age ``k`` the average is taken over the cohorts whose cell ``k`` is observable:
     ``retention = sum_c customers[c, k] / sum_c customers[c, 0]`` (the cohort-size-weighted
     mean of the cohort retentions), a **fraction**, with a Wilson interval treating the
-    ``sum_c customers[c, 0]`` acquired customers as the trials. Late ages rest on few, early
-    cohorts: read their intervals.
+    ``sum_c customers[c, 0]`` acquired customers as the trials.
+
+    Two rules keep late ages honest. The left-censored cohort (the first period of data,
+    which also holds every customer who bought before the data begin) is left out: at high
+    ages it would be the only cohort left and the curve would climb. And an age is shown only
+    when at least ``min_cohorts`` cohorts support it.
 
     Parameters
     ----------
-    transactions, freq, observation_end, segment, segment_col, segment_value, include_incomplete
+    transactions, freq, observation_end, segment, segment_col, segment_value, include_incomplete, data_start
         As in :func:`cohort_table`.
+    include_left_censored : bool, default False
+        Average the left-censored cohort in too.
+    min_cohorts : int, default 3
+        Fewest cohorts observable at an age for the age to be shown.
     confidence : float, default 0.95
         Level of the intervals.
 
@@ -312,7 +363,10 @@ def retention_curve(
         purchasing at that age), ``retention``, ``low``, ``high`` (fractions),
         ``revenue_per_customer`` (revenue at that age per acquired customer) and
         ``cumulative_revenue_per_customer`` (revenue of ages ``0 .. age`` per acquired
-        customer), both in currency.
+        customer), both in currency. ``attrs``: ``left_censored`` (the cohorts left out, as
+        text), ``min_cohorts`` and ``cautions`` (sentences for the report: the left-censored
+        cohort is left out and, with it, the curve would leave its interval at some age; or
+        no age has ``min_cohorts`` cohorts).
 
     Examples
     --------
@@ -321,11 +375,14 @@ def retention_curve(
     ...     "order_date": pd.to_datetime(["2024-01-05", "2024-02-03", "2024-01-10",
     ...                                   "2024-02-20"]),
     ...     "amount": [10.0, 20.0, 5.0, 8.0]})
-    >>> retention_curve(tx, observation_end="2024-02-29")[["age", "customers", "retention"]]
+    >>> curve = retention_curve(tx, observation_end="2024-02-29", data_start="2024-01-01",
+    ...                         min_cohorts=1)
+    >>> curve[["age", "customers", "retention"]]
        age  customers  retention
     0    0          3        1.0
     1    1          2        0.5
     """
+    min_cohorts = whole_number(min_cohorts, "min_cohorts")
     table = cohort_table(
         transactions,
         freq,
@@ -334,22 +391,40 @@ def retention_curve(
         segment_col=segment_col,
         segment_value=segment_value,
         include_incomplete=include_incomplete,
+        data_start=data_start,
     )
     keys = ["segment", "age"] if segment else ["age"]
-    columns = [
-        *keys,
-        "cohorts",
-        "customers",
-        "retained",
-        "retention",
-        "low",
-        "high",
-        "revenue_per_customer",
-        "cumulative_revenue_per_customer",
-    ]
     seen = table[table["observable"].astype(bool)]
-    if seen.empty:
-        return pd.DataFrame(columns=columns)
+    censored = seen["left_censored"].astype(bool)
+    everyone = _weighted_curve(seen, keys, min_cohorts, confidence)
+    curve = (
+        everyone
+        if include_left_censored
+        else _weighted_curve(seen[~censored], keys, min_cohorts, confidence)
+    )
+    left_out = [] if include_left_censored else _censored_labels(seen)
+    cautions = []
+    if left_out:
+        cautions += _censored_caution(curve, everyone, seen[censored], keys, freq)
+    if curve.empty and not seen.empty:
+        cautions.append(
+            f"The average retention curve is empty: no age is observed in {min_cohorts} or "
+            "more cohorts" + (" besides the left-censored one." if left_out else ".")
+        )
+    curve.attrs = {
+        **table.attrs,
+        "left_censored": left_out,
+        "min_cohorts": min_cohorts,
+        "cautions": cautions,
+    }
+    return curve
+
+
+def _weighted_curve(
+    seen: pd.DataFrame, keys: list[str], min_cohorts: int, confidence: float
+) -> pd.DataFrame:
+    """The weighted average curve of the observable cells ``seen`` (see
+    :func:`retention_curve`), ages with fewer than ``min_cohorts`` cohorts left out."""
     curve = seen.groupby(keys, sort=True).agg(
         cohorts=("cohort", "size"),
         customers=("cohort_size", "sum"),
@@ -357,116 +432,37 @@ def retention_curve(
         revenue=("revenue", "sum"),
         cumulative_revenue=("cumulative_revenue", "sum"),
     )
-    curve = curve.reset_index()
+    curve = curve[curve["cohorts"] >= min_cohorts].reset_index()
     curve["customers"] = curve["customers"].astype("int64")
     curve["retained"] = curve["retained"].round().astype("int64")
     n = curve["customers"].astype(float)
     curve["retention"] = curve["retained"] / n
     low, high = wilson_interval(curve["retained"].to_numpy(), n.to_numpy(), confidence)
-    curve["low"], curve["high"] = low, high
+    curve["low"], curve["high"] = np.asarray(low, dtype=float), np.asarray(high, dtype=float)
     curve["revenue_per_customer"] = curve["revenue"] / n
     curve["cumulative_revenue_per_customer"] = curve["cumulative_revenue"] / n
-    out = curve[columns]
-    out.attrs = dict(table.attrs)
-    return out
+    return curve.drop(columns=["revenue", "cumulative_revenue"])
 
 
-def compare_retention(
-    curve: pd.DataFrame,
-    *,
-    age: int = 1,
-    reference=None,
-    min_customers: int = 30,
-    confidence: float = CONFIDENCE,
-) -> pd.DataFrame:
-    """Test whether segments differ in weighted retention at one age.
-
-    Each segment is compared with a reference segment by a two-sided two-proportion z test
-    (pooled standard error; interval from the unpooled one, see
-    :func:`retention_utils.stats.two_proportion_test`) on ``retained`` out of ``customers``
-    at ``age``. Customers are independent trials here; a difference whose interval excludes 0
-    (``p_value`` below ``1 - confidence``) is unlikely to be noise. With many segments, expect
-    about one in twenty comparisons to look significant by chance.
-
-    Parameters
-    ----------
-    curve : DataFrame
-        Output of :func:`retention_curve` with ``segment=``.
-    age : int, default 1
-        Periods since acquisition at which to compare.
-    reference : optional
-        Reference segment; default the segment with the most customers at that age.
-    min_customers : int, default 30
-        Segments with fewer customers at that age are not tested (the normal approximation
-        of the test needs a few dozen); they are listed in ``attrs["skipped"]``.
-    confidence : float, default 0.95
-
-    Returns
-    -------
-    DataFrame
-        One row per other segment: ``segment``, ``reference``, ``customers``, ``retention``,
-        ``reference_customers``, ``reference_retention``, ``difference`` (segment minus
-        reference), ``low``, ``high`` (its interval), ``p_value``, ``significant``. Retention
-        and differences are fractions (multiply by 100 for percentage points).
-    """
-    if "segment" not in curve.columns:
-        raise ValueError(
-            "compare_retention needs a retention curve split by segment: "
-            "retention_curve(transactions, segment='your_column')."
-        )
-    at = curve[curve["age"] == age].set_index("segment")
-    if at.empty:
-        raise ValueError(
-            f"No cohort is observable at age {age}; choose a smaller age (periods since "
-            "acquisition)."
-        )
-    if reference is None:
-        reference = at["customers"].idxmax()
-    elif str(reference) not in at.index:
-        raise ValueError(
-            f"Reference segment {reference!r} has no observable cohort at age {age}; "
-            f"segments: {', '.join(map(str, at.index))}."
-        )
-    reference = str(reference)
-    ref = at.loc[reference]
-    small = at.index[(at["customers"] < min_customers) & (at.index != reference)]
-    rows = []
-    for name, row in at.drop(index=[reference, *small]).iterrows():
-        test = two_proportion_test(
-            int(ref["retained"]),
-            int(ref["customers"]),
-            int(row["retained"]),
-            int(row["customers"]),
-            confidence,
-        )
-        rows.append(
-            {
-                "segment": name,
-                "reference": reference,
-                "customers": int(row["customers"]),
-                "retention": float(row["retention"]),
-                "reference_customers": int(ref["customers"]),
-                "reference_retention": float(ref["retention"]),
-                "difference": test.difference,
-                "low": test.low,
-                "high": test.high,
-                "p_value": test.p_value,
-                "significant": test.significant,
-            }
-        )
-    columns = [
-        "segment",
-        "reference",
-        "customers",
-        "retention",
-        "reference_customers",
-        "reference_retention",
-        "difference",
-        "low",
-        "high",
-        "p_value",
-        "significant",
+def _censored_caution(
+    curve: pd.DataFrame, everyone: pd.DataFrame, censored: pd.DataFrame, keys: list[str], freq
+) -> list[str]:
+    """The caution sentence for a curve that leaves the left-censored cohort out, when that
+    changes what the reader sees: with the cohort, the curve would leave the interval drawn
+    at some age (the largest such move is quoted)."""
+    both = curve.merge(everyone, on=keys, suffixes=("", "_with"))
+    outside = both[(both["retention_with"] < both["low"]) | (both["retention_with"] > both["high"])]
+    if outside.empty:
+        return []
+    at = outside.loc[(outside["retention_with"] - outside["retention"]).abs().idxmax()]
+    where = f"{_PERIOD_WORDS.get(freq, 'period')} {int(at['age'])}"
+    if "segment" in keys:
+        where += f" ({at['segment']})"
+    cohort = ", ".join(_censored_labels(censored))
+    size = int(censored.loc[censored["age"] == 0, "cohort_size"].sum())
+    return [
+        f"The first cohort ({cohort}, {size:,} customers) is left out of the average retention "
+        "curve and revenue per customer: it also holds customers who bought before the data "
+        f"begin. With it, retention at {where} would read {at['retention_with']:.0%} instead "
+        f"of {at['retention']:.0%}."
     ]
-    out = pd.DataFrame(rows, columns=columns)
-    out.attrs = {"age": age, "confidence": confidence, "skipped": [str(x) for x in small]}
-    return out

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from retention_utils.config import AMOUNT, CUSTOMER, ORDER, ORDER_DATE
-from retention_utils.errors import DataValidationError
+from retention_utils.errors import DataValidationError, whole_number
 from retention_utils.io import progress_bar_off, query_frame
 from retention_utils.periods import (
     WEEK_ORIGIN,
@@ -1091,6 +1091,7 @@ def kpi_counts(
     * ``customers_end`` E: the same at the period end;
     * ``new_customers`` N: first-ever purchase day in the period;
     * ``churned``: in the base at the start and not at the end;
+    * ``retained``: in the base at both the start and the end (``S - churned``);
     * ``reactivated``: in the base at the end, not at the start, and not new;
     * ``returning``: in the base at the start and with a purchase day in the period;
     * ``active_customers``: customers with a purchase day in the period;
@@ -1101,8 +1102,7 @@ def kpi_counts(
     A purchase day is a customer-day with positive net amount (returns netted).
     """
     check_period_freq(freq)
-    if isinstance(active_days, bool) or not isinstance(active_days, int) or active_days < 1:
-        raise ValueError(f"active_days must be a whole number of days >= 1, got {active_days!r}.")
+    active_days = whole_number(active_days, "active_days", unit="days")
     table, days = _segment_days(source, observation_end, segment_col, segment_value)
     grid = period_grid(table, freq=freq, observation_end=observation_end)
     # Materialise the (customer, period) table and its window columns once: the three
@@ -1145,6 +1145,7 @@ def kpi_counts(
     out["churned"] = (
         out["customers_start"] - out["customers_end"] + out["new_in_end_base"] + out["reactivated"]
     )
+    out["retained"] = out["customers_start"] - out["churned"]
     out = out.drop(columns=["new_in_end_base"])
     out.attrs.update(
         freq=freq,
@@ -1167,15 +1168,16 @@ def window_counts(
     """Counts over one window of days ``[start, end)`` (``end`` exclusive).
 
     Returns a dict: ``customers_start`` / ``customers_end`` (base at ``start`` / ``end``, as in
-    :func:`kpi_counts`), ``churned`` (in the base at ``start``, not at ``end``),
-    ``active_customers`` (a purchase day in the window), ``repeat_customers`` (active with two
-    or more orders in the window), ``orders`` (positive net amount) and ``revenue`` (net).
-    Only data before ``end`` is used.
+    :func:`kpi_counts`), ``new_customers`` (first purchase day in the window), ``churned`` (in
+    the base at ``start``, not at ``end``), ``retained`` (in the base at both), ``reactivated``
+    (in the base at ``end``, not at ``start``, not new), ``active_customers`` (a purchase day
+    in the window), ``repeat_customers`` (active with two or more orders in the window),
+    ``orders`` (positive net amount) and ``revenue`` (net). Only data before ``end`` is used.
     """
     start = as_day(start, "start")
     end = as_day(end, "end")
+    span = pd.Timedelta(days=whole_number(active_days, "active_days", unit="days"))
     _, d = _segment_days(source, end - pd.Timedelta(days=1), segment_col, segment_value)
-    span = pd.Timedelta(days=int(active_days))
 
     def between(lo: pd.Timestamp, hi: pd.Timestamp):
         return (d.day >= ibis.literal(lo.date())) & (d.day < ibis.literal(hi.date()))
@@ -1185,6 +1187,7 @@ def window_counts(
         in_start=(d.is_purchase & between(start - span, start)).cast("int64").max(),
         in_end=(d.is_purchase & between(end - span, end)).cast("int64").max(),
         active=(d.is_purchase & in_window).cast("int64").max(),
+        before=(d.is_purchase & (d.day < ibis.literal(start.date()))).cast("int64").max(),
         orders=d.orders.sum(where=in_window),
         revenue=d.amount.sum(where=in_window),
     )
@@ -1192,7 +1195,10 @@ def window_counts(
     agg = c.aggregate(
         customers_start=c.in_start.sum(),
         customers_end=c.in_end.sum(),
+        new_customers=((c.active == 1) & (c.before == 0)).cast("int64").sum(),
         churned=((c.in_start == 1) & (c.in_end == 0)).cast("int64").sum(),
+        retained=((c.in_start == 1) & (c.in_end == 1)).cast("int64").sum(),
+        reactivated=((c.in_start == 0) & (c.in_end == 1) & (c.before == 1)).cast("int64").sum(),
         active_customers=c.active.sum(),
         repeat_customers=((c.active == 1) & (c.orders >= 2)).cast("int64").sum(),
         orders=c.orders.sum(),
@@ -1220,7 +1226,9 @@ def cohort_counts(
     cohort with a purchase day in period cohort + age; ``revenue`` = their net revenue in that
     period (return-only days included; activity before the first purchase is left out).
     Rows exist only where a cohort had activity; observability is decided by the caller with
-    the returned ``attrs["grid"]`` (a :class:`PeriodGrid`).
+    the returned ``attrs["grid"]`` (a :class:`PeriodGrid`). ``attrs["first_day"]`` is the first
+    day of all the data (before any segment filter): the customers of the cohort holding it
+    may have bought before the data begin.
 
     ``segment``: a column whose value on each customer's first purchase day splits the table
     (column ``segment`` added; missing values become ``"(missing)"``).
@@ -1246,8 +1254,15 @@ def cohort_counts(
         out["segment"] = out["segment"].astype(str)
     out[["cohort", "age", "customers"]] = out[["cohort", "age", "customers"]].astype("int64")
     out["revenue"] = out["revenue"].astype(float)
+    out = out.reset_index(drop=True)
     out.attrs["grid"] = grid
-    return out.reset_index(drop=True)
+    out.attrs["first_day"] = grid.first_day
+    if _one_segment(segment_col, segment_value):
+        rows = within_observation(as_table(source), observation_end)
+        out.attrs["first_day"] = as_day(
+            to_pandas(rows.aggregate(d=rows[ORDER_DATE].min()))["d"][0], "first day"
+        )
+    return out
 
 
 def subscription_flows(source: Source, *, freq: str = "M", observation_end=None) -> pd.DataFrame:

@@ -12,7 +12,7 @@ import pandas as pd
 #: How many example values (and their row numbers) a problem entry shows.
 EXAMPLES = 5
 
-__all__ = ["EXAMPLES", "DataValidationError", "example_value", "problem"]
+__all__ = ["EXAMPLES", "DataValidationError", "example_value", "problem", "whole_number"]
 
 
 class DataValidationError(ValueError):
@@ -74,3 +74,14 @@ def example_value(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     return value if isinstance(value, int | float | str) else str(value)
+
+
+def whole_number(value: Any, name: str, *, minimum: int = 1, unit: str = "") -> int:
+    """``value`` as an int when it is a whole number >= ``minimum`` (bools refused), else a
+    ``ValueError`` naming the parameter, e.g. "active_days must be a whole number of days >= 1,
+    got 0." (``unit="days"``)."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+        shown = int(value) if isinstance(value, np.integer) else value
+        of = f" of {unit}" if unit else ""
+        raise ValueError(f"{name} must be a whole number{of} >= {minimum}, got {shown!r}.")
+    return int(value)

@@ -1,11 +1,8 @@
-"""Retention KPIs: the formulas of SPEC section 4 and the per-period KPI and MRR tables.
+"""Retention KPI tables: per-period KPIs, MRR flows, the headline period and simple CLV.
 
-Units
------
-Rates (retention, churn, return, repeat purchase, revenue churn, GRR, NRR) are **percent**
-(0-100). Churn used for a lifespan is a **fraction** (0-1) and says so in its name. Money
-is in the currency of the data. Lifespans are in years, purchase frequencies are orders per
-customer over the stated window.
+The formulas themselves (SPEC section 4) are pure functions in
+:mod:`retention_utils.formulas`, re-exported here. Rates are **percent** (0-100), money is in
+the currency of the data.
 
 Periods
 -------
@@ -29,8 +26,7 @@ module only does the small per-period arithmetic.
 
 from __future__ import annotations
 
-import math
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -42,12 +38,30 @@ from retention_utils.config import (
     DEFAULT_FREQ,
     DEFAULT_MAX_LIFESPAN_YEARS,
 )
+from retention_utils.errors import whole_number
+from retention_utils.formulas import (
+    average_order_value,
+    churn_rate,
+    gross_revenue_retention,
+    lifespan_years,
+    net_revenue_retention,
+    purchase_frequency,
+    repeat_purchase_rate,
+    retention_cost_per_customer,
+    retention_rate,
+    retention_strict,
+    return_rate,
+    revenue_churn,
+    simple_clv,
+)
 from retention_utils.stats import wilson_interval
 
 __all__ = [
+    "HeadlinePeriod",
     "average_order_value",
     "churn_rate",
     "gross_revenue_retention",
+    "headline_period",
     "kpi_table",
     "lifespan_years",
     "mrr_table",
@@ -56,241 +70,12 @@ __all__ = [
     "repeat_purchase_rate",
     "retention_cost_per_customer",
     "retention_rate",
+    "retention_strict",
     "return_rate",
     "revenue_churn",
     "simple_clv",
     "simple_clv_inputs",
 ]
-
-
-# --- formulas ------------------------------------------------------------------------------
-
-
-def _ratio(numerator: Any, denominator: Any, *, scale: float = 1.0, name: str = "denominator"):
-    """``numerator / denominator * scale``; NaN where the denominator is 0 or missing.
-
-    Scalars give a float; a Series (either argument) gives a Series; arrays give an array.
-    """
-    num = np.asarray(numerator, dtype=float)
-    den = np.asarray(denominator, dtype=float)
-    if np.any(den < 0):
-        raise ValueError(f"{name} must be >= 0, got a negative value.")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = np.where(den > 0, num / np.where(den > 0, den, 1.0) * scale, np.nan)
-    for arg in (numerator, denominator):
-        if isinstance(arg, pd.Series):
-            return pd.Series(out, index=arg.index)
-    if out.ndim == 0:
-        return float(out)
-    return out
-
-
-def retention_rate(customers_start, customers_end, new_customers):
-    """Customer retention rate (CRR), in percent: ``(E - N) / S * 100``.
-
-    Parameters
-    ----------
-    customers_start : int or array-like
-        ``S``, customers in the base at the period start.
-    customers_end : int or array-like
-        ``E``, customers in the base at the period end.
-    new_customers : int or array-like
-        ``N``, customers acquired during the period.
-
-    Returns
-    -------
-    float, numpy array or Series
-        Percent (0-100 in usual cases); NaN where ``S`` is 0 (e.g. the first period).
-
-    Examples
-    --------
-    >>> retention_rate(1000, 900, 200)
-    70.0
-    """
-    num = np.asarray(customers_end, dtype=float) - np.asarray(new_customers, dtype=float)
-    if isinstance(customers_start, pd.Series):
-        num = pd.Series(num, index=customers_start.index)
-    return _ratio(num, customers_start, scale=100.0, name="customers_start")
-
-
-def churn_rate(churned, customers_start):
-    """Churn rate, in percent: ``churned / S * 100``.
-
-    ``churned`` counts the customers in the base at the period start and not at its end.
-    NaN where ``S`` is 0.
-
-    Examples
-    --------
-    >>> churn_rate(150, 1000)
-    15.0
-    """
-    return _ratio(churned, customers_start, scale=100.0, name="customers_start")
-
-
-def return_rate(returning, customers_start):
-    """Return rate, in percent: customers of the starting base who purchased during the
-    period, divided by ``S``, times 100. NaN where ``S`` is 0.
-
-    Examples
-    --------
-    >>> return_rate(250, 1000)
-    25.0
-    """
-    return _ratio(returning, customers_start, scale=100.0, name="customers_start")
-
-
-def average_order_value(revenue, orders):
-    """Average order value (AOV), in currency per order: net revenue / orders with a
-    positive net amount. NaN without orders.
-
-    Examples
-    --------
-    >>> average_order_value(500.0, 20)
-    25.0
-    """
-    return _ratio(revenue, orders, name="orders")
-
-
-def purchase_frequency(orders, customers):
-    """Purchase frequency, in orders per customer over the window: orders / distinct
-    purchasing customers. NaN without customers.
-
-    Examples
-    --------
-    >>> purchase_frequency(30, 12)
-    2.5
-    """
-    return _ratio(orders, customers, name="customers")
-
-
-def repeat_purchase_rate(repeat_customers, customers):
-    """Repeat purchase rate (RPR), in percent: customers with more than one order /
-    customers * 100, over the same window. NaN without customers.
-
-    Examples
-    --------
-    >>> repeat_purchase_rate(30, 120)
-    25.0
-    """
-    return _ratio(repeat_customers, customers, scale=100.0, name="customers")
-
-
-def lifespan_years(
-    annual_churn_fraction, *, max_lifespan_years: float = DEFAULT_MAX_LIFESPAN_YEARS
-) -> float:
-    """Expected customer lifespan, in years: ``1 / annual churn`` (churn as a **fraction**,
-    0-1), capped at ``max_lifespan_years`` (a churn of 0 gives the cap). NaN stays NaN.
-
-    Examples
-    --------
-    >>> lifespan_years(0.25)
-    4.0
-    >>> lifespan_years(0.0)
-    10.0
-    """
-    churn = float(annual_churn_fraction)
-    if math.isnan(churn):
-        return float("nan")
-    if not 0 <= churn <= 1:
-        raise ValueError(
-            f"The annual churn must be a fraction between 0 and 1, got {churn}; divide a "
-            "percentage by 100."
-        )
-    if max_lifespan_years <= 0:
-        raise ValueError(f"max_lifespan_years must be > 0, got {max_lifespan_years}.")
-    if churn == 0:
-        return float(max_lifespan_years)
-    return float(min(1.0 / churn, max_lifespan_years))
-
-
-def simple_clv(aov, frequency, lifespan):
-    """Simple customer lifetime value, in currency: ``AOV * frequency * lifespan``.
-
-    Parameters
-    ----------
-    aov : float
-        Average order value (currency per order).
-    frequency : float
-        Purchase frequency, in orders per customer **per year**.
-    lifespan : float
-        Expected lifespan in **years** (see :func:`lifespan_years`).
-
-    Examples
-    --------
-    >>> simple_clv(50.0, 3.0, 4.0)
-    600.0
-    """
-    value = np.asarray(aov, dtype=float) * np.asarray(frequency, dtype=float)
-    value = value * np.asarray(lifespan, dtype=float)
-    return float(value) if value.ndim == 0 else value
-
-
-def retention_cost_per_customer(cost, customers_end):
-    """Retention cost per customer (CRC), in currency per customer: retention cost of the
-    period / ``E`` (customers in the base at the period end). NaN where ``E`` is 0.
-
-    Examples
-    --------
-    >>> retention_cost_per_customer(4500.0, 900)
-    5.0
-    """
-    return _ratio(cost, customers_end, name="customers_end")
-
-
-def revenue_churn(churned_mrr, mrr_start):
-    """Revenue churn, in percent: MRR lost from customers whose MRR fell to 0, divided by
-    the MRR at the period start, times 100. NaN where the starting MRR is 0.
-
-    Examples
-    --------
-    >>> revenue_churn(50.0, 1000.0)
-    5.0
-    """
-    return _ratio(churned_mrr, mrr_start, scale=100.0, name="mrr_start")
-
-
-def gross_revenue_retention(mrr_start, churned_mrr, contraction_mrr):
-    """Gross revenue retention (GRR), in percent: ``(MRR_s - churned - contraction) / MRR_s
-    * 100`` over customers with MRR > 0 at the start. At most 100.
-
-    Examples
-    --------
-    >>> gross_revenue_retention(1000.0, 50.0, 30.0)
-    92.0
-    """
-    kept = np.asarray(mrr_start, dtype=float) - np.asarray(churned_mrr, dtype=float)
-    kept = kept - np.asarray(contraction_mrr, dtype=float)
-    if isinstance(mrr_start, pd.Series):
-        kept = pd.Series(kept, index=mrr_start.index)
-    return _ratio(kept, mrr_start, scale=100.0, name="mrr_start")
-
-
-def net_revenue_retention(mrr_start, churned_mrr, contraction_mrr, expansion_mrr):
-    """Net revenue retention (NRR), in percent: ``(MRR_s - churned - contraction +
-    expansion) / MRR_s * 100`` over customers with MRR > 0 at the start (new customers'
-    MRR is not included). Above 100 when expansion outweighs losses.
-
-    Examples
-    --------
-    >>> net_revenue_retention(1000.0, 50.0, 30.0, 120.0)
-    104.0
-    """
-    kept = np.asarray(mrr_start, dtype=float) - np.asarray(churned_mrr, dtype=float)
-    kept = kept - np.asarray(contraction_mrr, dtype=float) + np.asarray(expansion_mrr, dtype=float)
-    if isinstance(mrr_start, pd.Series):
-        kept = pd.Series(kept, index=mrr_start.index)
-    return _ratio(kept, mrr_start, scale=100.0, name="mrr_start")
-
-
-# --- tables --------------------------------------------------------------------------------
-
-
-def _check_active_days(active_days: int) -> int:
-    if isinstance(active_days, bool) or not isinstance(active_days, int | np.integer):
-        raise ValueError(f"active_days must be a whole number of days >= 1, got {active_days!r}.")
-    if active_days < 1:
-        raise ValueError(f"active_days must be a whole number of days >= 1, got {active_days}.")
-    return int(active_days)
 
 
 def _blank_incomplete(out: pd.DataFrame, columns: list[str], include_incomplete: bool) -> None:
@@ -445,10 +230,12 @@ KPI_COLUMNS = [
     "customers_end",
     "new_customers",
     "churned",
+    "retained",
     "reactivated",
     "returning",
     "active_customers",
     "repeat_customers",
+    "retention_strict",
     "retention_rate",
     "churn_rate",
     "churn_rate_low",
@@ -462,6 +249,10 @@ KPI_COLUMNS = [
     "purchase_frequency",
     "repeat_purchase_rate",
 ]
+# Rates of the KPI table, NaN in an incomplete period unless asked for.
+_KPI_RATES = [
+    c for c in KPI_COLUMNS if c.startswith(("retention_", "churn_rate", "return_rate"))
+] + ["purchase_frequency", "repeat_purchase_rate"]
 
 
 def kpi_table(
@@ -522,13 +313,17 @@ def kpi_table(
           transaction day, so ``customers_start`` may miss customers who bought before the
           data begins (rates are given but read them with care);
         - ``customers_start`` (S), ``customers_end`` (E), ``new_customers`` (N, first purchase
-          day in the period), ``churned`` (in S, not in E), ``reactivated`` (in E, not in S,
-          not new: returned after lapsing), ``returning`` (in S with a purchase day in the
-          period), ``active_customers`` (a purchase day in the period), ``repeat_customers``
-          (active customers with two or more orders in the period);
-        - ``retention_rate`` = (E - N) / S * 100, ``churn_rate`` = churned / S * 100,
-          ``return_rate`` = returning / S * 100 (percent; NaN when S = 0, e.g. the first
-          period), with Wilson intervals ``churn_rate_low/high``, ``return_rate_low/high``;
+          day in the period), ``churned`` (in S, not in E), ``retained`` (in S and in E),
+          ``reactivated`` (in E, not in S, not new: returned after lapsing), ``returning``
+          (in S with a purchase day in the period), ``active_customers`` (a purchase day in
+          the period), ``repeat_customers`` (active customers with two or more orders in the
+          period);
+        - ``retention_strict`` = retained / S * 100 (never above 100; the headline rate, see
+          :func:`headline_period`), ``retention_rate`` = (E - N) / S * 100 (the usual CRR,
+          which counts reactivated customers as retained and can exceed 100),
+          ``churn_rate`` = churned / S * 100 = 100 - ``retention_strict``, ``return_rate`` =
+          returning / S * 100 (percent; NaN when S = 0, e.g. the first period), with Wilson
+          intervals ``churn_rate_low/high``, ``return_rate_low/high``;
         - ``revenue`` (net, all days of the period including return-only days), ``orders``
           (orders with positive net amount), ``aov`` = revenue / orders (currency),
           ``purchase_frequency`` = orders / active customers (orders per customer in the
@@ -551,7 +346,7 @@ def kpi_table(
     0  2024-01                0              2              2          NaN
     1  2024-02                2              2              0         50.0
     """
-    active_days = _check_active_days(active_days)
+    active_days = whole_number(active_days, "active_days", unit="days")
     counts = engine.kpi_counts(
         transactions,
         freq=freq,
@@ -564,6 +359,7 @@ def kpi_table(
     first_day = counts.attrs["first_day"]
     out["warm_up"] = out["period_start"] < first_day + pd.Timedelta(days=active_days)
     s = out["customers_start"]
+    out["retention_strict"] = retention_strict(out["retained"], s)
     out["retention_rate"] = retention_rate(s, out["customers_end"], out["new_customers"])
     out["churn_rate"] = churn_rate(out["churned"], s)
     out["return_rate"] = return_rate(out["returning"], s)
@@ -576,43 +372,20 @@ def kpi_table(
     out["repeat_purchase_rate"] = repeat_purchase_rate(
         out["repeat_customers"], out["active_customers"]
     )
-    rates = [
-        "retention_rate",
-        "churn_rate",
-        "churn_rate_low",
-        "churn_rate_high",
-        "return_rate",
-        "return_rate_low",
-        "return_rate_high",
-        "purchase_frequency",
-        "repeat_purchase_rate",
-    ]
-    _blank_incomplete(out, rates, include_incomplete)
+    _blank_incomplete(out, _KPI_RATES, include_incomplete)
     out = out[KPI_COLUMNS]
     obs_end = counts.attrs["observation_end"]
 
     if subscriptions is not None:
         mrr = mrr_table(subscriptions, freq, obs_end, include_incomplete=include_incomplete)
-        mrr_cols = [
-            "mrr_start",
-            "mrr_end",
-            "new_mrr",
-            "expansion_mrr",
-            "contraction_mrr",
-            "churned_mrr",
-            "revenue_churn",
-            "grr",
-            "nrr",
-        ]
-        out = out.merge(mrr[["period", *mrr_cols]], on="period", how="left")
+        out = out.merge(mrr.loc[:, "period":"nrr"], on="period", how="left")
     if costs is not None:
         per_period = costs_per_period(costs, freq)
         out = out.merge(per_period, on="period", how="left")
         out["retention_cost_per_customer"] = retention_cost_per_customer(
             out["retention_cost"], out["customers_end"]
         )
-        if not include_incomplete:
-            out.loc[out["incomplete"], "retention_cost_per_customer"] = np.nan
+        _blank_incomplete(out, ["retention_cost_per_customer"], include_incomplete)
     out.attrs = {
         "freq": freq,
         "active_days": active_days,
@@ -620,6 +393,81 @@ def kpi_table(
         "first_day": first_day,
     }
     return out
+
+
+@dataclass(frozen=True)
+class HeadlinePeriod:
+    """The period of a KPI table whose rates a report headlines, or why there is none.
+
+    Attributes
+    ----------
+    row : Series or None
+        The row of :func:`kpi_table` (None when no period qualifies).
+    reason : str or None
+        Why no period qualifies: a sentence for the reader (None when ``row`` is given).
+    """
+
+    row: pd.Series | None
+    reason: str | None = None
+
+    @property
+    def label(self) -> str:
+        """The period as text ("2024-03"), or "n/a"."""
+        return "n/a" if self.row is None else str(self.row["period"])
+
+    def value(self, column: str) -> float | None:
+        """The figure of ``column`` in the headline period (None without one)."""
+        return None if self.row is None else float(self.row[column])
+
+
+def headline_period(kpis: pd.DataFrame) -> HeadlinePeriod:
+    """The latest period whose retention can be headlined (SPEC section 4).
+
+    A headline never comes from a *warm-up* period (its starting base is incomplete), an
+    *incomplete* period (cut short by the observation end) or a period without customers at
+    its start.
+
+    Parameters
+    ----------
+    kpis : DataFrame
+        Output of :func:`kpi_table` (columns ``period``, ``warm_up``, ``incomplete``,
+        ``customers_start``; ``attrs["active_days"]`` and ``attrs["first_day"]``).
+
+    Returns
+    -------
+    HeadlinePeriod
+        Its ``row``, or ``row=None`` and the ``reason`` (a sentence for a report caution).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> tx = pd.DataFrame({"customer_id": ["a", "a", "b"],
+    ...     "order_date": pd.to_datetime(["2024-01-05", "2024-02-03", "2024-01-10"]),
+    ...     "amount": [10.0, 20.0, 5.0]})
+    >>> headline_period(kpi_table(tx, active_days=30, observation_end="2024-03-31")).label
+    '2024-03'
+    >>> print(headline_period(kpi_table(tx, observation_end="2024-03-31")).reason)
+    No retention headline: every period starts less than active_days (365 days) after the first day of data (2024-01-05), so its starting base misses customers who bought before the data begin (warm-up), or is cut short by the observation end. The per-period table still shows the counts; lower active_days or use a longer history for a headline.
+    """
+    settled = kpis[~kpis["warm_up"] & ~kpis["incomplete"]]
+    usable = settled[settled["customers_start"] > 0]
+    if len(usable):
+        return HeadlinePeriod(usable.iloc[-1])
+    if len(settled):
+        return HeadlinePeriod(
+            None,
+            "No retention headline: no complete period after the warm-up has customers in its "
+            "starting base.",
+        )
+    first_day = pd.Timestamp(kpis.attrs["first_day"]).date()
+    return HeadlinePeriod(
+        None,
+        f"No retention headline: every period starts less than active_days "
+        f"({kpis.attrs['active_days']} days) after the first day of data ({first_day}), so its "
+        "starting base misses customers who bought before the data begin (warm-up), or is cut "
+        "short by the observation end. The per-period table still shows the counts; lower "
+        "active_days or use a longer history for a headline.",
+    )
 
 
 def simple_clv_inputs(
@@ -666,7 +514,7 @@ def simple_clv_inputs(
         start; when False the base at the start, hence the churn, rests on a shorter history
         (read the CLV with care).
     """
-    active_days = _check_active_days(active_days)
+    active_days = whole_number(active_days, "active_days", unit="days")
     table = engine.as_table(transactions)
     grid = engine.period_grid(table, freq="Y", observation_end=observation_end)
     end_day = grid.observation_end

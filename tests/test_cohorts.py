@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import tx_frame
 from scipy import stats as st
 
 from retention_utils import cohorts
@@ -19,15 +20,8 @@ from retention_utils.cohorts import (
 )
 from retention_utils.stats import wilson_interval
 
-
-def tx_frame(rows) -> pd.DataFrame:
-    cols = ["customer_id", "order_date", "amount", "channel"]
-    df = pd.DataFrame([tuple(r) for r in rows], columns=cols[: len(rows[0])])
-    df["order_date"] = pd.to_datetime(df["order_date"], format="ISO8601")
-    df["amount"] = df["amount"].astype(float)
-    df["order_id"] = [f"o{i}" for i in range(len(df))]
-    return df
-
+#: Fields of the tuples below (order IDs are made up: each row is an order).
+CHANNEL_LOG = ("customer_id", "order_date", "amount", "channel")
 
 # Jan cohort: a, b, c. Feb cohort: d. Mar cohort: e. Observation end 15 April (April incomplete).
 LOG = [
@@ -44,10 +38,12 @@ LOG = [
     ("d", "2024-04-03", 12.0, "web"),
 ]
 END = "2024-04-15"
+#: Average curves over every cohort and age (the first cohort is left-censored by default).
+ALL_COHORTS = {"include_left_censored": True, "min_cohorts": 1}
 
 
 def test_customer_matrix_hand_computed_with_nan_for_unobservable_cells():
-    m = cohort_matrix(tx_frame(LOG), observation_end=END)
+    m = cohort_matrix(tx_frame(LOG, CHANNEL_LOG), observation_end=END)
     assert m.index.astype(str).tolist() == ["2024-01", "2024-02", "2024-03"]
     assert m.index.name == "cohort" and m.columns.name == "age"
     assert m.columns.tolist() == [0, 1, 2]
@@ -59,7 +55,7 @@ def test_customer_matrix_hand_computed_with_nan_for_unobservable_cells():
 
 
 def test_cohort_matrix_round_trips_through_parquet(tmp_path):
-    m = cohort_matrix(tx_frame(LOG), observation_end=END)
+    m = cohort_matrix(tx_frame(LOG, CHANNEL_LOG), observation_end=END)
     m.columns = m.columns.astype(str)  # Parquet column names are text
     m.reset_index().assign(cohort=lambda d: d["cohort"].astype(str)).to_parquet(tmp_path / "m.pq")
     back = pd.read_parquet(tmp_path / "m.pq")
@@ -67,14 +63,14 @@ def test_cohort_matrix_round_trips_through_parquet(tmp_path):
 
 
 def test_retention_is_a_fraction_of_cohort_size():
-    m = cohort_matrix(tx_frame(LOG), normalize=True, observation_end=END)
+    m = cohort_matrix(tx_frame(LOG, CHANNEL_LOG), normalize=True, observation_end=END)
     np.testing.assert_allclose(
         m.to_numpy(), [[1, 2 / 3, 1 / 3], [1, 0, np.nan], [1, np.nan, np.nan]]
     )
 
 
 def test_include_incomplete_counts_the_cut_period():
-    m = cohort_matrix(tx_frame(LOG), observation_end=END, include_incomplete=True)
+    m = cohort_matrix(tx_frame(LOG, CHANNEL_LOG), observation_end=END, include_incomplete=True)
     assert m.index.astype(str).tolist() == ["2024-01", "2024-02", "2024-03"]
     np.testing.assert_array_equal(
         m.to_numpy(), [[3, 2, 1, 1], [1, 0, 1, np.nan], [1, 0, np.nan, np.nan]]
@@ -82,13 +78,13 @@ def test_include_incomplete_counts_the_cut_period():
 
 
 def test_complete_last_period_is_kept():
-    m = cohort_matrix(tx_frame(LOG), observation_end="2024-04-30")
+    m = cohort_matrix(tx_frame(LOG, CHANNEL_LOG), observation_end="2024-04-30")
     assert m.loc[pd.Period("2024-01", "M"), 3] == 1
     assert m.loc[pd.Period("2024-02", "M"), 2] == 1
 
 
 def test_revenue_matrix_and_cumulative_revenue_per_customer():
-    tx = tx_frame(LOG)
+    tx = tx_frame(LOG, CHANNEL_LOG)
     rev = cohort_matrix(tx, metric="revenue", observation_end=END)
     np.testing.assert_allclose(
         rev.to_numpy(), [[60, 12, -3], [50, 0, np.nan], [9, np.nan, np.nan]]
@@ -104,7 +100,7 @@ def test_revenue_matrix_and_cumulative_revenue_per_customer():
 
 
 def test_weighted_retention_curve_hand_computed():
-    curve = retention_curve(tx_frame(LOG), observation_end=END)
+    curve = retention_curve(tx_frame(LOG, CHANNEL_LOG), observation_end=END, **ALL_COHORTS)
     assert curve["age"].tolist() == [0, 1, 2]
     assert curve["cohorts"].tolist() == [3, 2, 1]
     assert curve["customers"].tolist() == [5, 4, 3]
@@ -118,7 +114,7 @@ def test_weighted_retention_curve_hand_computed():
 
 
 def test_segments_use_value_on_first_purchase():
-    tx = tx_frame(LOG)
+    tx = tx_frame(LOG, CHANNEL_LOG)
     m = cohort_matrix(tx, segment="channel", observation_end=END)
     assert m.index.names == ["segment", "cohort"]
     web = m.loc["web"]
@@ -127,7 +123,7 @@ def test_segments_use_value_on_first_purchase():
     store = m.loc["store"]  # no store customer was acquired in February: no row
     assert store.index.astype(str).tolist() == ["2024-01", "2024-03"]
     np.testing.assert_array_equal(store.to_numpy(), [[1, 1, 0], [1, np.nan, np.nan]])
-    curve = retention_curve(tx, segment="channel", observation_end=END)
+    curve = retention_curve(tx, segment="channel", observation_end=END, **ALL_COHORTS)
     web_curve = curve[curve["segment"] == "web"]
     assert web_curve["customers"].tolist() == [3, 3, 2]
     assert web_curve["retained"].tolist() == [3, 1, 1]
@@ -177,14 +173,85 @@ def test_compare_retention_tells_noise_from_a_real_difference():
             rows.append((cid, "2024-01-05", 10.0, channel))
             if rng.random() < p:
                 rows.append((cid, "2024-02-05", 10.0, channel))
-    curve = retention_curve(tx_frame(rows), segment="channel", observation_end="2024-02-29")
+    curve = retention_curve(
+        tx_frame(rows, CHANNEL_LOG), segment="channel", observation_end="2024-02-29", **ALL_COHORTS
+    )
     out = compare_retention(curve, age=1, reference="a").set_index("segment")
     assert not out.loc["b", "significant"]
     assert out.loc["c", "significant"] and out.loc["c", "difference"] < -0.2
 
 
+def censored_log() -> pd.DataFrame:
+    """Six customers already buying every month when the data begin (January, channel "old"),
+    then two new customers a month, one of whom buys again the next month only."""
+    rows = [(f"p{i}", f"2024-{m:02d}-05", 10.0, "old") for i in range(6) for m in range(1, 7)]
+    for m in (2, 3, 4):
+        rows += [
+            (f"n{m}a", f"2024-{m:02d}-10", 10.0, "new"),
+            (f"n{m}b", f"2024-{m:02d}-11", 10.0, "new"),
+        ]
+        rows.append((f"n{m}a", f"2024-{m + 1:02d}-10", 10.0, "new"))
+    return tx_frame(rows, CHANNEL_LOG)
+
+
+def test_first_cohort_is_listed_as_left_censored():
+    tx = censored_log()
+    assert cohort_matrix(tx, observation_end="2024-06-30").attrs["left_censored"] == ["2024-01"]
+    complete = cohort_matrix(tx, observation_end="2024-06-30", data_start="2024-01-01")
+    assert complete.attrs["left_censored"] == []
+    later = cohort_matrix(tx, observation_end="2024-06-30", data_start="2024-02-15")
+    assert later.attrs["left_censored"] == ["2024-01", "2024-02"]
+    # A segment whose first customer comes after the data begin has no left-censored cohort.
+    new = cohort_matrix(
+        tx, segment_col="channel", segment_value="new", observation_end="2024-06-30"
+    )
+    assert new.index.astype(str).tolist()[0] == "2024-02" and new.attrs["left_censored"] == []
+    assert cohort_matrix(tx_frame(LOG, CHANNEL_LOG)).attrs["left_censored"] == ["2024-01"]
+
+
+def test_average_curve_leaves_out_the_left_censored_cohort_and_thin_ages():
+    tx = censored_log()
+    curve = retention_curve(tx, observation_end="2024-06-30")
+    assert curve["age"].tolist() == [0, 1, 2]  # age 3 has two cohorts besides January
+    assert curve["cohorts"].tolist() == [3, 3, 3]
+    assert curve["customers"].tolist() == [6, 6, 6]
+    np.testing.assert_allclose(curve["retention"], [1.0, 0.5, 0.0])
+    np.testing.assert_allclose(curve["cumulative_revenue_per_customer"], [10.0, 15.0, 15.0])
+    assert curve.attrs["left_censored"] == ["2024-01"] and curve.attrs["min_cohorts"] == 3
+    # With January, age 2 would read 6 / 12 = 50 %, outside the interval of 0 / 6.
+    assert curve.attrs["cautions"] == [
+        "The first cohort (2024-01, 6 customers) is left out of the average retention curve and "
+        "revenue per customer: it also holds customers who bought before the data begin. With "
+        "it, retention at month 2 would read 50% instead of 0%."
+    ]
+    everyone = retention_curve(tx, observation_end="2024-06-30", include_left_censored=True)
+    np.testing.assert_allclose(everyone["retention"], [1.0, 0.75, 0.5, 0.6])
+    assert everyone.attrs["left_censored"] == [] and everyone.attrs["cautions"] == []
+    every_age = retention_curve(tx, observation_end="2024-06-30", **ALL_COHORTS)
+    np.testing.assert_allclose(every_age["retention"], [1, 0.75, 0.5, 0.6, 0.75, 1])  # climbs
+
+
+def test_data_start_says_the_history_is_complete():
+    tx = censored_log()
+    complete = retention_curve(tx, observation_end="2024-06-30", data_start="2024-01-01")
+    pd.testing.assert_frame_equal(
+        complete,
+        retention_curve(tx, observation_end="2024-06-30", include_left_censored=True),
+    )
+    late = retention_curve(tx, observation_end="2024-06-30", data_start="2024-02-15")
+    assert late.empty and late.attrs["left_censored"] == ["2024-01", "2024-02"]
+    assert late.attrs["cautions"] == [
+        "The average retention curve is empty: no age is observed in 3 or more cohorts besides "
+        "the left-censored one."
+    ]
+    with pytest.raises(ValueError, match="min_cohorts must be a whole number >= 1, got 0."):
+        retention_curve(tx, min_cohorts=0)
+    with pytest.raises(ValueError, match="data_start='soon' is not a date"):
+        cohort_matrix(tx, data_start="soon")
+
+
 def test_bad_arguments():
-    tx = tx_frame(LOG)
+    tx = tx_frame(LOG, CHANNEL_LOG)
     with pytest.raises(ValueError, match="metric must be 'customers' or 'revenue'"):
         cohort_matrix(tx, metric="orders")
     with pytest.raises(ValueError, match="normalize must be"):
@@ -265,7 +332,7 @@ def test_cohort_matrix_matches_independent_pandas(freq, observation_end, metric)
         sizes[ref[k].notna().to_numpy()].sum() for k in ref.columns
     ]
     if metric == "customers":
-        curve = retention_curve(tx, freq=freq, observation_end=observation_end)
+        curve = retention_curve(tx, freq=freq, observation_end=observation_end, **ALL_COHORTS)
         np.testing.assert_allclose(curve["retention"], weighted, rtol=1e-12)
 
 
@@ -292,15 +359,24 @@ def test_heatmap_labels_percent_blank_cells_and_sizes():
 
     from retention_utils.plots.cohorts import plot_cohort_heatmap
 
-    m = cohort_matrix(tx_frame(LOG), normalize=True, observation_end=END)
+    m = cohort_matrix(tx_frame(LOG, CHANNEL_LOG), normalize=True, observation_end=END)
     ax = plot_cohort_heatmap(m)
     texts = [t.get_text() for t in ax.texts]
     assert texts == ["100%", "67%", "33%", "100%", "0%", "100%"]  # NaN cells stay blank
     labels = [t.get_text() for t in ax.get_yticklabels()]
-    assert labels == ["2024-01  (n=3)", "2024-02  (n=1)", "2024-03  (n=1)"]
-    assert "5 customers" in ax.get_xlabel()
+    assert labels == ["2024-01  (n=3)  left-censored", "2024-02  (n=1)", "2024-03  (n=1)"]
+    assert "5 customers" in ax.get_xlabel() and "hatched: left-censored" in ax.get_xlabel()
+    hatched = [p for p in ax.patches if p.get_hatch()]
+    assert [(p.get_y(), p.get_width()) for p in hatched] == [(0, 3)]  # the first row, whole
+    complete = plot_cohort_heatmap(
+        cohort_matrix(tx_frame(LOG, CHANNEL_LOG), observation_end=END, data_start="2024-01-01")
+    )
+    assert complete.get_yticklabels()[0].get_text() == "2024-01  (n=3)"
+    assert not [p for p in complete.patches if p.get_hatch()]
     with pytest.raises(ValueError, match="pass segment=<value>"):
-        plot_cohort_heatmap(cohort_matrix(tx_frame(LOG), segment="channel", observation_end=END))
+        plot_cohort_heatmap(
+            cohort_matrix(tx_frame(LOG, CHANNEL_LOG), segment="channel", observation_end=END)
+        )
     plt.close("all")
 
 
@@ -313,17 +389,50 @@ def test_curve_and_flow_plots_draw_the_numbers():
     from retention_utils.kpis import kpi_table
     from retention_utils.plots.cohorts import plot_customer_flows, plot_retention_curves
 
-    curve = retention_curve(tx_frame(LOG), observation_end=END)
+    curve = retention_curve(tx_frame(LOG, CHANNEL_LOG), observation_end=END, **ALL_COHORTS)
     fig, ax = plt.subplots()
     assert plot_retention_curves(curve, ax=ax) is ax
     np.testing.assert_allclose(ax.lines[0].get_ydata(), [100, 50, 100 / 3])
     assert "n=5" in ax.get_legend().get_texts()[0].get_text()
-    kpi = kpi_table(tx_frame(LOG), active_days=31, observation_end="2024-04-30")
+    kpi = kpi_table(tx_frame(LOG, CHANNEL_LOG), active_days=31, observation_end="2024-04-30")
     ax = plot_customer_flows(kpi)
     heights = [p.get_height() for p in ax.patches]
     n = len(kpi)
     assert heights[:n] == kpi["new_customers"].tolist()
     assert heights[2 * n :] == (-kpi["churned"]).tolist()
+    plt.close("all")
+
+
+def test_curve_plots_say_what_the_curve_leaves_out():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from retention_utils.kpis import kpi_table
+    from retention_utils.plots.cohorts import (
+        plot_cumulative_revenue,
+        plot_kpi_trends,
+        plot_retention_curves,
+    )
+
+    tx = censored_log()
+    ax = plot_retention_curves(retention_curve(tx, observation_end="2024-06-30"))
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), [100, 50, 0])
+    notes = [t.get_text() for t in ax.texts]
+    assert notes == [
+        "bands: 95% Wilson intervals; cohort 2024-01 left out (left-censored); ages seen in 3+ "
+        "cohorts"
+    ]
+    empty = retention_curve(tx, observation_end="2024-06-30", data_start="2024-02-15")
+    for plot in (plot_retention_curves, plot_cumulative_revenue):
+        ax = plot(empty)
+        assert [t.get_text() for t in ax.texts] == ["No age is observed in 3 or more cohorts"]
+        assert not ax.lines and ax.get_legend() is None
+    kpi = kpi_table(tx, active_days=31, observation_end="2024-06-30")
+    ax = plot_kpi_trends(kpi)
+    assert ax.lines[0].get_label() == "Retention, strict: retained / S"
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), kpi["retention_strict"])
     plt.close("all")
 
 
@@ -372,8 +481,8 @@ def test_notebook_runs_on_demo_data(tmp_path):
 
     from retention_utils import io
     from retention_utils.config import NOTEBOOK_DIR
-    from retention_utils.kpis import kpi_table
-    from retention_utils.record import read_headlines
+    from retention_utils.kpis import headline_period, kpi_table
+    from retention_utils.record import read_cautions, read_headlines
 
     out = tmp_path / "cohort_analysis.ipynb"
     pm.execute_notebook(
@@ -393,7 +502,7 @@ def test_notebook_runs_on_demo_data(tmp_path):
     expected = {
         "customers",
         "revenue",
-        "retention_rate_last",
+        "retention_strict_last",
         "churn_rate_last",
         "retention_age_3",
         "repeat_purchase_rate",
@@ -405,5 +514,7 @@ def test_notebook_runs_on_demo_data(tmp_path):
     assert heads["customers"]["value"] == int(kpi["new_customers"].sum())
     assert heads["revenue"]["value"] == pytest.approx(kpi["revenue"].sum())
     last = kpi[~kpi["incomplete"]].iloc[-1]
-    assert heads["retention_rate_last"]["value"] == pytest.approx(last["retention_rate"])
+    assert headline_period(kpi).label == str(last["period"])  # the demo has two years
+    assert heads["retention_strict_last"]["value"] == pytest.approx(last["retention_strict"])
     assert all(h["value"] is not None for h in heads.values())
+    assert read_cautions(nb) == []  # the demo's first cohort does not move the curve

@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import tx_frame
 from pandas.testing import assert_frame_equal
 
 from retention_utils.engine import (
@@ -19,19 +20,6 @@ from retention_utils.engine import (
     purchase_tracking,
     rfm_summary,
 )
-
-
-def tx_frame(rows) -> pd.DataFrame:
-    """Canonical transactions from (customer, date, amount[, order_id]) tuples."""
-    df = pd.DataFrame(
-        [tuple(r) for r in rows],
-        columns=["customer_id", "order_date", "amount", "order_id"][: len(rows[0])],
-    )
-    df["order_date"] = pd.to_datetime(df["order_date"], format="ISO8601")
-    df["amount"] = df["amount"].astype(float)
-    if "order_id" not in df:
-        df["order_id"] = [f"o{i}" for i in range(len(df))]
-    return df
 
 
 def lifetimes_utils():

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import tx_frame
 
 from retention_utils import kpis
 from retention_utils.kpis import (
@@ -26,18 +27,6 @@ from retention_utils.kpis import (
     simple_clv,
     simple_clv_inputs,
 )
-
-
-def tx_frame(rows) -> pd.DataFrame:
-    """Canonical transactions from (customer, date, amount[, order_id[, channel]]) tuples."""
-    cols = ["customer_id", "order_date", "amount", "order_id", "channel"]
-    df = pd.DataFrame([tuple(r) for r in rows], columns=cols[: len(rows[0])])
-    df["order_date"] = pd.to_datetime(df["order_date"], format="ISO8601")
-    df["amount"] = df["amount"].astype(float)
-    if "order_id" not in df:
-        df["order_id"] = [f"o{i}" for i in range(len(df))]
-    return df
-
 
 # --- formulas --------------------------------------------------------------------------------
 
@@ -142,6 +131,71 @@ def test_reactivation_after_lapse():
     assert out.loc["2024-04", "customers_end"] == 2
     assert out.loc["2024-05", "churned"] == 2
     assert out_index == "period"
+
+
+# w, y, z are in the base on 1 March (active_days=31); x and u bought in early January only,
+# lapsed, and come back in March: reactivated. w churns.
+LAPSE = [
+    ("x", "2024-01-02", 10.0),
+    ("u", "2024-01-03", 10.0),
+    ("w", "2024-02-10", 10.0),
+    ("y", "2024-02-15", 10.0),
+    ("z", "2024-02-20", 10.0),
+    ("z", "2024-03-05", 10.0),
+    ("x", "2024-03-10", 10.0),
+    ("u", "2024-03-12", 10.0),
+    ("y", "2024-03-15", 10.0),
+]
+
+
+def test_retained_reactivated_and_strict_retention_hand_computed():
+    out = kpi_table(tx_frame(LAPSE), active_days=31, observation_end="2024-03-31")
+    assert out["customers_start"].tolist() == [0, 2, 3]
+    assert out["customers_end"].tolist() == [2, 3, 4]
+    assert out["new_customers"].tolist() == [2, 3, 0]
+    assert out["churned"].tolist() == [0, 2, 1]
+    assert out["retained"].tolist() == [0, 0, 2]  # March: y and z
+    assert out["reactivated"].tolist() == [0, 0, 2]  # March: x and u
+    # CRR counts x and u as retained: (4 - 0) / 3 = 133.3 %; the strict rate cannot pass 100.
+    np.testing.assert_allclose(out["retention_rate"], [np.nan, 0.0, 400 / 3])
+    np.testing.assert_allclose(out["retention_strict"], [np.nan, 0.0, 200 / 3])
+    assert out["warm_up"].tolist() == [True, True, False]  # first day 2 Jan + 31 days
+    c = kpis.engine.window_counts(
+        tx_frame(LAPSE), start="2024-03-01", end="2024-04-01", active_days=31
+    )
+    assert (c["retained"], c["reactivated"], c["new_customers"], c["churned"]) == (2, 2, 0, 1)
+
+
+def test_headline_period_is_the_last_complete_period_after_warm_up():
+    head = kpis.headline_period(kpi_table(tx_frame(LAPSE), active_days=31))  # ends 15 March
+    assert head.row is None  # Jan, Feb warm-up; March cut short by the observation end
+    head = kpis.headline_period(
+        kpi_table(tx_frame(LAPSE), active_days=31, observation_end="2024-04-30")
+    )
+    assert head.label == "2024-04" and head.reason is None
+    assert head.value("retention_strict") == 0.0  # nobody bought in April: all four lapse
+    head = kpis.headline_period(
+        kpi_table(tx_frame(LAPSE), active_days=31, observation_end="2024-03-31")
+    )
+    assert head.label == "2024-03" and head.value("retention_strict") == pytest.approx(200 / 3)
+
+
+def test_headline_period_none_when_every_period_is_warm_up_or_incomplete():
+    head = kpis.headline_period(kpi_table(tx_frame(LAPSE), observation_end="2024-03-31"))
+    assert head.row is None and head.label == "n/a" and head.value("retention_strict") is None
+    assert head.reason == (
+        "No retention headline: every period starts less than active_days (365 days) after the "
+        "first day of data (2024-01-02), so its starting base misses customers who bought before "
+        "the data begin (warm-up), or is cut short by the observation end. The per-period table "
+        "still shows the counts; lower active_days or use a longer history for a headline."
+    )
+    lapsed = kpi_table(
+        tx_frame([("a", "2024-01-01", 5.0)]), active_days=20, observation_end="2024-05-31"
+    )
+    assert kpis.headline_period(lapsed).reason == (
+        "No retention headline: no complete period after the warm-up has customers in its "
+        "starting base."
+    )
 
 
 def test_returns_are_netted_per_day_and_order():

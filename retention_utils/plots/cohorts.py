@@ -7,9 +7,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from matplotlib.patches import Patch
+from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import MaxNLocator, StrMethodFormatter
 
+from retention_utils.cohorts import cohort_sizes
 from retention_utils.plots import COLORS, get_ax, note, percent_axis
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
 _FREQ_WORDS = {"W": "weeks", "M": "months", "Q": "quarters", "Y": "years"}
 _PERIOD_WORDS = {"W": "week", "M": "month", "Q": "quarter", "Y": "year"}
 _LABELS = {
+    "retention_strict": "Retention, strict: retained / S",
     "retention_rate": "Retention rate (E - N) / S",
     "churn_rate": "Churn rate",
     "return_rate": "Return rate",
@@ -40,6 +42,7 @@ _LABELS = {
     "revenue_churn": "Revenue churn",
 }
 _PERCENT = {
+    "retention_strict",
     "retention_rate",
     "churn_rate",
     "return_rate",
@@ -92,7 +95,8 @@ def plot_cohort_heatmap(
     **kwargs,
 ) -> plt.Axes:
     """Cohort heatmap: one row per acquisition cohort (with its size), one column per period
-    since acquisition; cells not yet observable stay blank.
+    since acquisition; cells not yet observable stay blank. A left-censored cohort (the first
+    period of data, ``matrix.attrs["left_censored"]``) is hatched and labelled.
 
     Parameters
     ----------
@@ -121,8 +125,6 @@ def plot_cohort_heatmap(
     """
     attrs = dict(matrix.attrs)
     if sizes is None and attrs.get("cohort_size"):
-        from retention_utils.cohorts import cohort_sizes
-
         sizes = cohort_sizes(matrix)
     if isinstance(matrix.index, pd.MultiIndex):
         if segment is None:
@@ -154,6 +156,8 @@ def plot_cohort_heatmap(
             f"{lab}  (n={int(v):,})" if pd.notna(v) else lab
             for lab, v in zip(labels, n, strict=True)
         ]
+    censored = [i for i, c in enumerate(shown.index) if str(c) in attrs.get("left_censored", [])]
+    labels = [f"{lab}  left-censored" if i in censored else lab for i, lab in enumerate(labels)]
     if annotate is None:
         annotate = shown.size <= 700
     values = shown.to_numpy(dtype=float)
@@ -180,6 +184,10 @@ def plot_cohort_heatmap(
         mask=~np.isfinite(values),
         **options,
     )
+    for row in censored:
+        ax.add_patch(
+            Rectangle((0, row), shown.shape[1], 1, fill=False, hatch="///", lw=0, ec="#555555")
+        )
     words = _FREQ_WORDS.get(freq, "periods")
     xlabel = f"{words.capitalize()} since acquisition (0 = acquisition {_PERIOD_WORDS.get(freq, 'period')})"
     ax.set_ylabel("Acquisition cohort (customers acquired)")
@@ -199,8 +207,33 @@ def plot_cohort_heatmap(
         text = f"{total:,} customers in the cohorts shown; " + text
     if hidden > 0:
         text += f"; {hidden} older cohorts not shown"
+    if censored:
+        text += "\nhatched: left-censored cohort: it also holds customers who bought before the data begin"
     ax.set_xlabel(f"{xlabel}\n{text}")
     ax.grid(False)
+    return ax
+
+
+def _curve_note(curve: pd.DataFrame, text: str) -> str:
+    """``text`` and what :func:`retention_utils.cohorts.retention_curve` left out."""
+    if curve.attrs.get("left_censored"):
+        text += f"; cohort {', '.join(curve.attrs['left_censored'])} left out (left-censored)"
+    if curve.attrs.get("min_cohorts", 1) > 1:
+        text += f"; ages seen in {curve.attrs['min_cohorts']}+ cohorts"
+    return text
+
+
+def _no_curve(ax: plt.Axes, curve: pd.DataFrame) -> plt.Axes:
+    """An empty curve's axes: the reason instead of lines."""
+    ax.text(
+        0.5,
+        0.5,
+        f"No age is observed in {curve.attrs.get('min_cohorts', 1)} or more cohorts",
+        ha="center",
+        va="center",
+        transform=ax.transAxes,
+    )
+    ax.set_axis_off()
     return ax
 
 
@@ -253,6 +286,8 @@ def plot_retention_curves(
     matplotlib Axes
     """
     ax = get_ax(ax)
+    if curve.empty:
+        return _no_curve(ax, curve)
     freq = curve.attrs.get("freq", "M")
     segments, hidden = _segments_of(curve, max_segments, min_customers)
     palette = sns.color_palette("colorblind", max(len(segments), 1))
@@ -290,7 +325,7 @@ def plot_retention_curves(
     ax.set_ylabel("Customers buying (% of cohort)")
     ax.set_title(title or "Retention curve (cohort-size-weighted average)")
     ax.legend(loc="upper right", fontsize=8, frameon=True)
-    text = "bands: 95% Wilson intervals"
+    text = _curve_note(curve, "bands: 95% Wilson intervals")
     if hidden:
         text += f"; {hidden} smaller segments not shown"
     note(ax, text, loc="lower left")
@@ -324,6 +359,8 @@ def plot_cumulative_revenue(
     matplotlib Axes
     """
     ax = get_ax(ax)
+    if curve.empty:
+        return _no_curve(ax, curve)
     freq = curve.attrs.get("freq", "M")
     segments, hidden = _segments_of(curve, max_segments, min_customers)
     palette = sns.color_palette("colorblind", max(len(segments), 1))
@@ -351,7 +388,7 @@ def plot_cumulative_revenue(
     ax.set_title(title or "Cumulative revenue per acquired customer")
     ax.set_ylim(bottom=min(0, ax.get_ylim()[0]))
     ax.legend(loc="upper left", fontsize=8)
-    text = "average weighted by cohort size, over cohorts observed that long"
+    text = _curve_note(curve, "average weighted by cohort size, over cohorts observed that long")
     if hidden:
         text += f"; {hidden} smaller segments not shown"
     note(ax, text)
@@ -361,7 +398,12 @@ def plot_cumulative_revenue(
 def plot_kpi_trends(
     kpis: pd.DataFrame,
     *,
-    metrics: tuple[str, ...] | list[str] = ("retention_rate", "churn_rate", "return_rate"),
+    metrics: tuple[str, ...] | list[str] = (
+        "retention_strict",
+        "retention_rate",
+        "churn_rate",
+        "return_rate",
+    ),
     currency: str = "",
     ylabel: str | None = None,
     title: str | None = None,
@@ -438,7 +480,7 @@ def plot_kpi_trends(
         label = ylabel or ", ".join(_LABELS.get(m, m) for m in metrics)
         ax.set_ylabel(_money_label(label, currency) if set(metrics) <= money else label)
     xlabel = f"Period ({_PERIOD_WORDS.get(freq, 'period')})"
-    of_base = {"retention_rate", "churn_rate", "return_rate"}
+    of_base = {"retention_strict", "retention_rate", "churn_rate", "return_rate"}
     if "customers_start" in kpis.columns and set(metrics) <= of_base:
         complete = kpis[~kpis["incomplete"]] if "incomplete" in kpis.columns else kpis
         if len(complete):
