@@ -88,7 +88,7 @@ def cdnow_models(cdnow_sample):
     bgf = clv.fit_bgnbd(summary)
     ggf = clv.fit_gamma_gamma(summary)
     predictions = clv.predict_clv(summary, bgf, ggf)
-    customers = clv.customer_table(cdnow_sample, summary, predictions)
+    customers = clv.customer_table(engine.customer_history(cdnow_sample), summary, predictions)
     return summary, bgf, ggf, predictions, customers
 
 
@@ -172,10 +172,10 @@ def test_gamma_gamma_published_cdnow_parameters(cdnow_summary_file):
 
 
 def test_weighted_fits_equal_unweighted_lifetimes_fits(cdnow_summary_file):
-    lt = clv._lifetimes()
+    lt = clv.base.lifetimes_classes()
     data = cdnow_summary_file
     repeat = data[data["frequency"] > 0]
-    with clv._quiet_lifetimes():
+    with clv.base.quiet_lifetimes():
         plain_bg = lt["BetaGeoFitter"]().fit(data["frequency"], data["recency"], data["T"])
         plain_gg = lt["GammaGammaFitter"]().fit(repeat["frequency"], repeat["monetary_value"])
     bgf = clv.fit_bgnbd(data)
@@ -191,7 +191,7 @@ def test_predict_clv_equals_lifetimes_on_daily_data(cdnow_sample):
     bgf = clv.fit_bgnbd(summary)
     ggf = clv.fit_gamma_gamma(summary)
     got = clv.predict_clv(summary, bgf, ggf, months=12, monthly_discount_rate=0.01)
-    with clv._quiet_lifetimes():
+    with clv.base.quiet_lifetimes():
         expected = ggf.customer_lifetime_value(
             bgf,
             summary["frequency"],
@@ -259,7 +259,7 @@ def test_parameter_recovery_on_the_demo_generator():
 def test_probability_of_purchases_matches_lifetimes(cdnow_bgf):
     for t in (0.5, 10.0, 38.86):
         for n in (0, 1, 3, 7):
-            with clv._quiet_lifetimes():
+            with clv.base.quiet_lifetimes():
                 expected = cdnow_bgf.probability_of_n_purchases_up_to_time(t, n)
             got = clv.probability_of_purchases(cdnow_bgf, np.array([t]), n)
             assert got[0] == pytest.approx(float(expected), rel=1e-9)
@@ -283,7 +283,7 @@ def test_validate_holdout(cdnow_calibration, cdnow_bgf):
     cal = cdnow_calibration
     assert result.duration == 39.0
     assert result.totals.loc["BG/NBD", "actual"] == cal["frequency_holdout"].sum()
-    with clv._quiet_lifetimes():
+    with clv.base.quiet_lifetimes():
         predicted = cdnow_bgf.predict(39, cal["frequency_cal"], cal["recency_cal"], cal["T_cal"])
     assert result.totals.loc["BG/NBD", "predicted"] == pytest.approx(predicted.sum())
     naive = (cal["frequency_cal"] / cal["T_cal"] * 39).sum()
@@ -319,13 +319,13 @@ def test_naive_baseline_hand_computed():
 
 def test_repeat_purchase_tracking(cdnow_counted, cdnow_bgf):
     tracking = clv.repeat_purchase_tracking(
-        cdnow_counted, cdnow_bgf, calibration_end=CALIBRATION_END
+        engine.purchase_tracking(cdnow_counted), cdnow_bgf, calibration_end=CALIBRATION_END
     )
     summary = engine.rfm_summary(cdnow_counted, freq="D", freq_multiplier=7)
     assert tracking["actual_cumulative"].iloc[-1] == summary["frequency"].sum()
     assert tracking["actual"].sum() == summary["frequency"].sum()
     # expected by the end = sum over customers of E[X(T_i)]: an independent computation
-    with clv._quiet_lifetimes():
+    with clv.base.quiet_lifetimes():
         direct = cdnow_bgf.expected_number_of_purchases_up_to_time(summary["T"]).sum()
     assert tracking["expected_cumulative"].iloc[-1] == pytest.approx(direct, rel=1e-9)
     assert tracking.index[-1] == pd.Timestamp(OBSERVATION_END)
@@ -337,7 +337,7 @@ def test_frequency_recency_grid(cdnow_bgf):
     grid = clv.frequency_recency_grid(cdnow_bgf, metric="p_alive", steps=5)
     age = cdnow_bgf.data["T"].max()
     assert grid.index[-1] == pytest.approx(age)
-    with clv._quiet_lifetimes():
+    with clv.base.quiet_lifetimes():
         cell = cdnow_bgf.conditional_probability_alive(3, grid.index[2], age)
     assert grid.loc[grid.index[2], 3] == pytest.approx(float(cell[0]))
     assert (grid[0] == 1.0).all()  # no repeat purchase: alive by the model's construction
@@ -350,7 +350,7 @@ def test_frequency_recency_grid(cdnow_bgf):
 def test_alive_history_ends_at_the_predicted_p_alive(cdnow_sample, cdnow_models):
     summary, bgf, _, predictions, _ = cdnow_models
     ids = summary.index[[0, 1, 144]].tolist()
-    history = clv.alive_history(cdnow_sample, bgf, ids)
+    history = clv.alive_history(engine.customer_purchase_days(cdnow_sample, ids), bgf)
     assert history["customer_id"].unique().tolist() == ids
     last = history.groupby("customer_id").tail(1).set_index("customer_id")
     assert (last["day"] == pd.Timestamp("1998-06-30")).all()
@@ -359,13 +359,13 @@ def test_alive_history_ends_at_the_predicted_p_alive(cdnow_sample, cdnow_models)
     bought = cdnow_sample.loc[cdnow_sample["customer_id"] == ids[0], "order_date"]
     assert one.loc[one["purchase"], "day"].tolist() == sorted(bought.dt.normalize().unique())
     assert one["p_alive"].iloc[0] == 1.0  # before any repeat purchase
-    with pytest.raises(ValueError, match="No purchase found for customer"):
-        clv.alive_history(cdnow_sample, bgf, ["nobody"])
+    with pytest.raises(ValueError, match="No purchase day of the customers to follow"):
+        clv.alive_history(engine.customer_purchase_days(cdnow_sample, ["nobody"]), bgf)
 
 
 def test_expected_repeat_purchases_curve(cdnow_bgf):
     curve = clv.expected_repeat_purchases(cdnow_bgf, days=273)
-    with clv._quiet_lifetimes():
+    with clv.base.quiet_lifetimes():
         direct = cdnow_bgf.expected_number_of_purchases_up_to_time(39)
     assert curve.loc[273, "expected"] == pytest.approx(float(direct))
     assert curve.loc[0, "expected"] == 0.0
@@ -407,8 +407,8 @@ def test_customer_table(cdnow_sample, cdnow_models):
 
 def test_seed_formula_comparison(cdnow_sample, cdnow_models):
     _, bgf, _, _, customers = cdnow_models
-    table = clv.seed_formula_comparison(cdnow_sample, customers, bgf)
     seed = kpis.simple_clv_inputs(cdnow_sample, customers.attrs["observation_end"])
+    table = clv.seed_formula_comparison(seed, customers, bgf)
     assert table.loc["customers", "seed formula"] == seed["customers"]
     assert table.loc["value per customer over the lifespan", "seed formula"] == pytest.approx(
         seed["clv"]
@@ -417,7 +417,7 @@ def test_seed_formula_comparison(cdnow_sample, cdnow_models):
     assert table.loc["customers", "model (all customers)"] == len(customers)
     active = customers[customers["last_purchase"] >= seed["window_start"]]
     assert table.loc["customers", "model (same customers)"] == len(active)
-    with clv._quiet_lifetimes():
+    with clv.base.quiet_lifetimes():
         year = bgf.predict(365 / 7, active["frequency"], active["recency"], active["T"])
     assert table.loc["value per customer, 1 year", "model (same customers)"] == pytest.approx(
         (year * active["expected_avg_value"]).mean()
@@ -485,7 +485,7 @@ def test_predict_clv_needs_the_time_unit(cdnow_models):
 
 
 def test_non_convergence_climbs_the_penalizer_ladder(monkeypatch, capsys):
-    lt = clv._lifetimes()
+    lt = clv.base.lifetimes_classes()
     fitter_class = lt["BetaGeoFitter"]
     original = fitter_class.fit
     calls = []
@@ -538,7 +538,7 @@ def test_gamma_gamma_correlation_warning():
 
 
 def test_gamma_gamma_with_infinite_mean_spend_is_refused(monkeypatch):
-    lt = clv._lifetimes()
+    lt = clv.base.lifetimes_classes()
     original = lt["GammaGammaFitter"].fit
 
     def heavy_tailed(self, *args, **kwargs):
@@ -588,7 +588,7 @@ def test_plots_draw_on_the_given_axes(cdnow_sample, cdnow_calibration, cdnow_bgf
     _, bgf, _, _, customers = cdnow_models
     validation = clv.validate_holdout(cdnow_calibration, cdnow_bgf)
     tracking = clv.repeat_purchase_tracking(
-        cdnow_sample, cdnow_bgf, calibration_end=CALIBRATION_END
+        engine.purchase_tracking(cdnow_sample), cdnow_bgf, calibration_end=CALIBRATION_END
     )
     calls = [
         lambda ax: clv_plots.plot_period_transactions(
@@ -605,7 +605,10 @@ def test_plots_draw_on_the_given_axes(cdnow_sample, cdnow_calibration, cdnow_bgf
         lambda ax: clv_plots.plot_segments(clv.segment_summary(customers), ax=ax),
         lambda ax: clv_plots.plot_clv_distribution(customers, currency="USD", ax=ax),
         lambda ax: clv_plots.plot_alive_history(
-            clv.alive_history(cdnow_sample, bgf, customers.index[:2].tolist()), ax=ax
+            clv.alive_history(
+                engine.customer_purchase_days(cdnow_sample, customers.index[:2].tolist()), bgf
+            ),
+            ax=ax,
         ),
         lambda ax: clv_plots.plot_expected_repeat_purchases(
             clv.expected_repeat_purchases(bgf), ax=ax
@@ -728,7 +731,7 @@ filters = list(warnings.filters)
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", pd.errors.Pandas4Warning)
     option = pd.get_option("mode.chained_assignment")
-clv._lifetimes()
+clv.base.lifetimes_classes()
 assert warnings.filters == filters, "warning filters changed"
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", pd.errors.Pandas4Warning)

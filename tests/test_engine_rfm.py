@@ -37,7 +37,7 @@ def lifetimes_utils():
     """lifetimes.utils with its import side effects contained (tests only)."""
     from retention_utils import clv
 
-    clv._lifetimes()  # imports lifetimes once, restoring the global state it changes
+    clv.base.lifetimes_classes()  # imports lifetimes once, restoring the global state it changes
     import lifetimes.utils as utils
 
     return utils
