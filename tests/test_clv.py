@@ -499,7 +499,8 @@ def test_non_convergence_climbs_the_penalizer_ladder(monkeypatch, capsys):
 
     monkeypatch.setattr(fitter_class, "fit", flaky_fit)
     summary = synthetic_summary(2000, seed=2)
-    with pytest.warns(clv.PenalizerWarning, match="converged with penalizer_coef=0.01"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a caution, not a Python warning
         bgf = clv.fit_bgnbd(summary)
     assert bgf.penalizer_coef == 0.01
     assert bgf.penalizer_ladder_ == (0.0, 0.001, 0.01)
@@ -507,6 +508,11 @@ def test_non_convergence_climbs_the_penalizer_ladder(monkeypatch, capsys):
     assert capsys.readouterr().out == ""  # lifetimes' print is not shown
     checks = clv.model_checks(bgf).set_index("check")
     assert checks.loc["BG/NBD penalizer", "status"] == "caution"
+    assert clv.model_cautions(bgf) == [
+        "The BG/NBD fit converged only with a penalizer of 0.01 (asked: 0), which shrinks "
+        "its parameters towards 0, so check the holdout validation before relying on its "
+        "predictions."
+    ]
 
     def failing_fit(self, *args, **kwargs):
         raise lt["ConvergenceError"]("The model did not converge.")
@@ -518,8 +524,7 @@ def test_non_convergence_climbs_the_penalizer_ladder(monkeypatch, capsys):
         clv.fit_bgnbd(summary, penalizer=0.05)
 
 
-@pytest.mark.filterwarnings("ignore::retention_utils.clv.PenalizerWarning")
-def test_gamma_gamma_correlation_warning():
+def test_gamma_gamma_correlation_caution():
     rng = np.random.default_rng(0)
     frequency = rng.integers(1, 20, 300).astype(float)
     summary = pd.DataFrame(
@@ -530,11 +535,19 @@ def test_gamma_gamma_correlation_warning():
             "monetary_value": 10 * frequency * rng.gamma(20, 1 / 20, 300),
         }
     )
-    with pytest.warns(clv.ModelAssumptionWarning, match="Frequency and average spend are"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a caution, not a Python warning
         ggf = clv.fit_gamma_gamma(summary)
     assert ggf.correlation_ > 0.8
-    checks = clv.model_checks(clv.fit_bgnbd(synthetic_summary(2000, 0)), ggf).set_index("check")
+    bgf = clv.fit_bgnbd(synthetic_summary(2000, 0))
+    checks = clv.model_checks(bgf, ggf).set_index("check")
     assert checks.loc["spend independent of frequency", "status"] == "caution"
+    correlation = (
+        f"Frequency and spend per purchase are correlated (Pearson r = {ggf.correlation_:.2f} "
+        "over 300 repeat buyers), against the Gamma-Gamma assumption of independence, so "
+        "expected spend and CLV are biased for frequent or infrequent buyers."
+    )
+    assert correlation in clv.model_cautions(bgf, ggf)
 
 
 def test_gamma_gamma_with_infinite_mean_spend_is_refused(monkeypatch):
@@ -563,10 +576,137 @@ def test_no_dropout_is_flagged():
     recency = np.clip(recency, 0, age)
     summary = pd.DataFrame({"frequency": frequency, "recency": recency, "T": age})
     summary.attrs["unit_days"] = 1
-    with pytest.warns(clv.ModelAssumptionWarning, match="finds no dropout"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a caution, not a Python warning
         bgf = clv.fit_bgnbd(summary)
+    dropout = clv.dropout_probability(bgf)
+    assert dropout < 1e-3
     checks = clv.model_checks(bgf).set_index("check")
     assert checks.loc["dropout identified", "status"] == "caution"
+    assert not clv.dropout_identified(bgf)
+    assert clv.model_cautions(bgf)[0].startswith(
+        f"The BG/NBD fit does not identify customer dropout (a / (a + b) = {dropout:.1e} per "
+        "purchase"
+    )
+    assert clv.model_cautions(bgf)[0].endswith(
+        "), so P(alive) is about 1 for everyone and cannot flag customers at risk: rank "
+        "customers by CLV and expected purchases instead."
+    )
+
+
+def test_dropout_caution_on_a_fitter_with_set_parameters():
+    # the UCI Online Retail fit: a ~ 0, b = 5,560 (finite standard errors kept from the fit)
+    bgf = clv.fit_bgnbd(synthetic_summary(2000, seed=3))
+    assert clv.model_cautions(bgf) == []
+    bgf.params_ = bgf.params_.copy()
+    bgf.params_["a"], bgf.params_["b"] = 1.5e-6, 5560.0
+    assert clv.model_cautions(bgf) == [
+        "The BG/NBD fit does not identify customer dropout (a / (a + b) = 2.7e-10 per "
+        "purchase), so P(alive) is about 1 for everyone and cannot flag customers at risk: "
+        "rank customers by CLV and expected purchases instead."
+    ]
+    checks = clv.model_checks(bgf).set_index("check")
+    assert checks.loc["dropout identified", "status"] == "caution"
+    assert checks.loc["dropout identified", "value"] == "a/(a+b) = 2.7e-10"
+
+
+def test_no_caution_on_the_cdnow_sample(cdnow_models, cdnow_calibration, cdnow_bgf):
+    _, bgf, ggf, _, customers = cdnow_models
+    assert clv.dropout_identified(cdnow_bgf)  # the published fit: a=0.793, b=2.426
+    validation = clv.validate_holdout(cdnow_calibration, cdnow_bgf)
+    assert clv.model_cautions(bgf, ggf, validation) == []
+    at_risk = clv.at_risk_customers(customers, bgf)
+    assert len(at_risk) == 20 and at_risk["revenue"].is_monotonic_decreasing
+    assert (at_risk["segment"] == "high value at risk").all()
+
+
+def test_holdout_error_beyond_20_percent_is_a_caution(cdnow_calibration, cdnow_bgf):
+    validation = clv.validate_holdout(cdnow_calibration, cdnow_bgf)
+    totals = validation.totals.copy()
+    totals.loc["BG/NBD", ["actual", "predicted", "error_pct"]] = [1000.0, 1250.0, 25.0]
+    off = clv.HoldoutValidation(
+        validation.by_frequency, totals, validation.per_customer, validation.duration
+    )
+    assert clv.model_cautions(cdnow_bgf, validation=off) == [
+        "The model's total of holdout purchases is +25.0 % off the actual (1,250 predicted, "
+        "1,000 actual), beyond ±20 %, so its purchase and CLV figures are not reliable for "
+        "planning."
+    ]
+    totals.loc["BG/NBD", "error_pct"] = 15.0
+    assert clv.model_cautions(cdnow_bgf, validation=off) == []
+
+
+def test_at_risk_section_says_why_it_is_empty():
+    bgf = clv.fit_bgnbd(synthetic_summary(2000, seed=3))
+    bgf.params_ = bgf.params_.copy()
+    bgf.params_["a"], bgf.params_["b"] = 1.5e-6, 5560.0
+    customers = pd.DataFrame(
+        {"revenue": [50.0, 10.0], "p_alive": [1.0, 1.0], "segment": ["high value, active"] * 2}
+    )
+    at_risk = clv.at_risk_customers(customers, bgf)
+    shown = clv_plots.table_or_note(at_risk)
+    assert at_risk.empty
+    assert shown._repr_markdown_() == (
+        "No customer is at risk because the BG/NBD fit does not identify dropout "
+        "(a / (a + b) = 2.7e-10 per purchase): P(alive) is about 1 for everyone, so rank "
+        "customers by CLV and expected purchases instead."
+    )
+
+
+# --- holdout plan (short histories, SPEC section 6) -----------------------------------------
+
+
+def daily_transactions(days: int, *, customers: int = 7, start: str = "2024-01-01"):
+    """One purchase a day for ``days`` days, the customers taking turns."""
+    return pd.DataFrame(
+        {
+            "customer_id": [f"c{i % customers}" for i in range(days)],
+            "order_date": pd.date_range(start, periods=days, freq="D"),
+            "amount": 10.0,
+            "order_id": [f"o{i}" for i in range(days)],
+        }
+    )
+
+
+def test_holdout_plan_shortens_a_short_history_to_a_third():
+    summary = engine.rfm_summary(daily_transactions(60), freq="D", freq_multiplier=7)
+    plan = clv.holdout_plan(summary, 180)
+    assert (plan.days, plan.history_days) == (20, 60)
+    assert plan.cautions == (
+        "The history is 60 days long (2024-01-01 to 2024-02-29), not longer than the "
+        "180-day holdout asked for, so the holdout was shortened to 20 days (a third of the "
+        "history) and the validation rests on a short period.",
+    )
+    calibration = engine.calibration_holdout(
+        daily_transactions(60), holdout_days=plan.days, freq="D", freq_multiplier=7
+    )
+    assert calibration.attrs["calibration_end"] == "2024-02-09"
+    long = clv.holdout_plan(engine.rfm_summary(daily_transactions(200)), 180)
+    assert (long.days, long.history_days, long.cautions) == (180, 200, ())
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (
+            {"order_date": pd.Timestamp("2024-03-05 10:00")},
+            "All purchases are on one day (2024-03-05), so no customer has a repeat purchase "
+            "and the models have nothing to learn from.",
+        ),
+        (
+            {"amount": -10.0},
+            "No customer has a purchase day (every customer-day is a return or is cancelled "
+            "by its returns), so there is nothing to model.",
+        ),
+    ],
+    ids=["all purchases on one day", "all amounts negative"],
+)
+def test_degenerate_histories_are_refused_in_one_sentence(change, message):
+    summary = engine.rfm_summary(daily_transactions(40).assign(**change))
+    with pytest.raises(clv.ModelDataError) as error:
+        clv.holdout_plan(summary, 180)
+    assert str(error.value) == message
+    assert isinstance(error.value, ValueError)
 
 
 def test_lifetimes_global_state_is_left_alone():
@@ -717,6 +857,65 @@ def test_notebook_runs_on_the_demo_data(tmp_path):
     assert headlines["total_clv"] == pytest.approx(customers["clv"].sum())
     assert abs(headlines["holdout_error_pct"]) < 50
     assert (tmp_path / "clv_customers.csv").exists()
+
+
+def _execute(tmp_path, transactions: pd.DataFrame):
+    """Run the CLV notebook on ``transactions`` (written as CSV); the executed notebook."""
+    import nbformat
+    import papermill as pm
+
+    data = tmp_path / "transactions.csv"
+    transactions.to_csv(data, index=False)
+    out = tmp_path / "clv.ipynb"
+    pm.execute_notebook(
+        str(NOTEBOOK),
+        str(out),
+        parameters={"transactions": str(data), "output_dir": str(tmp_path)},
+        kernel_name="python3",
+        progress_bar=False,
+        cwd=str(tmp_path),
+    )
+    return nbformat.read(out, as_version=4)
+
+
+@pytest.mark.slow
+def test_notebook_on_a_short_history_shortens_the_holdout(tmp_path):
+    from retention_utils.config import SAMPLE_TRANSACTIONS
+    from retention_utils.record import read_cautions
+
+    demo = pd.read_csv(SAMPLE_TRANSACTIONS, dtype={"customer_id": str, "order_id": str})
+    days = pd.to_datetime(demo["order_date"]).dt.normalize()
+    short = demo[days < days.min() + pd.Timedelta(days=100)]
+    executed = _execute(tmp_path, short)
+    first, last = days.min().date(), (days.min() + pd.Timedelta(days=99)).date()
+    assert (short["order_date"].str[:10].max(), str(first)) == (str(last), "2024-01-01")
+    assert read_cautions(executed)[0] == (
+        f"The history is 100 days long ({first} to {last}), not longer than the 180-day "
+        "holdout asked for, so the holdout was shortened to 33 days (a third of the history) "
+        "and the validation rests on a short period."
+    )
+    streams = [
+        o.get("text", "")
+        for c in executed.cells
+        for o in c.get("outputs", [])
+        if o.get("output_type") == "stream"
+    ]
+    assert not any("Warning" in text for text in streams)
+    assert (tmp_path / "clv_customers.csv").exists()
+
+
+@pytest.mark.slow
+def test_notebook_with_all_purchases_on_one_day_fails_with_one_sentence(tmp_path):
+    from papermill.exceptions import PapermillExecutionError
+
+    tx = daily_transactions(40).assign(order_date=pd.Timestamp("2024-03-05 10:00"))
+    with pytest.raises(PapermillExecutionError) as error:
+        _execute(tmp_path, tx)
+    assert error.value.ename == "ModelDataError"
+    assert error.value.evalue == (
+        "All purchases are on one day (2024-03-05), so no customer has a repeat purchase and "
+        "the models have nothing to learn from."
+    )
 
 
 def test_importing_lifetimes_through_clv_changes_no_global_state():

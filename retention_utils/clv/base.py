@@ -35,11 +35,20 @@ class ModelDataError(ValueError):
 
 
 class PenalizerWarning(UserWarning):
-    """A model fit needed a larger penalizer than requested to converge."""
+    """A model fit needed a larger penalizer than requested to converge.
+
+    No longer issued: the fit records it (``penalizer_ladder_``) and
+    :func:`retention_utils.clv.model_cautions` says it in a sentence. Kept so that code
+    filtering it still runs.
+    """
 
 
 class ModelAssumptionWarning(UserWarning):
-    """The data break an assumption of a model (e.g. spend correlated with frequency)."""
+    """The data break an assumption of a model (e.g. spend correlated with frequency).
+
+    No longer issued: :func:`retention_utils.clv.model_cautions` says it in a sentence.
+    Kept so that code filtering it still runs.
+    """
 
 
 # --- lifetimes, without its side effects --------------------------------------------------
@@ -186,15 +195,15 @@ def check_repeat_buyers(n_repeat: int, n: int, minimum: int, model: str) -> None
     """Refuse, in one sentence, data with too few repeat buyers to fit ``model``."""
     if n_repeat == 0:
         raise ModelDataError(
-            f"All {n:,} customers are one-time buyers (frequency 0): the {model} model learns "
-            "from repeat purchases and cannot be fitted. Use a longer observation period, a "
-            "finer time unit (days instead of weeks), or check that repeat orders of the same "
-            "customer share one customer ID."
+            f"All {n:,} customers are one-time buyers (frequency 0), and the {model} model "
+            "learns from repeat purchases: use a longer observation period, a finer time "
+            "unit (days instead of weeks), or check that repeat orders of the same customer "
+            "share one customer ID."
         )
     if n_repeat < minimum:
         raise ModelDataError(
-            f"Only {n_repeat} of {n:,} customers made a repeat purchase; the {model} model "
-            f"needs at least {minimum} to estimate its parameters. Use a longer observation "
+            f"Only {n_repeat} of {n:,} customers made a repeat purchase, and the {model} model "
+            f"needs at least {minimum} to estimate its parameters: use a longer observation "
             "period or more customers (e.g. no segment filter)."
         )
 
@@ -257,15 +266,6 @@ def fit_with_ladder(
                 continue
             fitter.penalizer_ladder_ = tuple(dict.fromkeys(p for p, _ in tried))
             fitter.tol_ = tol
-            if value != ladder[0]:
-                warnings.warn(
-                    f"The {model} fit did not converge with penalizer {ladder[0]}; it "
-                    f"converged with penalizer_coef={value}, which shrinks the parameters "
-                    "towards 0. Compare its predictions with the holdout before relying on "
-                    "them.",
-                    PenalizerWarning,
-                    stacklevel=3,
-                )
             return fitter
     penalizers = ", ".join(f"{p:g}" for p in dict.fromkeys(p for p, _ in tried))
     raise ModelDataError(

@@ -9,8 +9,6 @@ An alternative to the Pareto/NBD model. Marketing Science, 24(2), 275-284.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 from scipy import special
@@ -18,7 +16,6 @@ from scipy import special
 from retention_utils.clv.base import (
     DAYS_PER_MONTH,
     MIN_REPEAT_BUYERS,
-    ModelAssumptionWarning,
     check_repeat_buyers,
     fit_with_ladder,
     lifetimes_classes,
@@ -28,7 +25,8 @@ from retention_utils.clv.base import (
 )
 from retention_utils.config import CUSTOMER
 
-#: Mean dropout probability per purchase, a / (a + b), below which BG/NBD finds no dropout.
+#: Mean dropout probability per purchase, a / (a + b), below which BG/NBD finds no dropout
+#: (SPEC section 4, "Model choice").
 DROPOUT_WARNING = 1e-3
 
 
@@ -86,14 +84,12 @@ def fit_bgnbd(
     ValueError
         Invalid summary.
 
-    Warns
+    Notes
     -----
-    PenalizerWarning
-        When a larger penalizer than requested was needed.
-    ModelAssumptionWarning
-        When the fit finds no dropout (mean dropout probability per purchase
-        ``a / (a + b)`` below 0.001): P(alive) is then about 1 for everyone and says
-        nothing about churn.
+    A larger penalizer than requested, or a dropout the data do not identify (mean dropout
+    probability per purchase ``a / (a + b)`` below 0.001, or standard errors that are not
+    finite: P(alive) is then about 1 for everyone), is reported by
+    :func:`~retention_utils.clv.model_cautions`, not as a Python warning.
 
     References
     ----------
@@ -119,16 +115,6 @@ def fit_bgnbd(
     fitter.n_customers_ = n
     fitter.n_repeat_buyers_ = n_repeat
     fitter.unit_days_ = summary.attrs.get("unit_days")
-    dropout = dropout_probability(fitter)
-    if dropout < DROPOUT_WARNING:
-        warnings.warn(
-            f"The BG/NBD fit finds no dropout (a / (a + b) = {dropout:.1e} per purchase): "
-            "customers look as if they never stop buying, so P(alive) is about 1 for "
-            "everyone and cannot flag churners. Expected purchases are still usable; a "
-            "longer history usually reveals dropout.",
-            ModelAssumptionWarning,
-            stacklevel=2,
-        )
     return fitter
 
 

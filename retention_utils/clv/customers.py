@@ -3,7 +3,6 @@ with its value segments, the comparison with the seed formula, and the table's f
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -16,13 +15,13 @@ import pyarrow.csv as pa_csv
 
 from retention_utils.clv.base import (
     DAYS_PER_MONTH,
-    ModelAssumptionWarning,
     distinct_rows,
     quiet_lifetimes,
     rfm_arrays,
     summary_columns,
     unit_days_of,
 )
+from retention_utils.clv.diagnostics import dropout_detail, dropout_identified
 from retention_utils.config import CUSTOMER
 
 #: Value segments of :func:`customer_table`, best first.
@@ -73,7 +72,8 @@ def predict_clv(
         Indexed like ``summary``: ``p_alive`` (probability, 0-1), ``expected_purchases``
         (repeat purchases expected over the horizon), ``expected_avg_value`` (Gamma-Gamma
         expected value per purchase, currency) and ``clv`` (discounted value of the
-        horizon, currency). ``attrs``: ``unit_days``, ``months``, ``monthly_discount_rate``.
+        horizon, currency). ``attrs``: ``unit_days``, ``months``, ``monthly_discount_rate``
+        and ``cautions`` (sentences; one when some predictions are not finite).
     """
     days = unit_days_of(summary, unit_days)
     if isinstance(months, bool) or not isinstance(months, int | np.integer) or months < 1:
@@ -116,15 +116,21 @@ def predict_clv(
         },
         index=summary.index.copy(),
     )
-    out.attrs.update(unit_days=days, months=months, monthly_discount_rate=monthly_discount_rate)
     bad = int((~np.isfinite(out.to_numpy())).any(axis=1).sum())
-    if bad:
-        warnings.warn(
-            f"{bad:,} customer(s) get non-finite predictions (NaN or infinite): the fitted "
-            "parameters are degenerate for them. Check model_checks() and the fit.",
-            ModelAssumptionWarning,
-            stacklevel=2,
-        )
+    cautions = (
+        [
+            f"{bad:,} customer(s) get non-finite predictions (NaN or infinite), because the "
+            "fitted parameters are degenerate for them: check the model checks and the fit."
+        ]
+        if bad
+        else []
+    )
+    out.attrs.update(
+        unit_days=days,
+        months=months,
+        monthly_discount_rate=monthly_discount_rate,
+        cautions=cautions,
+    )
     return out
 
 
@@ -240,6 +246,39 @@ def segment_summary(customers: pd.DataFrame) -> pd.DataFrame:
     total_clv = out["clv"].sum()
     out["clv_share_pct"] = 100 * out["clv"] / total_clv if total_clv else np.nan
     out.index = out.index.astype(str)
+    return out
+
+
+def at_risk_customers(customers: pd.DataFrame, bgf, *, n: int = 20) -> pd.DataFrame:
+    """The most valuable customers at risk: segment *high value at risk*, by past revenue.
+
+    Parameters
+    ----------
+    customers : DataFrame
+        :func:`customer_table` output.
+    bgf
+        The fitted BG/NBD model behind ``customers``.
+    n : int
+        Number of customers shown.
+
+    Returns
+    -------
+    DataFrame
+        At most ``n`` rows of ``customers``, highest past revenue first. When it is empty,
+        ``attrs["note"]`` says why in one sentence (the BG/NBD dropout is not identified,
+        so P(alive) is about 1 for everyone; or no valuable customer has a low P(alive)).
+    """
+    rows = customers[customers["segment"] == "high value at risk"]
+    out = rows.sort_values("revenue", ascending=False, kind="mergesort").head(n)
+    if out.empty:
+        threshold = customers.attrs.get("alive_threshold", 0.5)
+        out.attrs["note"] = (
+            "No customer is at risk because the BG/NBD fit does not identify dropout "
+            f"({dropout_detail(bgf)}): P(alive) is about 1 for everyone, so rank customers "
+            "by CLV and expected purchases instead."
+            if not dropout_identified(bgf)
+            else f"No high-value customer has a P(alive) below {threshold:g}, so none is at risk."
+        )
     return out
 
 

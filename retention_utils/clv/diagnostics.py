@@ -8,7 +8,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from retention_utils.clv.base import model_unit_days, quiet_lifetimes, rfm_arrays
+from retention_utils.clv.base import (
+    ModelDataError,
+    model_unit_days,
+    penalizer_needed,
+    quiet_lifetimes,
+    rfm_arrays,
+    summary_columns,
+    unit_days_of,
+)
 from retention_utils.clv.bgnbd import (
     DROPOUT_WARNING,
     dropout_probability,
@@ -79,87 +87,292 @@ class HoldoutValidation:
     duration: float
 
 
-def model_checks(bgf, ggf=None, validation: HoldoutValidation | None = None) -> pd.DataFrame:
-    """When (not) to trust the models: one row per check, with a status and its meaning.
+#: Holdout error of total purchases (percent, either way) beyond which the model is flagged.
+HOLDOUT_ERROR_CAUTION = 20.0
+#: Gamma-Gamma ``q`` at or below which spend is too heavy-tailed for a stable average.
+HEAVY_TAIL_Q = 2.0
 
-    Checks: number of repeat buyers (caution below 100), penalizer used (caution when > 0),
-    dropout identified (caution when ``a / (a + b)`` < 0.001), Gamma-Gamma independence
-    (caution when ``|r|`` >= 0.3), Gamma-Gamma ``q`` (caution when <= 2: the spread of
-    spend is then infinite and CLV is driven by a few customers), and, with a holdout
-    validation, the error of total holdout purchases (caution beyond 10 %, poor beyond
-    25 %).
 
-    Returns
-    -------
-    DataFrame
-        Columns ``check``, ``value`` (text), ``status`` (``ok``, ``caution`` or ``poor``)
-        and ``meaning``.
-    """
+def standard_errors_finite(fitter) -> bool:
+    """True when every standard error of a fitted model's parameters is finite."""
+    with quiet_lifetimes():
+        se = fitter.summary["se(coef)"].to_numpy(dtype=float)
+    return bool(np.all(np.isfinite(se)))
+
+
+def dropout_identified(bgf) -> bool:
+    """True when BG/NBD identifies dropout: ``a / (a + b) >= 0.001`` and finite standard
+    errors (SPEC section 4, "Model choice"); otherwise P(alive) cannot flag churners."""
+    return dropout_probability(bgf) >= DROPOUT_WARNING and standard_errors_finite(bgf)
+
+
+def dropout_detail(bgf) -> str:
+    """The figures behind :func:`dropout_identified`, as text for a sentence."""
+    text = f"a / (a + b) = {dropout_probability(bgf):.1e} per purchase"
+    return text if standard_errors_finite(bgf) else text + ", standard errors not finite"
+
+
+def _penalizer_check(model: str, fitter) -> tuple[str, str, str, str, str | None]:
+    needed = penalizer_needed(fitter)
+    return (
+        f"{model} penalizer",
+        f"{fitter.penalizer_coef:g}",
+        "caution" if needed else "ok",
+        "0 means a plain maximum-likelihood fit; a larger penalizer than asked for was "
+        "needed to converge when the status is caution, and it shrinks the parameters.",
+        f"The {model} fit converged only with a penalizer of {fitter.penalizer_coef:g} "
+        f"(asked: {fitter.penalizer_ladder_[0]:g}), which shrinks its parameters towards 0, "
+        "so check the holdout validation before relying on its predictions."
+        if needed
+        else None,
+    )
+
+
+def _checks(bgf, ggf, validation) -> list[tuple[str, str, str, str, str | None]]:
+    """Each check: name, value (text), status, meaning, and its caution sentence (or None)."""
     rows = []
     n_repeat = getattr(bgf, "n_repeat_buyers_", None)
     if n_repeat is not None:
+        few = n_repeat < CAUTION_REPEAT_BUYERS
         rows.append(
             (
                 "repeat buyers",
                 f"{n_repeat:,} of {bgf.n_customers_:,}",
-                "ok" if n_repeat >= CAUTION_REPEAT_BUYERS else "caution",
+                "caution" if few else "ok",
                 "BG/NBD learns from repeat purchases; with fewer than "
                 f"{CAUTION_REPEAT_BUYERS} repeat buyers its parameters are imprecise.",
+                f"Only {n_repeat:,} of {bgf.n_customers_:,} customers are repeat buyers "
+                f"(fewer than {CAUTION_REPEAT_BUYERS}), so the model parameters are imprecise "
+                "(see their intervals)."
+                if few
+                else None,
             )
         )
-    rows.append(
-        (
-            "BG/NBD penalizer",
-            f"{bgf.penalizer_coef:g}",
-            "ok" if bgf.penalizer_coef == 0 else "caution",
-            "0 means a plain maximum-likelihood fit; a penalizer was needed to converge and "
-            "shrinks the parameters.",
-        )
-    )
+    rows.append(_penalizer_check("BG/NBD", bgf))
     dropout = dropout_probability(bgf)
+    finite = standard_errors_finite(bgf)
+    identified = dropout >= DROPOUT_WARNING and finite
+    value = f"a/(a+b) = {dropout:.3g}" + ("" if finite else "; standard errors not finite")
     rows.append(
         (
             "dropout identified",
-            f"a/(a+b) = {dropout:.3g}",
-            "ok" if dropout >= DROPOUT_WARNING else "caution",
-            "The chance that a customer stops after a purchase. Near 0, the data show no "
-            "dropout and P(alive) is about 1 for everyone (it cannot flag churners).",
+            value,
+            "ok" if identified else "caution",
+            "The chance that a customer stops after a purchase. Near 0 (or with standard "
+            "errors that are not finite), the data show no dropout and P(alive) is about 1 "
+            "for everyone (it cannot flag churners).",
+            f"The BG/NBD fit does not identify customer dropout ({dropout_detail(bgf)}), so "
+            "P(alive) is "
+            "about 1 for everyone and cannot flag customers at risk: rank customers by CLV "
+            "and expected purchases instead."
+            if not identified
+            else None,
         )
     )
     if ggf is not None:
+        rows.append(_penalizer_check("Gamma-Gamma", ggf))
         corr = getattr(ggf, "correlation_", float("nan"))
+        correlated = abs(corr) >= CORRELATION_WARNING
         rows.append(
             (
                 "spend independent of frequency",
                 f"r = {corr:.2f}",
-                "ok" if not abs(corr) >= CORRELATION_WARNING else "caution",
+                "caution" if correlated else "ok",
                 "Gamma-Gamma assumes spend per purchase does not depend on how often a "
                 f"customer buys; |r| >= {CORRELATION_WARNING} biases expected spend.",
+                f"Frequency and spend per purchase are correlated (Pearson r = {corr:.2f} over "
+                f"{ggf.n_customers_:,} repeat buyers), against the Gamma-Gamma assumption of "
+                "independence, so expected spend and CLV are biased for frequent or "
+                "infrequent buyers."
+                if correlated
+                else None,
             )
         )
         q = float(ggf.params_["q"])
+        heavy = q <= HEAVY_TAIL_Q
         rows.append(
             (
                 "spend distribution (Gamma-Gamma q)",
                 f"q = {q:.2f}",
-                "ok" if q > 2 else "caution",
-                "q <= 2 means a heavy tail of big spenders: the average is unstable and a few "
-                "customers drive total CLV.",
+                "caution" if heavy else "ok",
+                f"q <= {HEAVY_TAIL_Q:g} means a heavy tail of big spenders: the average is "
+                "unstable and a few customers drive total CLV.",
+                f"Spend per purchase has a heavy tail (Gamma-Gamma q = {q:.2f}, at most "
+                f"{HEAVY_TAIL_Q:g}), so a few big spenders drive total CLV and their values "
+                "are uncertain."
+                if heavy
+                else None,
             )
         )
     if validation is not None:
-        error = float(validation.totals.loc["BG/NBD", "error_pct"])
-        status = "ok" if abs(error) <= 10 else ("caution" if abs(error) <= 25 else "poor")
+        totals = validation.totals.loc["BG/NBD"]
+        error = float(totals["error_pct"])
+        if np.isnan(error):
+            value, status = "no holdout purchase", "caution"
+            sentence = (
+                "There is no repeat purchase in the holdout period, so the model could not "
+                "be checked against it."
+            )
+        else:
+            value = f"{error:+.1f} % vs actual"
+            status = "ok" if abs(error) <= HOLDOUT_ERROR_CAUTION else "caution"
+            sentence = (
+                f"The model's total of holdout purchases is {error:+.1f} % off the actual "
+                f"({totals['predicted']:,.0f} predicted, {totals['actual']:,.0f} actual), "
+                f"beyond ±{HOLDOUT_ERROR_CAUTION:g} %, so its purchase and CLV figures are "
+                "not reliable for planning."
+                if status == "caution"
+                else None
+            )
         rows.append(
             (
                 "holdout total purchases",
-                f"{error:+.1f} % vs actual",
+                value,
                 status,
                 "Predicted minus actual repeat purchases in the holdout, in percent of "
-                "actual; within 10 % is good for planning totals.",
+                f"actual; within ±{HOLDOUT_ERROR_CAUTION:g} % the model is usable for "
+                "planning totals.",
+                sentence,
             )
         )
+    return rows
+
+
+def model_checks(bgf, ggf=None, validation: HoldoutValidation | None = None) -> pd.DataFrame:
+    """When (not) to trust the models: one row per check, with a status and its meaning.
+
+    Checks: number of repeat buyers (caution below 100), penalizer (caution when a larger
+    one than asked for was needed), dropout identified (caution when ``a / (a + b)`` <
+    0.001 or a standard error is not finite), Gamma-Gamma independence (caution when
+    ``|r|`` >= 0.3), Gamma-Gamma ``q`` (caution when <= 2: the spread of spend is then
+    infinite and CLV is driven by a few customers), and, with a holdout validation, the
+    error of total holdout purchases (caution beyond ±20 %, or no holdout purchase).
+
+    Returns
+    -------
+    DataFrame
+        Columns ``check``, ``value`` (text), ``status`` (``ok`` or ``caution``) and
+        ``meaning``. :func:`model_cautions` gives a sentence for each ``caution``.
+    """
+    rows = [row[:4] for row in _checks(bgf, ggf, validation)]
     return pd.DataFrame(rows, columns=["check", "value", "status", "meaning"])
+
+
+def model_cautions(bgf, ggf=None, validation: HoldoutValidation | None = None) -> list[str]:
+    """The cautions of the model checks, each one plain sentence with its figure.
+
+    One sentence per check of :func:`model_checks` whose status is ``caution``: dropout
+    not identified (``a / (a + b) < 0.001`` or a standard error not finite), fewer than 100
+    repeat buyers, a penalizer needed to converge, Gamma-Gamma frequency-spend correlation
+    of 0.3 or more, heavy-tailed spend (``q <= 2``), holdout error beyond ±20 %. A report
+    passes each to :func:`retention_utils.record.caution`.
+
+    Returns
+    -------
+    list of str
+        Empty when every check is ok.
+
+    Examples
+    --------
+    >>> for text in model_cautions(bgf, ggf, validation):  # doctest: +SKIP
+    ...     caution(text, section="CLV")
+    """
+    return [row[4] for row in _checks(bgf, ggf, validation) if row[4] is not None]
+
+
+@dataclass(frozen=True)
+class HoldoutPlan:
+    """The holdout a CLV report uses, chosen by :func:`holdout_plan`.
+
+    Attributes
+    ----------
+    days : int
+        Holdout length to use, in days (``holdout_days`` of
+        :func:`~retention_utils.engine.calibration_holdout`).
+    history_days : int
+        Days from the first purchase to the observation end, both included.
+    cautions : tuple of str
+        One sentence when the holdout was shortened, else empty.
+    """
+
+    days: int
+    history_days: int
+    cautions: tuple[str, ...] = ()
+
+
+def holdout_plan(summary: pd.DataFrame, holdout_days: int) -> HoldoutPlan:
+    """The holdout length a report can use on this history, or a one-sentence refusal.
+
+    A history (first purchase to observation end) no longer than ``holdout_days`` leaves no
+    calibration period: the holdout is then shortened to a third of the history, with a
+    caution saying so (SPEC section 6).
+
+    Parameters
+    ----------
+    summary : DataFrame
+        :func:`~retention_utils.engine.rfm_summary` of the whole history (``T`` and
+        ``frequency``; ``attrs["unit_days"]`` and ``attrs["observation_end"]``). With
+        calendar weeks (``freq="W"``) the history is counted from the first purchase week.
+    holdout_days : int
+        Holdout length asked for, in days.
+
+    Returns
+    -------
+    HoldoutPlan
+        ``days`` to pass as ``holdout_days`` to ``calibration_holdout``, the history length
+        and the cautions.
+
+    Raises
+    ------
+    ModelDataError
+        No purchase day at all (every amount a return), all purchases on one day, or a
+        history too short to hold out a third of it.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> summary = pd.DataFrame({"frequency": [1.0, 0.0], "recency": [30.0, 0.0],
+    ...                         "T": [59.0, 10.0]})
+    >>> summary.attrs.update(unit_days=1, observation_end="2024-02-29")
+    >>> holdout_plan(summary, 180).days
+    20
+    """
+    if isinstance(holdout_days, bool) or not isinstance(holdout_days, int) or holdout_days < 1:
+        raise ValueError(f"holdout_days must be a whole number of days >= 1, got {holdout_days!r}.")
+    names = summary_columns(summary)
+    if summary.empty:
+        raise ModelDataError(
+            "No customer has a purchase day (every customer-day is a return or is cancelled "
+            "by its returns), so there is nothing to model."
+        )
+    end = pd.Timestamp(summary.attrs["observation_end"])
+    unit_days = unit_days_of(summary, None)
+    ages = summary[names["T"]].to_numpy(dtype=float)
+    history = int(round(float(ages.max()) * unit_days)) + 1
+    first = end - pd.Timedelta(days=history - 1)
+    if (summary[names["frequency"]] == 0).all() and np.ptp(ages) == 0:
+        raise ModelDataError(
+            f"All purchases are on one day ({first.date()}), so no customer has a repeat "
+            "purchase and the models have nothing to learn from."
+        )
+    if history > holdout_days:
+        return HoldoutPlan(days=holdout_days, history_days=history)
+    days = history // 3
+    if days < 1:
+        raise ModelDataError(
+            f"The history is only {history} days long ({first.date()} to {end.date()}), too "
+            "short to hold out a third of it to validate the model."
+        )
+    return HoldoutPlan(
+        days=days,
+        history_days=history,
+        cautions=(
+            f"The history is {history} days long ({first.date()} to {end.date()}), not "
+            f"longer than the {holdout_days}-day holdout asked for, so the holdout was "
+            f"shortened to {days} days (a third of the history) and the validation rests on "
+            "a short period.",
+        ),
+    )
 
 
 def _bucket_labels(frequency: pd.Series, max_frequency: int) -> pd.Categorical:

@@ -8,14 +8,11 @@ http://www.brucehardie.com/notes/025/
 
 from __future__ import annotations
 
-import warnings
-
 import pandas as pd
 from scipy import stats as _st
 
 from retention_utils.clv.base import (
     MIN_REPEAT_BUYERS,
-    ModelAssumptionWarning,
     ModelDataError,
     check_repeat_buyers,
     fit_with_ladder,
@@ -38,8 +35,8 @@ def fit_gamma_gamma(
     Uses the customers with ``frequency > 0`` and ``monetary_value > 0``; identical
     (frequency, monetary_value) rows are fitted once through ``weights``. The model assumes
     that a customer's spend per purchase is independent of how often they buy: the Pearson
-    correlation between frequency and monetary value is reported (``correlation_``) and a
-    :class:`ModelAssumptionWarning` is issued when it is 0.3 or more in absolute value.
+    correlation between frequency and monetary value is reported (``correlation_``);
+    :func:`~retention_utils.clv.model_cautions` flags it from 0.3 in absolute value.
 
     Parameters
     ----------
@@ -99,13 +96,4 @@ def fit_gamma_gamma(
     fitter.correlation_p_value_ = float(p_value)
     fitter.n_customers_ = len(used)
     fitter.n_excluded_ = len(repeat) - len(used)
-    if abs(corr) >= CORRELATION_WARNING:
-        warnings.warn(
-            f"Frequency and average spend are correlated (Pearson r = {corr:.2f}, "
-            f"{len(used):,} repeat buyers); the Gamma-Gamma model assumes they are "
-            "independent, so its spend predictions (and CLV) are biased for frequent or "
-            "infrequent buyers.",
-            ModelAssumptionWarning,
-            stacklevel=2,
-        )
     return fitter
