@@ -832,7 +832,7 @@ def test_notebook_runs_on_the_demo_data(tmp_path):
     import papermill as pm
 
     from retention_utils.config import SAMPLE_TRANSACTIONS
-    from retention_utils.record import read_headlines
+    from retention_utils.record import read_cautions, read_headlines
 
     if not SAMPLE_TRANSACTIONS.exists():
         pytest.skip("the embedded demo data (data/sample/transactions.csv) is not generated yet")
@@ -857,6 +857,7 @@ def test_notebook_runs_on_the_demo_data(tmp_path):
     assert headlines["total_clv"] == pytest.approx(customers["clv"].sum())
     assert abs(headlines["holdout_error_pct"]) < 50
     assert (tmp_path / "clv_customers.csv").exists()
+    assert read_cautions(executed) == []  # the demo data meet every model check
 
 
 def _execute(tmp_path, transactions: pd.DataFrame):
