@@ -4,6 +4,7 @@ calibration data, the holdout validation and the tracking of repeat purchases ov
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -112,130 +113,133 @@ def dropout_detail(bgf) -> str:
     return text if standard_errors_finite(bgf) else text + ", standard errors not finite"
 
 
-def _penalizer_check(model: str, fitter) -> tuple[str, str, str, str, str | None]:
-    needed = penalizer_needed(fitter)
-    return (
+class _Check(NamedTuple):
+    """One model check: its name, figure (text), meaning, and caution sentence (None: ok)."""
+
+    check: str
+    value: str
+    meaning: str
+    caution: str | None
+
+
+def _repeat_buyers_check(bgf) -> _Check:
+    n_repeat, n = bgf.n_repeat_buyers_, bgf.n_customers_
+    return _Check(
+        "repeat buyers",
+        f"{n_repeat:,} of {n:,}",
+        "BG/NBD learns from repeat purchases; with fewer than "
+        f"{CAUTION_REPEAT_BUYERS} repeat buyers its parameters are imprecise.",
+        f"Only {n_repeat:,} of {n:,} customers are repeat buyers (fewer than "
+        f"{CAUTION_REPEAT_BUYERS}), so the model parameters are imprecise (see their "
+        "intervals)."
+        if n_repeat < CAUTION_REPEAT_BUYERS
+        else None,
+    )
+
+
+def _penalizer_check(model: str, fitter) -> _Check:
+    return _Check(
         f"{model} penalizer",
         f"{fitter.penalizer_coef:g}",
-        "caution" if needed else "ok",
         "0 means a plain maximum-likelihood fit; a larger penalizer than asked for was "
         "needed to converge when the status is caution, and it shrinks the parameters.",
         f"The {model} fit converged only with a penalizer of {fitter.penalizer_coef:g} "
         f"(asked: {fitter.penalizer_ladder_[0]:g}), which shrinks its parameters towards 0, "
         "so check the holdout validation before relying on its predictions."
-        if needed
+        if penalizer_needed(fitter)
         else None,
     )
 
 
-def _checks(bgf, ggf, validation) -> list[tuple[str, str, str, str, str | None]]:
-    """Each check: name, value (text), status, meaning, and its caution sentence (or None)."""
-    rows = []
-    n_repeat = getattr(bgf, "n_repeat_buyers_", None)
-    if n_repeat is not None:
-        few = n_repeat < CAUTION_REPEAT_BUYERS
-        rows.append(
-            (
-                "repeat buyers",
-                f"{n_repeat:,} of {bgf.n_customers_:,}",
-                "caution" if few else "ok",
-                "BG/NBD learns from repeat purchases; with fewer than "
-                f"{CAUTION_REPEAT_BUYERS} repeat buyers its parameters are imprecise.",
-                f"Only {n_repeat:,} of {bgf.n_customers_:,} customers are repeat buyers "
-                f"(fewer than {CAUTION_REPEAT_BUYERS}), so the model parameters are imprecise "
-                "(see their intervals)."
-                if few
-                else None,
-            )
-        )
-    rows.append(_penalizer_check("BG/NBD", bgf))
-    dropout = dropout_probability(bgf)
-    finite = standard_errors_finite(bgf)
-    identified = dropout >= DROPOUT_WARNING and finite
-    value = f"a/(a+b) = {dropout:.3g}" + ("" if finite else "; standard errors not finite")
-    rows.append(
-        (
-            "dropout identified",
-            value,
-            "ok" if identified else "caution",
-            "The chance that a customer stops after a purchase. Near 0 (or with standard "
-            "errors that are not finite), the data show no dropout and P(alive) is about 1 "
-            "for everyone (it cannot flag churners).",
-            f"The BG/NBD fit does not identify customer dropout ({dropout_detail(bgf)}), so "
-            "P(alive) is "
-            "about 1 for everyone and cannot flag customers at risk: rank customers by CLV "
-            "and expected purchases instead."
-            if not identified
-            else None,
-        )
+def _dropout_check(bgf) -> _Check:
+    value = f"a/(a+b) = {dropout_probability(bgf):.3g}"
+    return _Check(
+        "dropout identified",
+        value if standard_errors_finite(bgf) else value + "; standard errors not finite",
+        "The chance that a customer stops after a purchase. Near 0 (or with standard "
+        "errors that are not finite), the data show no dropout and P(alive) is about 1 "
+        "for everyone (it cannot flag churners).",
+        None
+        if dropout_identified(bgf)
+        else f"The BG/NBD fit does not identify customer dropout ({dropout_detail(bgf)}), "
+        "so P(alive) is about 1 for everyone and cannot flag customers at risk: rank "
+        "customers by CLV and expected purchases instead.",
     )
+
+
+def _correlation_check(ggf) -> _Check:
+    corr = getattr(ggf, "correlation_", float("nan"))
+    return _Check(
+        "spend independent of frequency",
+        f"r = {corr:.2f}",
+        "Gamma-Gamma assumes spend per purchase does not depend on how often a customer "
+        f"buys; |r| >= {CORRELATION_WARNING} biases expected spend.",
+        f"Frequency and spend per purchase are correlated (Pearson r = {corr:.2f} over "
+        f"{ggf.n_customers_:,} repeat buyers), against the Gamma-Gamma assumption of "
+        "independence, so expected spend and CLV are biased for frequent or infrequent "
+        "buyers."
+        if abs(corr) >= CORRELATION_WARNING
+        else None,
+    )
+
+
+def _heavy_tail_check(ggf) -> _Check:
+    q = float(ggf.params_["q"])
+    return _Check(
+        "spend distribution (Gamma-Gamma q)",
+        f"q = {q:.2f}",
+        f"q <= {HEAVY_TAIL_Q:g} means a heavy tail of big spenders: the average is unstable "
+        "and a few customers drive total CLV.",
+        f"Spend per purchase has a heavy tail (Gamma-Gamma q = {q:.2f}, at most "
+        f"{HEAVY_TAIL_Q:g}), so a few big spenders drive total CLV and their values are "
+        "uncertain."
+        if q <= HEAVY_TAIL_Q
+        else None,
+    )
+
+
+def _holdout_check(validation: HoldoutValidation) -> _Check:
+    totals = validation.totals.loc["BG/NBD"]
+    error = float(totals["error_pct"])
+    meaning = (
+        "Predicted minus actual repeat purchases in the holdout, in percent of actual; "
+        f"within ±{HOLDOUT_ERROR_CAUTION:g} % the model is usable for planning totals."
+    )
+    if np.isnan(error):
+        return _Check(
+            "holdout total purchases",
+            "no holdout purchase",
+            meaning,
+            "There is no repeat purchase in the holdout period, so the model could not be "
+            "checked against it.",
+        )
+    return _Check(
+        "holdout total purchases",
+        f"{error:+.1f} % vs actual",
+        meaning,
+        f"The model's total of holdout purchases is {error:+.1f} % off the actual "
+        f"({totals['predicted']:,.0f} predicted, {totals['actual']:,.0f} actual), beyond "
+        f"±{HOLDOUT_ERROR_CAUTION:g} %, so its purchase and CLV figures are not reliable "
+        "for planning."
+        if abs(error) > HOLDOUT_ERROR_CAUTION
+        else None,
+    )
+
+
+def _checks(bgf, ggf, validation) -> list[_Check]:
+    checks = []
+    if getattr(bgf, "n_repeat_buyers_", None) is not None:  # fitted by fit_bgnbd
+        checks.append(_repeat_buyers_check(bgf))
+    checks += [_penalizer_check("BG/NBD", bgf), _dropout_check(bgf)]
     if ggf is not None:
-        rows.append(_penalizer_check("Gamma-Gamma", ggf))
-        corr = getattr(ggf, "correlation_", float("nan"))
-        correlated = abs(corr) >= CORRELATION_WARNING
-        rows.append(
-            (
-                "spend independent of frequency",
-                f"r = {corr:.2f}",
-                "caution" if correlated else "ok",
-                "Gamma-Gamma assumes spend per purchase does not depend on how often a "
-                f"customer buys; |r| >= {CORRELATION_WARNING} biases expected spend.",
-                f"Frequency and spend per purchase are correlated (Pearson r = {corr:.2f} over "
-                f"{ggf.n_customers_:,} repeat buyers), against the Gamma-Gamma assumption of "
-                "independence, so expected spend and CLV are biased for frequent or "
-                "infrequent buyers."
-                if correlated
-                else None,
-            )
-        )
-        q = float(ggf.params_["q"])
-        heavy = q <= HEAVY_TAIL_Q
-        rows.append(
-            (
-                "spend distribution (Gamma-Gamma q)",
-                f"q = {q:.2f}",
-                "caution" if heavy else "ok",
-                f"q <= {HEAVY_TAIL_Q:g} means a heavy tail of big spenders: the average is "
-                "unstable and a few customers drive total CLV.",
-                f"Spend per purchase has a heavy tail (Gamma-Gamma q = {q:.2f}, at most "
-                f"{HEAVY_TAIL_Q:g}), so a few big spenders drive total CLV and their values "
-                "are uncertain."
-                if heavy
-                else None,
-            )
-        )
+        checks += [
+            _penalizer_check("Gamma-Gamma", ggf),
+            _correlation_check(ggf),
+            _heavy_tail_check(ggf),
+        ]
     if validation is not None:
-        totals = validation.totals.loc["BG/NBD"]
-        error = float(totals["error_pct"])
-        if np.isnan(error):
-            value, status = "no holdout purchase", "caution"
-            sentence = (
-                "There is no repeat purchase in the holdout period, so the model could not "
-                "be checked against it."
-            )
-        else:
-            value = f"{error:+.1f} % vs actual"
-            status = "ok" if abs(error) <= HOLDOUT_ERROR_CAUTION else "caution"
-            sentence = (
-                f"The model's total of holdout purchases is {error:+.1f} % off the actual "
-                f"({totals['predicted']:,.0f} predicted, {totals['actual']:,.0f} actual), "
-                f"beyond ±{HOLDOUT_ERROR_CAUTION:g} %, so its purchase and CLV figures are "
-                "not reliable for planning."
-                if status == "caution"
-                else None
-            )
-        rows.append(
-            (
-                "holdout total purchases",
-                value,
-                status,
-                "Predicted minus actual repeat purchases in the holdout, in percent of "
-                f"actual; within ±{HOLDOUT_ERROR_CAUTION:g} % the model is usable for "
-                "planning totals.",
-                sentence,
-            )
-        )
-    return rows
+        checks.append(_holdout_check(validation))
+    return checks
 
 
 def model_checks(bgf, ggf=None, validation: HoldoutValidation | None = None) -> pd.DataFrame:
@@ -254,7 +258,10 @@ def model_checks(bgf, ggf=None, validation: HoldoutValidation | None = None) -> 
         Columns ``check``, ``value`` (text), ``status`` (``ok`` or ``caution``) and
         ``meaning``. :func:`model_cautions` gives a sentence for each ``caution``.
     """
-    rows = [row[:4] for row in _checks(bgf, ggf, validation)]
+    rows = [
+        (c.check, c.value, "ok" if c.caution is None else "caution", c.meaning)
+        for c in _checks(bgf, ggf, validation)
+    ]
     return pd.DataFrame(rows, columns=["check", "value", "status", "meaning"])
 
 
@@ -277,7 +284,7 @@ def model_cautions(bgf, ggf=None, validation: HoldoutValidation | None = None) -
     >>> for text in model_cautions(bgf, ggf, validation):  # doctest: +SKIP
     ...     caution(text, section="CLV")
     """
-    return [row[4] for row in _checks(bgf, ggf, validation) if row[4] is not None]
+    return [c.caution for c in _checks(bgf, ggf, validation) if c.caution is not None]
 
 
 @dataclass(frozen=True)
