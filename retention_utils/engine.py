@@ -570,8 +570,10 @@ def calibration_holdout(
     Raises
     ------
     ValueError
-        When ``calibration_end`` is not before ``observation_end``, or no transaction falls
-        in the holdout period.
+        When ``calibration_end`` is not before ``observation_end``, no purchase day falls
+        in the calibration period (a history shorter than the holdout: the message gives
+        the history's length and a ``holdout_days`` or ``calibration_end`` that works), or
+        no transaction falls in the holdout period.
     """
     unit_days = _rfm_unit_days(freq, freq_multiplier)
     if (calibration_end is None) == (holdout_days is None):
@@ -594,6 +596,8 @@ def calibration_holdout(
             "the holdout period is the time after calibration_end."
         )
     calibration = _rfm_frame(table, cal_end, freq, freq_multiplier)
+    if calibration.empty:
+        raise ValueError(_empty_calibration_message(table, cal_end, end, holdout_days))
     calibration.columns = [f"{col}_cal" for col in calibration.columns]
 
     holdout_rows = within_observation(table, end).filter(
@@ -635,6 +639,46 @@ def calibration_holdout(
         calibration_end=cal_end.date().isoformat(),
     )
     return out
+
+
+def _first_purchase_day(table: ir.Table, observation_end: pd.Timestamp) -> pd.Timestamp | None:
+    """The first purchase day up to ``observation_end``, or None when there is none."""
+    days = days_up_to(table, observation_end)
+    with _quiet_pandas_bridge():
+        value = days.filter(days.is_purchase).day.min().execute()
+    return None if value is None or pd.isna(value) else pd.Timestamp(value)
+
+
+def _empty_calibration_message(
+    table: ir.Table, cal_end: pd.Timestamp, end: pd.Timestamp, holdout_days: int | None
+) -> str:
+    """Why the calibration period holds no purchase, and what would work, in one sentence."""
+    first = _first_purchase_day(table, end)
+    if first is None:
+        return (
+            f"There is no purchase day up to {end.date()} (every customer-day is a return or "
+            "is cancelled by its returns), so there is no customer to split into a "
+            "calibration and a holdout period."
+        )
+    length = (end - first).days + 1  # days from the first purchase to the end, inclusive
+    asked = (
+        f"holdout_days={holdout_days} puts calibration_end at {cal_end.date()}, before the "
+        "first purchase"
+        if holdout_days is not None
+        else f"calibration_end={cal_end.date()} is before the first purchase"
+    )
+    if length < 3:
+        return (
+            f"The history is {length} day{'s' if length > 1 else ''} long ({first.date()} to "
+            f"{end.date()}), too short to split into a calibration and a holdout period: "
+            f"{asked}."
+        )
+    third = length // 3
+    return (
+        f"The history is {length} days long ({first.date()} to {end.date()}), shorter than "
+        f"the holdout: {asked}, so the calibration period is empty; use holdout_days={third} (a third of the history) or a calibration_end "
+        f"from {first.date()} to {(end - pd.Timedelta(days=1)).date()}."
+    )
 
 
 def customer_history(transactions: Source, *, observation_end=None) -> pd.DataFrame:

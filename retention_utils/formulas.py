@@ -231,6 +231,12 @@ def revenue_churn(churned_mrr, mrr_start):
     return _ratio(churned_mrr, mrr_start, scale=100.0, name="mrr_start")
 
 
+def average_revenue_per_account(mrr, paying_customers):
+    """ARPA, in currency per month and paying customer: ``MRR / customers with MRR > 0``;
+    NaN when nobody pays."""
+    return _ratio(mrr, paying_customers, name="paying customers")
+
+
 def gross_revenue_retention(mrr_start, churned_mrr, contraction_mrr):
     """Gross revenue retention (GRR), in percent: ``(MRR_s - churned - contraction) / MRR_s
     * 100`` over customers with MRR > 0 at the start. At most 100.

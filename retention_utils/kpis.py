@@ -41,6 +41,7 @@ from retention_utils.config import (
 from retention_utils.errors import whole_number
 from retention_utils.formulas import (
     average_order_value,
+    average_revenue_per_account,
     churn_rate,
     gross_revenue_retention,
     lifespan_years,
@@ -155,7 +156,7 @@ def mrr_table(
         out["subscribers_start"], out["subscribers_end"], out["new_subscribers"]
     )
     out["subscriber_churn_rate"] = churn_rate(out["churned_subscribers"], out["subscribers_start"])
-    out["arpa"] = _ratio(out["mrr_end"], out["paying_end"], name="paying customers")
+    out["arpa"] = average_revenue_per_account(out["mrr_end"], out["paying_end"])
     rates = ["revenue_churn", "grr", "nrr", "subscriber_retention_rate", "subscriber_churn_rate"]
     _blank_incomplete(out, rates, include_incomplete)
     columns = [

@@ -75,7 +75,7 @@ def cdnow_models(cdnow_sample):
     bgf = clv.fit_bgnbd(summary)
     ggf = clv.fit_gamma_gamma(summary)
     predictions = clv.predict_clv(summary, bgf, ggf)
-    customers = clv.customer_table(cdnow_sample, summary, predictions)
+    customers = clv.customer_table(engine.customer_history(cdnow_sample), summary, predictions)
     return summary, bgf, ggf, predictions, customers
 
 
@@ -163,10 +163,10 @@ def test_gamma_gamma_published_cdnow_parameters(cdnow_summary_file):
 
 
 def test_weighted_fits_equal_unweighted_lifetimes_fits(cdnow_summary_file):
-    lt = clv._lifetimes()
+    lt = clv.base.lifetimes_classes()
     data = cdnow_summary_file
     repeat = data[data["frequency"] > 0]
-    with clv._quiet_lifetimes():
+    with clv.base.quiet_lifetimes():
         plain_bg = lt["BetaGeoFitter"]().fit(data["frequency"], data["recency"], data["T"])
         plain_gg = lt["GammaGammaFitter"]().fit(repeat["frequency"], repeat["monetary_value"])
     bgf = clv.fit_bgnbd(data)
@@ -182,7 +182,7 @@ def test_predict_clv_equals_lifetimes_on_daily_data(cdnow_sample):
     bgf = clv.fit_bgnbd(summary)
     ggf = clv.fit_gamma_gamma(summary)
     got = clv.predict_clv(summary, bgf, ggf, months=12, monthly_discount_rate=0.01)
-    with clv._quiet_lifetimes():
+    with clv.base.quiet_lifetimes():
         expected = ggf.customer_lifetime_value(
             bgf,
             summary["frequency"],
@@ -250,7 +250,7 @@ def test_parameter_recovery_on_the_demo_generator():
 def test_probability_of_purchases_matches_lifetimes(cdnow_bgf):
     for t in (0.5, 10.0, 38.86):
         for n in (0, 1, 3, 7):
-            with clv._quiet_lifetimes():
+            with clv.base.quiet_lifetimes():
                 expected = cdnow_bgf.probability_of_n_purchases_up_to_time(t, n)
             got = clv.probability_of_purchases(cdnow_bgf, np.array([t]), n)
             assert got[0] == pytest.approx(float(expected), rel=1e-9)
@@ -274,7 +274,7 @@ def test_validate_holdout(cdnow_calibration, cdnow_bgf):
     cal = cdnow_calibration
     assert result.duration == 39.0
     assert result.totals.loc["BG/NBD", "actual"] == cal["frequency_holdout"].sum()
-    with clv._quiet_lifetimes():
+    with clv.base.quiet_lifetimes():
         predicted = cdnow_bgf.predict(39, cal["frequency_cal"], cal["recency_cal"], cal["T_cal"])
     assert result.totals.loc["BG/NBD", "predicted"] == pytest.approx(predicted.sum())
     naive = (cal["frequency_cal"] / cal["T_cal"] * 39).sum()
@@ -310,13 +310,13 @@ def test_naive_baseline_hand_computed():
 
 def test_repeat_purchase_tracking(cdnow_sample, cdnow_bgf):
     tracking = clv.repeat_purchase_tracking(
-        cdnow_sample, cdnow_bgf, calibration_end=CALIBRATION_END
+        engine.purchase_tracking(cdnow_sample), cdnow_bgf, calibration_end=CALIBRATION_END
     )
     summary = engine.rfm_summary(cdnow_sample, freq="D", freq_multiplier=7)
     assert tracking["actual_cumulative"].iloc[-1] == summary["frequency"].sum()
     assert tracking["actual"].sum() == summary["frequency"].sum()
     # expected by the end = sum over customers of E[X(T_i)]: an independent computation
-    with clv._quiet_lifetimes():
+    with clv.base.quiet_lifetimes():
         direct = cdnow_bgf.expected_number_of_purchases_up_to_time(summary["T"]).sum()
     assert tracking["expected_cumulative"].iloc[-1] == pytest.approx(direct, rel=1e-9)
     assert tracking.index[-1] == pd.Timestamp(OBSERVATION_END)
@@ -328,7 +328,7 @@ def test_frequency_recency_grid(cdnow_bgf):
     grid = clv.frequency_recency_grid(cdnow_bgf, metric="p_alive", steps=5)
     age = cdnow_bgf.data["T"].max()
     assert grid.index[-1] == pytest.approx(age)
-    with clv._quiet_lifetimes():
+    with clv.base.quiet_lifetimes():
         cell = cdnow_bgf.conditional_probability_alive(3, grid.index[2], age)
     assert grid.loc[grid.index[2], 3] == pytest.approx(float(cell[0]))
     assert (grid[0] == 1.0).all()  # no repeat purchase: alive by the model's construction
@@ -341,7 +341,7 @@ def test_frequency_recency_grid(cdnow_bgf):
 def test_alive_history_ends_at_the_predicted_p_alive(cdnow_sample, cdnow_models):
     summary, bgf, _, predictions, _ = cdnow_models
     ids = summary.index[[0, 1, 144]].tolist()
-    history = clv.alive_history(cdnow_sample, bgf, ids)
+    history = clv.alive_history(engine.customer_purchase_days(cdnow_sample, ids), bgf)
     assert history["customer_id"].unique().tolist() == ids
     last = history.groupby("customer_id").tail(1).set_index("customer_id")
     assert (last["day"] == pd.Timestamp("1998-06-30")).all()
@@ -350,13 +350,13 @@ def test_alive_history_ends_at_the_predicted_p_alive(cdnow_sample, cdnow_models)
     bought = cdnow_sample.loc[cdnow_sample["customer_id"] == ids[0], "order_date"]
     assert one.loc[one["purchase"], "day"].tolist() == sorted(bought.dt.normalize().unique())
     assert one["p_alive"].iloc[0] == 1.0  # before any repeat purchase
-    with pytest.raises(ValueError, match="No purchase found for customer"):
-        clv.alive_history(cdnow_sample, bgf, ["nobody"])
+    with pytest.raises(ValueError, match="No purchase day of the customers to follow"):
+        clv.alive_history(engine.customer_purchase_days(cdnow_sample, ["nobody"]), bgf)
 
 
 def test_expected_repeat_purchases_curve(cdnow_bgf):
     curve = clv.expected_repeat_purchases(cdnow_bgf, days=273)
-    with clv._quiet_lifetimes():
+    with clv.base.quiet_lifetimes():
         direct = cdnow_bgf.expected_number_of_purchases_up_to_time(39)
     assert curve.loc[273, "expected"] == pytest.approx(float(direct))
     assert curve.loc[0, "expected"] == 0.0
@@ -398,8 +398,8 @@ def test_customer_table(cdnow_sample, cdnow_models):
 
 def test_seed_formula_comparison(cdnow_sample, cdnow_models):
     _, bgf, _, _, customers = cdnow_models
-    table = clv.seed_formula_comparison(cdnow_sample, customers, bgf)
     seed = kpis.simple_clv_inputs(cdnow_sample, customers.attrs["observation_end"])
+    table = clv.seed_formula_comparison(seed, customers, bgf)
     assert table.loc["customers", "seed formula"] == seed["customers"]
     assert table.loc["value per customer over the lifespan", "seed formula"] == pytest.approx(
         seed["clv"]
@@ -408,7 +408,7 @@ def test_seed_formula_comparison(cdnow_sample, cdnow_models):
     assert table.loc["customers", "model (all customers)"] == len(customers)
     active = customers[customers["last_purchase"] >= seed["window_start"]]
     assert table.loc["customers", "model (same customers)"] == len(active)
-    with clv._quiet_lifetimes():
+    with clv.base.quiet_lifetimes():
         year = bgf.predict(365 / 7, active["frequency"], active["recency"], active["T"])
     assert table.loc["value per customer, 1 year", "model (same customers)"] == pytest.approx(
         (year * active["expected_avg_value"]).mean()
@@ -476,7 +476,7 @@ def test_predict_clv_needs_the_time_unit(cdnow_models):
 
 
 def test_non_convergence_climbs_the_penalizer_ladder(monkeypatch, capsys):
-    lt = clv._lifetimes()
+    lt = clv.base.lifetimes_classes()
     fitter_class = lt["BetaGeoFitter"]
     original = fitter_class.fit
     calls = []
@@ -490,7 +490,8 @@ def test_non_convergence_climbs_the_penalizer_ladder(monkeypatch, capsys):
 
     monkeypatch.setattr(fitter_class, "fit", flaky_fit)
     summary = synthetic_summary(2000, seed=2)
-    with pytest.warns(clv.PenalizerWarning, match="converged with penalizer_coef=0.01"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a caution, not a Python warning
         bgf = clv.fit_bgnbd(summary)
     assert bgf.penalizer_coef == 0.01
     assert bgf.penalizer_ladder_ == (0.0, 0.001, 0.01)
@@ -498,6 +499,11 @@ def test_non_convergence_climbs_the_penalizer_ladder(monkeypatch, capsys):
     assert capsys.readouterr().out == ""  # lifetimes' print is not shown
     checks = clv.model_checks(bgf).set_index("check")
     assert checks.loc["BG/NBD penalizer", "status"] == "caution"
+    assert clv.model_cautions(bgf) == [
+        "The BG/NBD fit converged only with a penalizer of 0.01 (asked: 0), which shrinks "
+        "its parameters towards 0, so check the holdout validation before relying on its "
+        "predictions."
+    ]
 
     def failing_fit(self, *args, **kwargs):
         raise lt["ConvergenceError"]("The model did not converge.")
@@ -509,8 +515,7 @@ def test_non_convergence_climbs_the_penalizer_ladder(monkeypatch, capsys):
         clv.fit_bgnbd(summary, penalizer=0.05)
 
 
-@pytest.mark.filterwarnings("ignore::retention_utils.clv.PenalizerWarning")
-def test_gamma_gamma_correlation_warning():
+def test_gamma_gamma_correlation_caution():
     rng = np.random.default_rng(0)
     frequency = rng.integers(1, 20, 300).astype(float)
     summary = pd.DataFrame(
@@ -521,15 +526,23 @@ def test_gamma_gamma_correlation_warning():
             "monetary_value": 10 * frequency * rng.gamma(20, 1 / 20, 300),
         }
     )
-    with pytest.warns(clv.ModelAssumptionWarning, match="Frequency and average spend are"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a caution, not a Python warning
         ggf = clv.fit_gamma_gamma(summary)
     assert ggf.correlation_ > 0.8
-    checks = clv.model_checks(clv.fit_bgnbd(synthetic_summary(2000, 0)), ggf).set_index("check")
+    bgf = clv.fit_bgnbd(synthetic_summary(2000, 0))
+    checks = clv.model_checks(bgf, ggf).set_index("check")
     assert checks.loc["spend independent of frequency", "status"] == "caution"
+    correlation = (
+        f"Frequency and spend per purchase are correlated (Pearson r = {ggf.correlation_:.2f} "
+        "over 300 repeat buyers), against the Gamma-Gamma assumption of independence, so "
+        "expected spend and CLV are biased for frequent or infrequent buyers."
+    )
+    assert correlation in clv.model_cautions(bgf, ggf)
 
 
 def test_gamma_gamma_with_infinite_mean_spend_is_refused(monkeypatch):
-    lt = clv._lifetimes()
+    lt = clv.base.lifetimes_classes()
     original = lt["GammaGammaFitter"].fit
 
     def heavy_tailed(self, *args, **kwargs):
@@ -554,10 +567,137 @@ def test_no_dropout_is_flagged():
     recency = np.clip(recency, 0, age)
     summary = pd.DataFrame({"frequency": frequency, "recency": recency, "T": age})
     summary.attrs["unit_days"] = 1
-    with pytest.warns(clv.ModelAssumptionWarning, match="finds no dropout"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a caution, not a Python warning
         bgf = clv.fit_bgnbd(summary)
+    dropout = clv.dropout_probability(bgf)
+    assert dropout < 1e-3
     checks = clv.model_checks(bgf).set_index("check")
     assert checks.loc["dropout identified", "status"] == "caution"
+    assert not clv.dropout_identified(bgf)
+    assert clv.model_cautions(bgf)[0].startswith(
+        f"The BG/NBD fit does not identify customer dropout (a / (a + b) = {dropout:.1e} per "
+        "purchase"
+    )
+    assert clv.model_cautions(bgf)[0].endswith(
+        "), so P(alive) is about 1 for everyone and cannot flag customers at risk: rank "
+        "customers by CLV and expected purchases instead."
+    )
+
+
+def test_dropout_caution_on_a_fitter_with_set_parameters():
+    # the UCI Online Retail fit: a ~ 0, b = 5,560 (finite standard errors kept from the fit)
+    bgf = clv.fit_bgnbd(synthetic_summary(2000, seed=3))
+    assert clv.model_cautions(bgf) == []
+    bgf.params_ = bgf.params_.copy()
+    bgf.params_["a"], bgf.params_["b"] = 1.5e-6, 5560.0
+    assert clv.model_cautions(bgf) == [
+        "The BG/NBD fit does not identify customer dropout (a / (a + b) = 2.7e-10 per "
+        "purchase), so P(alive) is about 1 for everyone and cannot flag customers at risk: "
+        "rank customers by CLV and expected purchases instead."
+    ]
+    checks = clv.model_checks(bgf).set_index("check")
+    assert checks.loc["dropout identified", "status"] == "caution"
+    assert checks.loc["dropout identified", "value"] == "a/(a+b) = 2.7e-10"
+
+
+def test_no_caution_on_the_cdnow_sample(cdnow_models, cdnow_calibration, cdnow_bgf):
+    _, bgf, ggf, _, customers = cdnow_models
+    assert clv.dropout_identified(cdnow_bgf)  # the published fit: a=0.793, b=2.426
+    validation = clv.validate_holdout(cdnow_calibration, cdnow_bgf)
+    assert clv.model_cautions(bgf, ggf, validation) == []
+    at_risk = clv.at_risk_customers(customers, bgf)
+    assert len(at_risk) == 20 and at_risk["revenue"].is_monotonic_decreasing
+    assert (at_risk["segment"] == "high value at risk").all()
+
+
+def test_holdout_error_beyond_20_percent_is_a_caution(cdnow_calibration, cdnow_bgf):
+    validation = clv.validate_holdout(cdnow_calibration, cdnow_bgf)
+    totals = validation.totals.copy()
+    totals.loc["BG/NBD", ["actual", "predicted", "error_pct"]] = [1000.0, 1250.0, 25.0]
+    off = clv.HoldoutValidation(
+        validation.by_frequency, totals, validation.per_customer, validation.duration
+    )
+    assert clv.model_cautions(cdnow_bgf, validation=off) == [
+        "The model's total of holdout purchases is +25.0 % off the actual (1,250 predicted, "
+        "1,000 actual), beyond ±20 %, so its purchase and CLV figures are not reliable for "
+        "planning."
+    ]
+    totals.loc["BG/NBD", "error_pct"] = 15.0
+    assert clv.model_cautions(cdnow_bgf, validation=off) == []
+
+
+def test_at_risk_section_says_why_it_is_empty():
+    bgf = clv.fit_bgnbd(synthetic_summary(2000, seed=3))
+    bgf.params_ = bgf.params_.copy()
+    bgf.params_["a"], bgf.params_["b"] = 1.5e-6, 5560.0
+    customers = pd.DataFrame(
+        {"revenue": [50.0, 10.0], "p_alive": [1.0, 1.0], "segment": ["high value, active"] * 2}
+    )
+    at_risk = clv.at_risk_customers(customers, bgf)
+    shown = clv_plots.table_or_note(at_risk)
+    assert at_risk.empty
+    assert shown._repr_markdown_() == (
+        "No customer is at risk because the BG/NBD fit does not identify dropout "
+        "(a / (a + b) = 2.7e-10 per purchase): P(alive) is about 1 for everyone, so rank "
+        "customers by CLV and expected purchases instead."
+    )
+
+
+# --- holdout plan (short histories, SPEC section 6) -----------------------------------------
+
+
+def daily_transactions(days: int, *, customers: int = 7, start: str = "2024-01-01"):
+    """One purchase a day for ``days`` days, the customers taking turns."""
+    return pd.DataFrame(
+        {
+            "customer_id": [f"c{i % customers}" for i in range(days)],
+            "order_date": pd.date_range(start, periods=days, freq="D"),
+            "amount": 10.0,
+            "order_id": [f"o{i}" for i in range(days)],
+        }
+    )
+
+
+def test_holdout_plan_shortens_a_short_history_to_a_third():
+    summary = engine.rfm_summary(daily_transactions(60), freq="D", freq_multiplier=7)
+    plan = clv.holdout_plan(summary, 180)
+    assert (plan.days, plan.history_days) == (20, 60)
+    assert plan.cautions == (
+        "The history is 60 days long (2024-01-01 to 2024-02-29), not longer than the "
+        "180-day holdout asked for, so the holdout was shortened to 20 days (a third of the "
+        "history) and the validation rests on a short period.",
+    )
+    calibration = engine.calibration_holdout(
+        daily_transactions(60), holdout_days=plan.days, freq="D", freq_multiplier=7
+    )
+    assert calibration.attrs["calibration_end"] == "2024-02-09"
+    long = clv.holdout_plan(engine.rfm_summary(daily_transactions(200)), 180)
+    assert (long.days, long.history_days, long.cautions) == (180, 200, ())
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (
+            {"order_date": pd.Timestamp("2024-03-05 10:00")},
+            "All purchases are on one day (2024-03-05), so no customer has a repeat purchase "
+            "and the models have nothing to learn from.",
+        ),
+        (
+            {"amount": -10.0},
+            "No customer has a purchase day (every customer-day is a return or is cancelled "
+            "by its returns), so there is nothing to model.",
+        ),
+    ],
+    ids=["all purchases on one day", "all amounts negative"],
+)
+def test_degenerate_histories_are_refused_in_one_sentence(change, message):
+    summary = engine.rfm_summary(daily_transactions(40).assign(**change))
+    with pytest.raises(clv.ModelDataError) as error:
+        clv.holdout_plan(summary, 180)
+    assert str(error.value) == message
+    assert isinstance(error.value, ValueError)
 
 
 def test_lifetimes_global_state_is_left_alone():
@@ -579,7 +719,7 @@ def test_plots_draw_on_the_given_axes(cdnow_sample, cdnow_calibration, cdnow_bgf
     _, bgf, _, _, customers = cdnow_models
     validation = clv.validate_holdout(cdnow_calibration, cdnow_bgf)
     tracking = clv.repeat_purchase_tracking(
-        cdnow_sample, cdnow_bgf, calibration_end=CALIBRATION_END
+        engine.purchase_tracking(cdnow_sample), cdnow_bgf, calibration_end=CALIBRATION_END
     )
     calls = [
         lambda ax: clv_plots.plot_period_transactions(
@@ -596,7 +736,10 @@ def test_plots_draw_on_the_given_axes(cdnow_sample, cdnow_calibration, cdnow_bgf
         lambda ax: clv_plots.plot_segments(clv.segment_summary(customers), ax=ax),
         lambda ax: clv_plots.plot_clv_distribution(customers, currency="USD", ax=ax),
         lambda ax: clv_plots.plot_alive_history(
-            clv.alive_history(cdnow_sample, bgf, customers.index[:2].tolist()), ax=ax
+            clv.alive_history(
+                engine.customer_purchase_days(cdnow_sample, customers.index[:2].tolist()), bgf
+            ),
+            ax=ax,
         ),
         lambda ax: clv_plots.plot_expected_repeat_purchases(
             clv.expected_repeat_purchases(bgf), ax=ax
@@ -680,7 +823,7 @@ def test_notebook_runs_on_the_demo_data(tmp_path):
     import papermill as pm
 
     from retention_utils.config import SAMPLE_TRANSACTIONS
-    from retention_utils.record import read_headlines
+    from retention_utils.record import read_cautions, read_headlines
 
     if not SAMPLE_TRANSACTIONS.exists():
         pytest.skip("the embedded demo data (data/sample/transactions.csv) is not generated yet")
@@ -705,6 +848,66 @@ def test_notebook_runs_on_the_demo_data(tmp_path):
     assert headlines["total_clv"] == pytest.approx(customers["clv"].sum())
     assert abs(headlines["holdout_error_pct"]) < 50
     assert (tmp_path / "clv_customers.csv").exists()
+    assert read_cautions(executed) == []  # the demo data meet every model check
+
+
+def _execute(tmp_path, transactions: pd.DataFrame):
+    """Run the CLV notebook on ``transactions`` (written as CSV); the executed notebook."""
+    import nbformat
+    import papermill as pm
+
+    data = tmp_path / "transactions.csv"
+    transactions.to_csv(data, index=False)
+    out = tmp_path / "clv.ipynb"
+    pm.execute_notebook(
+        str(NOTEBOOK),
+        str(out),
+        parameters={"transactions": str(data), "output_dir": str(tmp_path)},
+        kernel_name="python3",
+        progress_bar=False,
+        cwd=str(tmp_path),
+    )
+    return nbformat.read(out, as_version=4)
+
+
+@pytest.mark.slow
+def test_notebook_on_a_short_history_shortens_the_holdout(tmp_path):
+    from retention_utils.config import SAMPLE_TRANSACTIONS
+    from retention_utils.record import read_cautions
+
+    demo = pd.read_csv(SAMPLE_TRANSACTIONS, dtype={"customer_id": str, "order_id": str})
+    days = pd.to_datetime(demo["order_date"]).dt.normalize()
+    short = demo[days < days.min() + pd.Timedelta(days=100)]
+    executed = _execute(tmp_path, short)
+    first, last = days.min().date(), (days.min() + pd.Timedelta(days=99)).date()
+    assert (short["order_date"].str[:10].max(), str(first)) == (str(last), "2024-01-01")
+    assert read_cautions(executed)[0] == (
+        f"The history is 100 days long ({first} to {last}), not longer than the 180-day "
+        "holdout asked for, so the holdout was shortened to 33 days (a third of the history) "
+        "and the validation rests on a short period."
+    )
+    streams = [
+        o.get("text", "")
+        for c in executed.cells
+        for o in c.get("outputs", [])
+        if o.get("output_type") == "stream"
+    ]
+    assert not any("Warning" in text for text in streams)
+    assert (tmp_path / "clv_customers.csv").exists()
+
+
+@pytest.mark.slow
+def test_notebook_with_all_purchases_on_one_day_fails_with_one_sentence(tmp_path):
+    from papermill.exceptions import PapermillExecutionError
+
+    tx = daily_transactions(40).assign(order_date=pd.Timestamp("2024-03-05 10:00"))
+    with pytest.raises(PapermillExecutionError) as error:
+        _execute(tmp_path, tx)
+    assert error.value.ename == "ModelDataError"
+    assert error.value.evalue == (
+        "All purchases are on one day (2024-03-05), so no customer has a repeat purchase and "
+        "the models have nothing to learn from."
+    )
 
 
 def test_importing_lifetimes_through_clv_changes_no_global_state():
@@ -719,7 +922,7 @@ filters = list(warnings.filters)
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", pd.errors.Pandas4Warning)
     option = pd.get_option("mode.chained_assignment")
-clv._lifetimes()
+clv.base.lifetimes_classes()
 assert warnings.filters == filters, "warning filters changed"
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", pd.errors.Pandas4Warning)

@@ -26,7 +26,7 @@ def lifetimes_utils():
     """lifetimes.utils with its import side effects contained (tests only)."""
     from retention_utils import clv
 
-    clv._lifetimes()  # imports lifetimes once, restoring the global state it changes
+    clv.base.lifetimes_classes()  # imports lifetimes once, restoring the global state it changes
     import lifetimes.utils as utils
 
     return utils
@@ -384,3 +384,57 @@ def test_results_do_not_depend_on_row_order():
         shuffled = tx.sample(frac=1, random_state=seed).reset_index(drop=True)
         assert_frame_equal(rfm_summary(shuffled, freq="D", freq_multiplier=7), first)
         assert_frame_equal(daily_purchases(shuffled), daily_purchases(tx))
+
+
+# --- histories shorter than the holdout (SPEC section 6) ----------------------------------
+
+
+def _daily_purchases(days: int, amount: float = 10.0) -> pd.DataFrame:
+    """One order a day from 2024-01-01 for ``days`` days, seven customers taking turns."""
+    return pd.DataFrame(
+        {
+            "customer_id": [f"c{i % 7}" for i in range(days)],
+            "order_date": pd.date_range("2024-01-01", periods=days, freq="D"),
+            "amount": amount,
+            "order_id": [f"o{i}" for i in range(days)],
+        }
+    )
+
+
+def test_history_shorter_than_the_holdout_names_holdout_days():
+    tx = _daily_purchases(60)
+    with pytest.raises(ValueError) as error:
+        calibration_holdout(tx, holdout_days=180)
+    assert str(error.value) == (
+        "The history is 60 days long (2024-01-01 to 2024-02-29), shorter than the holdout: "
+        "holdout_days=180 puts calibration_end at 2023-09-02, before the first purchase, so "
+        "the calibration period is empty; use holdout_days=20 (a third of the history) or a "
+        "calibration_end from 2024-01-01 to 2024-02-28."
+    )
+    with pytest.raises(ValueError) as error:
+        calibration_holdout(tx, calibration_end="2023-12-01")
+    assert str(error.value) == (
+        "The history is 60 days long (2024-01-01 to 2024-02-29), shorter than the holdout: "
+        "calibration_end=2023-12-01 is before the first purchase, so the calibration period "
+        "is empty; use holdout_days=20 (a third of the history) or a calibration_end from "
+        "2024-01-01 to 2024-02-28."
+    )
+    assert len(calibration_holdout(tx, holdout_days=20)) == 7  # the suggestion works
+
+
+def test_no_purchase_day_and_one_day_histories_are_one_sentence():
+    with pytest.raises(ValueError) as error:
+        calibration_holdout(_daily_purchases(60, amount=-10.0), holdout_days=180)
+    assert str(error.value) == (
+        "There is no purchase day up to 2024-02-29 (every customer-day is a return or is "
+        "cancelled by its returns), so there is no customer to split into a calibration and "
+        "a holdout period."
+    )
+    one_day = _daily_purchases(30).assign(order_date=pd.Timestamp("2024-01-01"))
+    with pytest.raises(ValueError) as error:
+        calibration_holdout(one_day, holdout_days=180)
+    assert str(error.value) == (
+        "The history is 1 day long (2024-01-01 to 2024-01-01), too short to split into a "
+        "calibration and a holdout period: holdout_days=180 puts calibration_end at "
+        "2023-07-05, before the first purchase."
+    )

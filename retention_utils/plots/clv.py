@@ -7,6 +7,9 @@ partly broken on matplotlib >= 3.8. Each function takes the small frame computed
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
 import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import numpy as np
@@ -14,8 +17,36 @@ import pandas as pd
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from retention_utils.plots import COLORS, get_ax, note
+from retention_utils.tables import readable
 
 _UNIT_NAMES = {1.0: "days", 7.0: "weeks"}
+
+
+@dataclass(frozen=True)
+class Note:
+    """One sentence shown in a report where a table or chart has nothing to show."""
+
+    text: str
+
+    def _repr_markdown_(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def table_or_note(
+    table: pd.DataFrame,
+    decimals: int | Mapping[str, int] = 2,
+    *,
+    columns: Sequence[str] | None = None,
+) -> pd.DataFrame | Note:
+    """The table to read (:func:`retention_utils.tables.readable`), or, when it is empty,
+    the sentence of its ``attrs["note"]`` saying why (e.g.
+    :func:`retention_utils.clv.at_risk_customers`)."""
+    if table.empty:
+        return Note(table.attrs.get("note") or "There is nothing to show.")
+    return readable(table if columns is None else table[list(columns)], decimals)
 
 
 def _unit_name(unit_days) -> str:
