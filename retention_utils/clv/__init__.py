@@ -13,8 +13,9 @@ Inputs are engine outputs: the per-customer summaries of
 ``customer_history``, ``customer_purchase_days`` and ``purchase_tracking``.
 
 Modules: :mod:`.base` (lifetimes, input checks, penalizer ladder), :mod:`.bgnbd`,
-:mod:`.gamma_gamma`, :mod:`.diagnostics` (parameters, checks, holdout, tracking) and
-:mod:`.customers` (predictions, customer table, segments, files).
+:mod:`.gamma_gamma`, :mod:`.holdout` (holdout length and validation), :mod:`.tracking`
+(repeat purchases over calendar time), :mod:`.diagnostics` (parameters, model checks and
+cautions) and :mod:`.customers` (predictions, customer table, segments, files).
 
 References
 ----------
@@ -56,18 +57,20 @@ from retention_utils.clv.customers import (
 from retention_utils.clv.diagnostics import (
     CAUTION_REPEAT_BUYERS,
     HOLDOUT_ERROR_CAUTION,
-    HoldoutPlan,
-    HoldoutValidation,
     dropout_identified,
-    holdout_plan,
     model_cautions,
     model_checks,
     parameter_table,
     period_transactions,
-    repeat_purchase_tracking,
-    validate_holdout,
 )
 from retention_utils.clv.gamma_gamma import CORRELATION_WARNING, fit_gamma_gamma
+from retention_utils.clv.holdout import (
+    HoldoutPlan,
+    HoldoutValidation,
+    holdout_plan,
+    validate_holdout,
+)
+from retention_utils.clv.tracking import repeat_purchase_tracking
 
 __all__ = [
     "CAUTION_REPEAT_BUYERS",
