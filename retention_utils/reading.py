@@ -307,13 +307,12 @@ def _read_text(path: Path, raw: RawTable, encoding: str | None) -> None:
     _check_unique_columns(names, raw)
     try:
         frame = _read_csv(path, sep, enc)
-    except UnicodeDecodeError as exc:
+    except UnicodeDecodeError:
+        whole = _whole(path)
         if not detected or enc != "utf-8":
-            raise raw.error([_encoding_problem(raw.source, enc, exc)]) from None
+            raise raw.error([_encoding_problem(whole, enc)]) from None
         # The sample was UTF-8 but a later byte is not: decide on the whole file.
-        opener: Callable = gzip.open if path.suffix.lower() == ".gz" else open
-        with opener(path, "rb") as handle:
-            enc = detect_encoding(handle.read())
+        enc = detect_encoding(whole)
         frame = _read_csv(path, sep, enc)
     except EmptyDataError:
         raise raw.error([_file_problem(f"the file {raw.source!r} is empty")]) from None
@@ -355,11 +354,23 @@ def _read_csv(path: Path, sep: str, encoding: str) -> pd.DataFrame:
     )
 
 
-def _encoding_problem(name: str, encoding: str, exc: UnicodeDecodeError) -> dict:
-    byte = exc.object[exc.start : exc.start + 1].hex()
+def _whole(path: Path) -> bytes:
+    opener: Callable = gzip.open if path.suffix.lower() == ".gz" else open
+    with opener(path, "rb") as handle:
+        return handle.read()
+
+
+def _encoding_problem(data: bytes, encoding: str) -> dict:
+    """Where the file stops being ``encoding``: the byte and its line."""
+    try:
+        data.decode(encoding)
+        where = ""
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        where = f" (byte 0x{data[exc.start : exc.start + 1].hex()} on line {line:,})"
     others = [e for e in ENCODINGS if e != encoding.lower().replace("_", "-")]
     return _file_problem(
-        f"the file is not in the encoding {encoding!r} (byte 0x{byte} at byte {exc.start:,})",
+        f"the file is not in the encoding {encoding!r}{where}",
         f"Pass the file's encoding, e.g. encoding={others[0]!r} or encoding={others[-1]!r}, "
         "or leave encoding= out to have it detected",
     )
