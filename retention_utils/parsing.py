@@ -253,6 +253,27 @@ def _plain_numbers(text: pd.Series, number_format: NumberFormat) -> pd.Series:
     return pd.to_numeric(text, errors="coerce").astype("float64")
 
 
+def _number_cells(raw: pd.Series) -> pd.Series:
+    """Cells of a Python-object column (a spreadsheet's) that hold numbers, not text: they are
+    numbers whatever ``decimal=`` says. Per cell, but only for object columns."""
+    if raw.dtype != object:
+        return pd.Series(False, index=raw.index)
+    kinds = raw.map(type)
+    return kinds.isin([int, float, np.int64, np.float64]) & raw.notna()
+
+
+def _text_numbers(raw: pd.Series, number_format: NumberFormat) -> tuple[pd.Series, pd.Series]:
+    """Numbers of a column that is not numeric: (values, stripped text); NaN where the value
+    is not a plain number."""
+    given = _number_cells(raw)
+    text = raw.astype("string").str.strip()
+    values = _plain_numbers(text.where(~given), number_format)
+    if given.any():
+        values[given] = raw[given].astype("float64")
+        text = text.where(~given, "0")
+    return values, text
+
+
 def _read_numbers(text: pd.Series, number_format: NumberFormat, *, currency: bool = True):
     """Numbers read by the full pattern: (values with NaN where it fails, currency marks)."""
     parts = text.astype(object).str.extract(number_format.pattern(currency=currency))
@@ -294,8 +315,7 @@ def parse_amounts(
         if bad.any():
             problems.append(problem(column, "missing or infinite amounts", bad, raw))
         return values
-    text = raw.astype("string").str.strip()
-    values = _plain_numbers(text, number_format)
+    values, text = _text_numbers(raw, number_format)
     rest = values.isna() & text.notna()
     marks = pd.Series(np.nan, index=raw.index, dtype=object)
     if rest.any():
@@ -403,8 +423,7 @@ def parse_numbers(
     if is_numeric_dtype(raw) and not is_bool_dtype(raw):
         values = raw.astype("float64")
     else:
-        text = raw.astype("string").str.strip()
-        values = _plain_numbers(text, number_format)
+        values, text = _text_numbers(raw, number_format)
         rest = values.isna() & text.notna()
         if rest.any():
             values[rest] = _read_numbers(text[rest], number_format, currency=False)[0]

@@ -494,3 +494,11 @@ def test_text_amounts_in_an_ibis_table_refused_by_the_engine(tmp_path):
     ]
     loaded = io.load_transactions(path)
     assert engine.rfm_summary(loaded)["monetary_value"].tolist() == [0.0, 0.0]
+
+
+def test_spreadsheet_number_cells_stay_numbers_with_a_decimal_comma(tmp_path):
+    path = tmp_path / "mixed.xlsx"
+    frame = orders_frame().assign(amount=[1.5, "2,25 zł"])
+    frame.to_excel(path, index=False)
+    out = io.load_transactions(path, decimal=",")
+    assert out["amount"].tolist() == [1.5, 2.25]
