@@ -401,11 +401,13 @@ def _report_bad_numbers(
             )
             bad = bad & ~looks_european
         hint = "Use plain numbers with '.' as the decimal point (e.g. 1234.50)"
-    else:
+    elif (bad & text.notna()).any():
         hint = (
             "With decimal=',' amounts are written like 1 234,50; for 1,234.50 leave decimal= "
             "out (or pass decimal='.')"
         )
+    else:
+        hint = "Every line needs an amount (0 for a free item)"
     if bad.any():
         problems.append(problem(column, "values that are not amounts", bad, raw, hint=hint))
 
