@@ -206,8 +206,11 @@ def _read_paths(text: str, table: str, *, encoding: str | None, sheet) -> RawTab
             )
     starts = list(np.cumsum([0] + [len(p.frame) for p in parts[:-1]]))
     reading = [f"{len(paths)} files matching {text!r}: {', '.join(Path(p).name for p in paths)}"]
-    for part in parts:
-        reading += [f"{Path(part.source).name}: {r}" for r in part.reading]
+    if all(part.reading == first.reading for part in parts):  # said once for all files
+        reading += first.reading
+    else:
+        for part in parts:
+            reading += [f"{Path(part.source).name}: {r}" for r in part.reading]
     frame = pd.concat([p.frame for p in parts], ignore_index=True)
     return RawTable(frame, table, text, files=paths, reading=reading, starts=starts)
 

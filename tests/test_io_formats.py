@@ -318,6 +318,29 @@ def test_glob_reads_and_stacks_every_matching_file(tmp_path):
         )
 
 
+def test_glob_says_once_how_its_files_were_read(tmp_path):
+    for year in (2024, 2025):
+        text = f"klient;data;kwota\nK1;01.01.{year};1 234,50 zł\n"
+        write(tmp_path, text, name=f"pl_{year}.csv", encoding="cp1250")
+    write(tmp_path, 'klient,data,kwota\nK2,01.02.2025,"3,5"\n', name="pl_2026.csv")
+    pattern = str(tmp_path / "pl_202[45].csv")
+    options = {"customer_col": "klient", "date_col": "data", "amount_col": "kwota"}
+    out = io.load_transactions(pattern, **options, decimal=",", dayfirst=True)
+    assert out["amount"].tolist() == [1234.5, 1234.5]
+    assert out.attrs["quality"]["reading"][1:] == [
+        "encoding cp1250 (detected: not UTF-8); pass encoding= if letters look wrong",
+        "semicolon-separated",
+    ]
+    mixed = io.load_transactions(str(tmp_path / "pl_*.csv"), **options, decimal=",", dayfirst=True)
+    assert mixed["amount"].tolist() == [1234.5, 1234.5, 3.5]
+    assert mixed.attrs["quality"]["reading"][1:] == [
+        "pl_2024.csv: encoding cp1250 (detected: not UTF-8); pass encoding= if letters look wrong",
+        "pl_2024.csv: semicolon-separated",
+        "pl_2025.csv: encoding cp1250 (detected: not UTF-8); pass encoding= if letters look wrong",
+        "pl_2025.csv: semicolon-separated",
+    ]
+
+
 def test_glob_errors_name_the_file_and_its_row(tmp_path):
     pattern = monthly_files(tmp_path, bad=True)
     with pytest.raises(DataValidationError) as err:
