@@ -438,9 +438,20 @@ def parse_numbers(
 
 
 def parse_scores(
-    raw: pd.Series, column: str, low: int, high: int, problems: list[dict]
+    raw: pd.Series,
+    column: str,
+    low: int,
+    high: int,
+    problems: list[dict],
+    *,
+    hint: str | None = None,
 ) -> pd.Series:
-    """Survey scores: whole numbers within ``[low, high]``, or empty (a skipped question)."""
+    """Survey scores: whole numbers within ``[low, high]``, or empty (a skipped question).
+
+    The one validator of scores, used by the survey loader and the score functions of
+    :mod:`retention_utils.satisfaction`; each broken rule is appended to ``problems`` (with
+    ``hint`` when given). Returns the scores as ``Int64`` (missing where skipped or broken).
+    """
     values = pd.to_numeric(raw, errors="coerce").astype("float64")
     if is_numeric_dtype(raw):
         not_number = pd.Series(False, index=raw.index)
@@ -448,10 +459,10 @@ def parse_scores(
         text = raw.astype("string").str.strip()
         not_number = text.notna() & (text != "") & values.isna()
     if not_number.any():
-        problems.append(problem(column, "scores that are not numbers", not_number, raw))
-    fractional = values.notna() & (values != np.round(values))
+        problems.append(problem(column, "scores that are not numbers", not_number, raw, hint))
+    fractional = values.notna() & np.isfinite(values) & (values != np.round(values))
     if fractional.any():
-        problems.append(problem(column, "scores that are not whole numbers", fractional, raw))
+        problems.append(problem(column, "scores that are not whole numbers", fractional, raw, hint))
     outside = values.notna() & ~fractional & ((values < low) | (values > high))
     if outside.any():
         problems.append(
@@ -460,7 +471,8 @@ def parse_scores(
                 f"scores outside the {low}-{high} scale",
                 outside,
                 raw,
-                hint="Check the scale parameter (csat_scale_max=, ces_scale_max=) or the export",
+                hint=hint
+                or "Check the scale parameter (csat_scale_max=, ces_scale_max=) or the export",
             )
         )
-    return values.where(~fractional).round().astype("Int64")
+    return values.where(~fractional & ~outside).round().astype("Int64")

@@ -39,7 +39,8 @@ from retention_utils.config import (
     DEFAULT_MIN_RESPONSES,
     RESPONSE_DATE,
 )
-from retention_utils.errors import DataValidationError, problem
+from retention_utils.errors import DataValidationError
+from retention_utils.parsing import parse_scores
 from retention_utils.schemas import CES_SCALES, CSAT_SCALES, NPS_SCALE
 from retention_utils.stats import (
     Comparison,
@@ -174,33 +175,17 @@ def _score_values(scores, *, score: str, scale: tuple[int, int], column: str | N
         )
     raw = scores if isinstance(scores, pd.Series) else pd.Series(list(np.ravel(scores)))
     column = column or (str(raw.name) if raw.name is not None else score)
-    missing = raw.isna()
-    if raw.dtype == object or pd.api.types.is_string_dtype(raw.dtype):
-        missing |= raw.astype(str).str.strip().eq("") & ~missing
-    numeric = pd.to_numeric(raw.where(~missing), errors="coerce")
-    values = numeric.to_numpy(dtype=float, na_value=np.nan)
     low, high = scale
     setting = "" if score == "nps" else f" and the scale ({score}_scale_max=)"
     hint = (
         f"{_LABELS[score]} scores must be whole numbers from {low} to {high}; check the column "
         f"mapping ({score}_col=){setting}"
     )
-    problems = []
-    not_number = ~missing & numeric.isna()
-    if not_number.any():
-        problems.append(problem(column, "scores that are not numbers", not_number, raw, hint))
-    with np.errstate(invalid="ignore"):
-        not_whole = np.isfinite(values) & (np.mod(values, 1) != 0)
-        outside = ~np.isnan(values) & ~not_whole & ((values < low) | (values > high))
-    if not_whole.any():
-        mask = pd.Series(not_whole, index=raw.index)
-        problems.append(problem(column, "scores that are not whole numbers", mask, raw, hint))
-    if outside.any():
-        mask = pd.Series(outside, index=raw.index)
-        rule = f"scores outside the {low}-{high} scale"
-        problems.append(problem(column, rule, mask, raw, hint))
+    problems: list[dict] = []
+    checked = parse_scores(raw.reset_index(drop=True), column, low, high, problems, hint=hint)
     if problems:
         _raise(problems, score)
+    values = checked.to_numpy(dtype=float, na_value=np.nan)
     return values, int(np.isnan(values).sum())
 
 
