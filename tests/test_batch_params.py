@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pandas as pd
 import pytest
 from papermill.translators import PythonTranslator
 from typer.testing import CliRunner
@@ -25,7 +24,6 @@ from retention_utils.batch.plan import (
     plan_runs,
     read_config,
     safe_name,
-    segment_values,
 )
 
 FIXTURES = Path(__file__).parent / "fixtures" / "notebooks"
@@ -309,6 +307,7 @@ def test_segment_fan_out_runs_all_customers_and_each_value(tmp_path, orders_csv)
         out=tmp_path / "out",
         data={"transactions": str(orders_csv)},
         segment_by="channel",
+        min_customers=1,
     )
     assert [r.name for r in runs] == ["ok", "ok__channel-email", "ok__channel-web-social", "fails"]
     email = runs[1]
@@ -322,11 +321,15 @@ def test_segment_fan_out_runs_all_customers_and_each_value(tmp_path, orders_csv)
 
 def test_segment_values_are_read_as_text(tmp_path):
     csv = tmp_path / "stores.csv"
-    csv.write_text("customer_id,store\na,007\nb,7\nc,007\nd,\n")
-    assert segment_values(str(csv), "store") == ["007", "7"]
-    parquet = tmp_path / "stores.parquet"
-    pd.DataFrame({"customer_id": ["a", "b"], "store": [3, None]}).to_parquet(parquet)
-    assert segment_values(str(parquet), "store") == ["3.0"]  # a float column, as pandas shows it
+    csv.write_text(
+        "customer_id,order_date,amount,store\n"
+        "a,2024-01-01,1,007\nb,2024-01-01,1,7\nc,2024-01-01,1,007\nd,2024-01-01,1,\n"
+    )
+    runs = plan_runs(
+        [str(OK)], out=tmp_path / "out", data={"transactions": str(csv)}, segment_by="store",
+        min_customers=1,
+    )  # fmt: skip
+    assert [r.segment for r in runs] == [None, ("store", "007"), ("store", "7")]
 
 
 def test_segment_by_needs_a_notebook_with_segment_parameters(tmp_path, orders_csv):
@@ -347,7 +350,7 @@ def test_segment_column_must_exist(tmp_path, orders_csv):
         )
     assert str(info.value) == (
         "--segment-by: column 'region' not in orders.csv; columns: customer_id, order_date, "
-        "amount, channel."
+        "amount, order_id, channel."
     )
 
 

@@ -10,11 +10,14 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from browser import Chromium, check_pages, check_report_folder, find_chromium
 from bs4 import BeautifulSoup
 from typer.testing import CliRunner
 
 from retention_utils.batch.cli import app
 from retention_utils.batch.export import unsafe_markup
+from retention_utils.batch.plan import plan_runs
+from retention_utils.batch.runner import run_reports
 from retention_utils.record import read_headlines
 
 pytestmark = pytest.mark.slow
@@ -60,6 +63,7 @@ def batch(tmp_path_factory):
             *(str(FIXTURES / f"{name}.ipynb") for name in ("ok", "fails", "dies", "hostile")),
             "--data", str(orders),
             "--segment-by", "channel",
+            "--min-customers", "1",
             "-p", "n_rows=2",
             "-p", "observation_end=2011-12-09",
             "-p", "weights=[1, 2.5]",
@@ -87,9 +91,17 @@ def test_batch_exits_1_and_lists_every_report(batch):
         "dies",
         "hostile",
     ]
-    assert batch["summary"]["counts"] == {"total": 6, "ok": 4, "failed": 2}
-    assert "4 of 6 reports ok" in batch["result"].output
-    assert "FAILED fails (cell error): ValueError: No repeat buyer" in batch["result"].output
+    assert batch["summary"]["counts"] == {
+        "total": 6,
+        "ok": 4,
+        "caution": 0,
+        "failed": 2,
+        "interrupted": 0,
+    }
+    assert "4 of 6 reports ok, 0 caution, 2 failed." in batch["result"].output
+    assert f"failed  fails: No repeat buyer in the data: {SCRIPT} cannot be fitted." in (
+        batch["result"].output
+    )
 
 
 def test_failures_are_isolated_and_classified_from_exceptions(batch):
@@ -144,7 +156,10 @@ def test_kernel_receives_typed_values_and_absolute_paths(batch):
     assert seen["label"] == [SCRIPT, "str"]
     assert seen["segment_col"] == ["channel", "str"]
     assert seen["segment_value"] == ["web & social", "str"]
-    assert seen["transactions"][0] == str((out.parent / "orders.csv").resolve())
+    # a segment report reads its own split file, with the canonical column names
+    assert seen["transactions"][0] == str(
+        out.resolve() / "segment_data" / "source_1" / "segment_002.parquet"
+    )
     assert seen["output_dir"][0] == str(out.resolve() / "ok__channel-web-social_files")
 
 
@@ -157,7 +172,7 @@ def test_output_dir_holds_each_reports_tables(batch):
 def test_index_has_one_row_per_report_and_links_errors(batch):
     out = batch["out"]
     soup = BeautifulSoup((out / "index.html").read_text(), "html.parser")
-    rows = soup.find("tbody").find_all("tr")
+    rows = soup.select("table.reports tbody tr")
     assert len(rows) == 6
     first_links = [row.find("a")["href"] for row in rows]
     assert first_links == [
@@ -217,8 +232,6 @@ def test_a_cell_timeout_fails_the_report(tmp_path):
 
 @pytest.mark.browser
 def test_reports_render_in_headless_chromium(batch, tmp_path):
-    from retention_utils.batch.browser import check_report_folder, find_chromium
-
     if find_chromium() is None:
         pytest.skip("Chromium is not installed (apt-get install chromium; .ci/run installs it)")
     out = tmp_path / "copy"
@@ -242,8 +255,6 @@ def test_reports_render_in_headless_chromium(batch, tmp_path):
 
 @pytest.mark.browser
 def test_browser_check_catches_scripts_broken_images_and_network(tmp_path):
-    from retention_utils.batch.browser import check_pages, find_chromium
-
     if find_chromium() is None:
         pytest.skip("Chromium is not installed (apt-get install chromium; .ci/run installs it)")
     bad = tmp_path / "bad.html"
@@ -263,8 +274,6 @@ def test_browser_check_catches_scripts_broken_images_and_network(tmp_path):
 
 @pytest.mark.browser
 def test_browser_leaves_no_profile_or_processes_behind(tmp_path):
-    from retention_utils.batch.browser import Chromium, find_chromium
-
     if find_chromium() is None:
         pytest.skip("Chromium is not installed (apt-get install chromium; .ci/run installs it)")
     page = tmp_path / "page.html"
@@ -336,9 +345,6 @@ def _linked_pair(folder: Path, *, producer_fails: bool) -> tuple[Path, Path]:
 
 @pytest.mark.parametrize("producer_fails", [False, True])
 def test_linked_report_waits_for_the_clv_table_or_runs_without_it(tmp_path, producer_fails):
-    from retention_utils.batch.execute import run_reports
-    from retention_utils.batch.plan import plan_runs
-
     producer, follower = _linked_pair(tmp_path / "nb", producer_fails=producer_fails)
     out = tmp_path / "out"
     runs = plan_runs([str(follower), str(producer)], out=out, link_clv=True)
@@ -360,8 +366,6 @@ def test_linked_report_waits_for_the_clv_table_or_runs_without_it(tmp_path, prod
 
 
 def test_without_link_the_reports_are_independent(tmp_path):
-    from retention_utils.batch.plan import plan_runs
-
     producer, follower = _linked_pair(tmp_path / "nb", producer_fails=False)
     runs = plan_runs([str(follower), str(producer)], out=tmp_path / "out")
     assert [r.after for r in runs] == [None, None]
