@@ -21,6 +21,7 @@ from retention_utils.batch.params import (
 )
 from retention_utils.batch.plan import (
     data_source,
+    plan_batch,
     plan_runs,
     read_config,
     safe_name,
@@ -445,3 +446,56 @@ def test_own_transactions_with_surveys_run_the_whole_pack(tmp_path):
     assert [run.name for run in runs] == ["cohort", "clv", "satisfaction"]
     assert notices == []
     assert plan_runs(out=tmp_path)[-1].name == "satisfaction"  # the demo pack as before
+
+
+def test_segments_below_min_customers_are_skipped_with_the_reason(tmp_path, orders_csv):
+    plan = plan_batch(
+        [str(OK)],
+        out=tmp_path / "out",
+        data={"transactions": str(orders_csv)},
+        segment_by="channel",
+        min_customers=2,
+    )
+    assert [r.name for r in plan.runs] == ["ok", "ok__channel-email"]
+    email = plan.runs[1]
+    assert email.parameters["transactions"] == str(
+        (tmp_path / "out").resolve() / "segment_data" / "source_1" / "segment_001.parquet"
+    )
+    assert email.source == str(orders_csv)
+    assert [(s["segment"], s["customers"], s["reason"]) for s in plan.skipped_segments()] == [
+        ("web & social", 1, "1 customer, fewer than the minimum of 2 for a report of its own."),
+        (
+            None,
+            1,
+            "1 customer without a channel value (missing, blank or a placeholder such as "
+            "'Unspecified'); they count in the all-customers report only.",
+        ),
+    ]
+    assert not (tmp_path / "out").exists()  # planning writes nothing
+
+
+def test_pack_segment_reports_read_their_split_file_with_canonical_columns(tmp_path):
+    csv = tmp_path / "shop.csv"
+    csv.write_text(
+        "Kunde,Datum,Betrag,Land\n"
+        + "".join(f"k{i},2024-01-{1 + i:02d},{i + 1},DE\n" for i in range(3))
+        + "k9,2024-02-01,5,FR\n"
+    )
+    plan = plan_batch(
+        ["clv"],
+        out=tmp_path / "out",
+        data={"transactions": str(csv)},
+        assignments=["customer_col=Kunde", "date_col=Datum", "amount_col=Betrag"],
+        segment_by="Land",
+        min_customers=3,
+    )
+    whole, de = plan.runs
+    assert whole.parameters["customer_col"] == "Kunde"
+    assert de.segment == ("Land", "DE")
+    assert {k: de.parameters[k] for k in ("customer_col", "date_col", "amount_col")} == {
+        "customer_col": "customer_id",
+        "date_col": "order_date",
+        "amount_col": "amount",
+    }
+    assert de.parameters["transactions"].endswith("segment_data/source_1/segment_001.parquet")
+    assert plan.inputs[1] == csv

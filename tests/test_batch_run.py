@@ -370,3 +370,119 @@ def test_without_link_the_reports_are_independent(tmp_path):
     runs = plan_runs([str(follower), str(producer)], out=tmp_path / "out")
     assert [r.after for r in runs] == [None, None]
     assert "clv_customers" not in runs[0].parameters
+
+
+# --- statuses, cautions, earlier reports, interruption, the comparison table --------------
+
+
+def test_segments_are_compared_in_one_table_and_skipped_ones_listed(batch):
+    out = batch["out"]
+    segments = batch["summary"]["segments"]
+    assert segments["sizes"] == {
+        "email": {"customers": 2, "rows": 2},
+        "web & social": {"customers": 1, "rows": 1},
+    }
+    (skipped,) = segments["skipped"]
+    assert (skipped["segment"], skipped["customers"]) == (None, 1)
+    assert skipped["reason"].startswith("1 customer without a channel value")
+    soup = BeautifulSoup((out / "index.html").read_text(), "html.parser")
+    table = soup.find("table", class_="compare")
+    header = [th.get_text(" ", strip=True) for th in table.find("thead").find_all("th")]
+    assert header == ["channel", "Customers", "Rows", "ok", "ok: Rows", "ok: Rate"]
+    rows = [[td.get_text(" ", strip=True) for td in tr.find_all("td")] for tr in
+            table.find("tbody").find_all("tr")]  # fmt: skip
+    assert rows == [
+        ["All customers", "4", "4", "ok", "4", "50.0 %"],
+        ["email", "2", "2", "ok", "2", "50.0 %"],
+        ["web & social", "1", "1", "ok", "1", "50.0 %"],
+    ]
+    links = [a["href"] for a in table.find_all("a")]
+    assert links == ["ok.html", "ok__channel-email.html", "ok__channel-web-social.html"]
+    skipped_row = soup.find("table", class_="skipped").find("tbody").get_text(" ", strip=True)
+    assert skipped_row.startswith("(no value) 1 1 skipped 1 customer without a channel value")
+
+
+def test_a_failed_report_states_its_cause_first_and_folds_the_traceback(batch):
+    found = reports(batch)
+    assert found["fails"]["cause"] == (f"No repeat buyer in the data: {SCRIPT} cannot be fitted.")
+    soup = BeautifulSoup((batch["out"] / "fails.html").read_text(), "html.parser")
+    banner = soup.find(id="report-error")
+    assert banner.find("p", class_="report-cause").get_text() == found["fails"]["cause"]
+    details = banner.find("details")
+    assert details.find("summary").get_text() == "Error details"
+    assert "Traceback" in details.get_text() or "ValueError" in details.get_text()
+
+
+def test_cautions_give_status_caution_and_earlier_reports_are_listed(tmp_path):
+    out = tmp_path / "out"
+    first = CliRunner().invoke(
+        app,
+        ["run", str(FIXTURES / "ok.ipynb"), str(FIXTURES / "cautious.ipynb"), "--out", str(out)],
+    )
+    assert first.exit_code == 0, first.output  # a caution is not a failure
+    summary = json.loads((out / "summary.json").read_text())
+    cautious = {r["name"]: r for r in summary["reports"]}["cautious"]
+    assert cautious["status"] == "caution"
+    assert cautious["cautions"] == [
+        "Only 12 customers: the retention rates are imprecise.",
+        "The holdout was shortened to 30 days (a third of the history).",
+    ]
+    assert summary["counts"]["caution"] == 1
+    assert "caution  cautious" in first.output
+    assert "caution: Only 12 customers: the retention rates are imprecise." in first.output
+    soup = BeautifulSoup((out / "index.html").read_text(), "html.parser")
+    row = soup.find("tr", id="report-cautious")
+    assert row.find("span", class_="status").get_text() == "caution"
+    assert [li.get_text() for li in row.find("ul", class_="cautions").find_all("li")] == (
+        cautious["cautions"]
+    )
+    page = BeautifulSoup((out / "cautious.html").read_text(), "html.parser")
+    assert "2 cautions:" in page.find(id="report-cautions").get_text()
+
+    second = CliRunner().invoke(app, ["run", str(FIXTURES / "ok.ipynb"), "--out", str(out)])
+    assert second.exit_code == 0, second.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert [r["name"] for r in summary["reports"]] == ["ok"]
+    (earlier,) = summary["earlier_reports"]
+    assert (earlier["name"], earlier["html"]) == ("cautious", "cautious.html")
+    soup = BeautifulSoup((out / "index.html").read_text(), "html.parser")
+    assert [a["href"] for a in soup.select("table.reports a")][:1] == ["ok.html"]
+    assert "cautious" not in soup.find("table", class_="reports").get_text()
+    earlier_table = soup.find("table", class_="earlier").get_text(" ", strip=True)
+    assert "Report with cautions" in earlier_table and "earlier run" in earlier_table
+
+
+def test_an_interrupted_run_rewrites_index_and_summary_and_exits_130(tmp_path, monkeypatch):
+    from retention_utils.batch import runner
+
+    out = tmp_path / "out"
+    calls = []
+    real_wait = runner.wait
+
+    def wait_then_interrupt(futures, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:  # Ctrl-C while the second report runs
+            raise KeyboardInterrupt
+        return real_wait(futures, **kwargs)
+
+    monkeypatch.setattr(runner, "wait", wait_then_interrupt)
+    result = CliRunner().invoke(
+        app,
+        ["run", str(FIXTURES / "ok.ipynb"), str(FIXTURES / "cautious.ipynb"), "--out", str(out)],
+    )
+    assert result.exit_code == 130, result.output
+    assert "Interrupted: 1 of 2 reports finished; the others are marked interrupted in " in (
+        result.output
+    )
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["interrupted"] is True
+    assert [(r["name"], r["status"]) for r in summary["reports"]] == [
+        ("ok", "ok"),
+        ("cautious", "interrupted"),
+    ]
+    assert summary["reports"][1]["cause"] == (
+        "The batch was interrupted (Ctrl-C) before this report finished."
+    )
+    soup = BeautifulSoup((out / "index.html").read_text(), "html.parser")
+    assert "This run was interrupted." in soup.find(id="interrupted").get_text()
+    assert not (out / ".retention-report.lock").exists()

@@ -134,7 +134,8 @@ def plain_traceback(lines: list[str] | None) -> str:
 
 
 def _sentence(text: str) -> str:
-    text = " ".join(str(text).replace("\n- ", "; ").split())
+    text = str(text).replace(":\n- ", ": ").replace("\n- ", "; ")
+    text = " ".join(text.split())
     text = text[:1].upper() + text[1:]
     return text if text.endswith((".", "!", "?")) else text + "."
 
@@ -144,6 +145,14 @@ def _module_name(file: str) -> str:
     parts = Path(file.replace("~", "")).parts
     if _PACKAGE in parts:
         return "/".join(parts[len(parts) - parts[::-1].index(_PACKAGE) - 1 :])
+    return Path(file).name
+
+
+def _library(file: str) -> str:
+    """``pandas`` for ``.../site-packages/pandas/core/indexing.py``."""
+    parts = Path(file).parts
+    if "site-packages" in parts and parts.index("site-packages") + 1 < len(parts):
+        return parts[parts.index("site-packages") + 1].removesuffix(".py")
     return Path(file).name
 
 
@@ -166,7 +175,7 @@ def failure_cause(ename: str, evalue: str, traceback: str = "") -> str:
         return _sentence(message)
     ours = [f for f in frames if f["file"] and _PACKAGE in Path(f["file"]).parts]
     where = f" in {_module_name(ours[-1]['file'])} ({ours[-1]['func']})" if ours else ""
-    library = _module_name(last["file"]).split("/")[0]
+    library = _library(last["file"])
     return (
         f"The report broke on an unexpected {ename}{where}, raised inside {library} "
         f"({' '.join(message.split())}); this is a defect of the toolkit on these data, not "
