@@ -14,10 +14,10 @@ from browser import Chromium, check_pages, check_report_folder, find_chromium
 from bs4 import BeautifulSoup
 from typer.testing import CliRunner
 
+from retention_utils.batch import runner
 from retention_utils.batch.cli import app
 from retention_utils.batch.export import unsafe_markup
 from retention_utils.batch.plan import plan_runs
-from retention_utils.batch.runner import run_reports
 from retention_utils.record import read_headlines
 
 pytestmark = pytest.mark.slow
@@ -352,7 +352,7 @@ def test_linked_report_waits_for_the_clv_table_or_runs_without_it(tmp_path, prod
     assert dict((r.name, r.text) for r in runs[0].rows)["clv_customers"] == (
         "clv_files/clv_customers.parquet"
     )
-    results = run_reports(runs, out, jobs=2, progress=False)  # follower listed first
+    results = runner.run_reports(runs, out, jobs=2, progress=False)  # follower listed first
     statuses = {r.name: r.status for r in results}
     assert statuses == {"follower": "ok", "clv": "failed" if producer_fails else "ok"}
     executed = nbformat.read(out / "follower.ipynb", as_version=4)
@@ -453,8 +453,6 @@ def test_cautions_give_status_caution_and_earlier_reports_are_listed(tmp_path):
 
 
 def test_an_interrupted_run_rewrites_index_and_summary_and_exits_130(tmp_path, monkeypatch):
-    from retention_utils.batch import runner
-
     out = tmp_path / "out"
     calls = []
     real_wait = runner.wait
