@@ -1354,7 +1354,7 @@ def segment_sizes(
     Returns
     -------
     DataFrame
-        One row per segment, largest first: ``segment`` (text; None for the rows of
+        One row per segment, largest first (rows without a segment last): ``segment`` (text; None for the rows of
         ``kind`` "no value" or "no purchase"), ``kind`` (``"segment"``, ``"no value"``:
         missing, blank or a placeholder such as "Unspecified"; ``"no purchase"``: customers
         whose days are all returns), ``customers``, ``rows`` and ``skipped`` (the reason in
@@ -1371,7 +1371,10 @@ def segment_sizes(
     sizes = rows.group_by([_KEY, "kind"]).aggregate(
         customers=rows[CUSTOMER].nunique(), rows=rows.count()
     )
-    frame = to_pandas(sizes).sort_values(["customers", _KEY], ascending=[False, True])
+    frame = to_pandas(sizes)
+    # Named segments first, largest first; the customers without one at the end.
+    frame["_unnamed"] = frame["kind"] != SEGMENT
+    frame = frame.sort_values(["_unnamed", "customers", _KEY], ascending=[True, False, True])
     frame["segment"] = pd.Series(
         [
             k if kind == SEGMENT else None
