@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from papermill.translators import PythonTranslator
 from typer.testing import CliRunner
@@ -499,3 +500,33 @@ def test_pack_segment_reports_read_their_split_file_with_canonical_columns(tmp_p
     }
     assert de.parameters["transactions"].endswith("segment_data/source_1/segment_001.parquet")
     assert plan.inputs[1] == csv
+
+
+def test_a_segment_with_no_row_left_after_loading_is_listed_with_the_cause(tmp_path):
+    orders = tmp_path / "orders.parquet"
+    pd.DataFrame(
+        {
+            "customer_id": ["a", "b", None, None],
+            "order_date": ["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-04"],
+            "amount": [1.0, 2.0, 3.0, 4.0],
+            "Country": ["DE", "DE", "Hong Kong", "Hong Kong"],
+        }
+    ).to_parquet(orders)
+    plan = plan_batch(
+        [str(OK)],
+        out=tmp_path / "out",
+        data={"transactions": str(orders)},
+        segment_by="Country",
+        min_customers=1,
+    )
+    assert [r.name for r in plan.runs] == ["ok", "ok__Country-DE"]
+    assert plan.skipped_segments() == [
+        {
+            "segment": "Hong Kong",
+            "customers": 0,
+            "rows": 2,
+            "reason": "none of its 2 rows is left after loading (e.g. no customer ID); see the "
+            "data quality of the all-customers report.",
+            "source": str(orders),
+        }
+    ]

@@ -53,6 +53,7 @@ class SegmentSource:
     column: str
     transactions: pd.DataFrame
     sizes: pd.DataFrame  # engine.segment_sizes(...)
+    lost: list[dict[str, Any]] = field(default_factory=list)  # see lost_segments()
 
     def reported(self) -> list[str]:
         """Segment values that get a report, largest first."""
@@ -77,7 +78,39 @@ class SegmentSource:
                 "reason": r.skipped,
             }
             for r in rows.itertuples()
-        ]
+        ] + self.lost
+
+
+def lost_segments(
+    transactions: pd.DataFrame, column: str, sizes: pd.DataFrame
+) -> list[dict[str, Any]]:
+    """Segments of the file as read that no row is left of after loading.
+
+    For example UCI Online Retail's Hong Kong, whose rows all lack a customer ID. Read from
+    the loaded table's source when it is a Parquet file (whose values keep their type, so
+    they compare with the loaded ones); otherwise nothing is reported.
+    """
+    path = Path(str(transactions.attrs.get("quality", {}).get("source", "")))
+    if path.suffix.lower() not in (".parquet", ".pq") or not path.is_file():
+        return []
+    raw = engine.as_table(path, required=())
+    if column not in raw.columns:
+        return []
+    value = raw[column].cast("string")
+    counts = engine.to_pandas(raw.group_by(value.name("segment")).aggregate(rows=raw.count()))
+    known = set(sizes["segment"].dropna().astype(str))
+    counts = counts[counts["segment"].notna() & ~counts["segment"].isin(known)]
+    blank = counts["segment"].str.strip().str.lower().isin(engine.NO_SEGMENT_VALUES)
+    return [
+        {
+            "segment": r.segment,
+            "customers": 0,
+            "rows": int(r.rows),
+            "reason": f"none of its {int(r.rows):,} rows is left after loading (e.g. no "
+            "customer ID); see the data quality of the all-customers report.",
+        }
+        for r in counts[~blank].sort_values("segment").itertuples()
+    ]
 
 
 @dataclass
@@ -109,7 +142,13 @@ class FanOut:
             )
         sizes = engine.segment_sizes(transactions, self.column, min_customers=self.min_customers)
         loaded = SegmentSource(
-            len(self.sources) + 1, source, mapping, self.column, transactions, sizes
+            len(self.sources) + 1,
+            source,
+            mapping,
+            self.column,
+            transactions,
+            sizes,
+            lost_segments(transactions, self.column, sizes),
         )
         self.sources.append(loaded)
         return loaded
