@@ -186,7 +186,8 @@ def locked(out: str | Path) -> Iterator[Path]:
     try:
         yield folder
     finally:
-        if (_read_lock(lock) or LockHolder(-1, "", "")).pid == os.getpid():
+        still = _read_lock(lock)
+        if still is not None and still.pid == os.getpid():
             lock.unlink(missing_ok=True)
 
 
