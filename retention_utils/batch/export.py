@@ -290,6 +290,8 @@ def prepare_notebook(nb: nbformat.NotebookNode, page: ReportPage) -> nbformat.No
         if cell.cell_type == "code":
             outputs = []
             for output in cell.get("outputs", []):
+                if output.get("output_type") == "error" and page.traceback:
+                    continue  # folded under the cause in the banner, not spread in the page
                 if "data" in output:
                     data = {k: v for k, v in output["data"].items() if k in _KEPT_MIME_TYPES}
                     if "image/svg+xml" in data:
