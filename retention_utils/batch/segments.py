@@ -130,7 +130,10 @@ class FanOut:
             When the segment column is not in the loaded transactions.
         """
         source = str(values.get("transactions") or "demo")
-        mapping = {k: values[k] for k in CANONICAL_MAPPING if k in values}
+        # Rows after the observation end are left out of the split (and counted as dropped
+        # in the whole data set's quality), so the segment sizes match the reports.
+        keys = (*CANONICAL_MAPPING, "observation_end")
+        mapping = {k: values[k] for k in keys if k in values}
         for known in self.sources:
             if known.source == source and known.mapping == mapping:
                 return known
