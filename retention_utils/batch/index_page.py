@@ -21,7 +21,10 @@ td.num, th.num { text-align: right; white-space: nowrap; }
 .scroll { overflow-x: auto; max-height: 80vh; overflow-y: auto; border: 1px solid #ddd; }
 table.compare { font-size: 0.8em; margin: 0; }
 table.compare th, table.compare td { padding: 0.25em 0.5em; }
-table.compare thead th { position: sticky; top: 0; z-index: 1; }
+table.compare thead th { position: sticky; top: 0; z-index: 1; min-width: 5em; max-width: 11em;
+  white-space: normal; vertical-align: bottom; }
+table.compare td:first-child { white-space: nowrap; }
+details.more summary { cursor: pointer; color: #555; font-size: 0.9em; }
 table.compare tbody tr:nth-child(even) { background: #fafafa; }
 table.compare tbody tr.all { background: #eef3fb; font-weight: bold; }
 .sorted::after { content: " \\25BC"; color: #777; }
@@ -59,7 +62,7 @@ below come from the reports that finished.</div>
 {%- endif %}
 {%- if comparison %}
 <h2 id="comparison">Segments by {{ segment_column }}</h2>
-<p class="note">One row per segment of at least {{ min_customers }} customers (a customer's
+<p class="note">One row per segment of at least {{ min_customers }} customer{{ '' if min_customers == 1 else 's' }} (a customer's
 segment is the value on their first purchase), largest first; the headline figures of each
 report as columns.{% if skipped %} {{ skipped | length }} segment{{ '' if skipped | length == 1 else 's' }}
 without a report are listed below the table.{% endif %}</p>
@@ -103,12 +106,13 @@ without a report are listed below the table.{% endif %}</p>
 {%- for r in reports %}
 <tr id="report-{{ r.name }}">
 <td>{% if r.link %}<a href="{{ r.link }}">{{ r.title }}</a>{% else %}{{ r.title }}{% endif %}<br><code>{{ r.name }}</code></td>
-<td><ul class="plain">{% for name, value in r.shown_parameters %}<li><code>{{ name }}</code> = {{ value }}</li>{% else %}<li>defaults</li>{% endfor %}</ul></td>
+<td>{% if r.shown_parameters | length > 4 %}<details class="more"><summary>{{ r.shown_parameters | length }} parameters set</summary>{% endif %}<ul class="plain">{% for name, value in r.shown_parameters %}<li><code>{{ name }}</code> = {{ value }}</li>{% else %}<li>defaults</li>{% endfor %}</ul>{% if r.shown_parameters | length > 4 %}</details>{% endif %}</td>
 <td><span class="status {{ r.status }}">{{ r.status }}</span>
 {%- if r.status in ('failed', 'interrupted') %}<div class="error">{% if r.link %}<a href="{{ r.link }}">{{ r.error_kind }}</a>{% else %}{{ r.error_kind }}{% endif %}: {{ r.cause_short }}</div>{% endif %}
 {%- if r.cautions %}<ul class="cautions">{% for text in r.cautions %}<li>{{ text }}</li>{% endfor %}</ul>{% endif %}</td>
 <td class="num">{{ '%.1f' | format(r.duration_s) }} s</td>
-<td><ul class="plain">{% for h in r.headlines %}<li><span class="headline-label">{{ h.label }}:</span> {{ h.text }}</li>{% endfor %}</ul></td>
+<td><ul class="plain">{% for h in r.headlines[:3] %}<li><span class="headline-label">{{ h.label }}:</span> {{ h.text }}</li>{% endfor %}</ul>
+{%- if r.headlines | length > 3 %}<details class="more"><summary>{{ r.headlines | length - 3 }} more</summary><ul class="plain">{% for h in r.headlines[3:] %}<li><span class="headline-label">{{ h.label }}:</span> {{ h.text }}</li>{% endfor %}</ul></details>{% endif %}</td>
 <td class="links">{% if r.html %}<a href="{{ r.html }}">HTML</a>{% endif %}
 {%- if r.executed_notebook %}<a href="{{ r.executed_notebook }}">notebook</a>{% endif %}
 {%- if r.log %}<a href="{{ r.log }}">log</a>{% endif %}</td>
