@@ -65,7 +65,7 @@ def batch(tmp_path_factory):
             "--segment-by", "channel",
             "--min-customers", "1",
             "-p", "n_rows=2",
-            "-p", "observation_end=2011-12-09",
+            "-p", "observation_end=2024-12-31",
             "-p", "weights=[1, 2.5]",
             "-p", f"label={SCRIPT}",
             "--jobs", "2",
@@ -151,7 +151,7 @@ def test_kernel_receives_typed_values_and_absolute_paths(batch):
     seen = kernel_view(batch["out"] / "ok__channel-web-social.ipynb")
     out = batch["out"]
     assert seen["n_rows"] == [2, "int"]
-    assert seen["observation_end"] == ["2011-12-09", "str"]
+    assert seen["observation_end"] == ["2024-12-31", "str"]
     assert seen["weights"] == [[1, 2.5], "list"]
     assert seen["label"] == [SCRIPT, "str"]
     assert seen["segment_col"] == ["channel", "str"]

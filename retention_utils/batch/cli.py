@@ -34,10 +34,8 @@ from retention_utils.batch.outdir import (
     locked,
     report_files,
 )
-from retention_utils.batch.params import ParameterError
 from retention_utils.batch.plan import BatchPlan, load_spec, plan_batch
 from retention_utils.batch.runner import interrupted, run_reports
-from retention_utils.io import DataValidationError
 
 app = typer.Typer(
     help="Run the retention report notebooks in batch and export them to HTML.",
@@ -52,7 +50,9 @@ DEFAULT_TIMEOUT = 600.0
 DEMO_CURRENCY = "EUR"
 #: Exit codes (SPEC section 5, "Status").
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
-_INPUT_ERRORS = (ParameterError, FileNotFoundError, DataValidationError, OutputFolderError)
+# ValueError: the loaders refuse an impossible column mapping with it (a ParameterError and a
+# DataValidationError are ValueErrors too).
+_INPUT_ERRORS = (ValueError, FileNotFoundError, OutputFolderError)
 _COLOURS = {OK: typer.colors.GREEN, CAUTION: typer.colors.YELLOW, FAILED: typer.colors.RED}
 
 
