@@ -45,7 +45,7 @@ bench-smoke: setup
 	$(BIN)/python -m bench.run --smoke
 
 browser-check: setup
-	$(BIN)/python -m retention_utils browser-check $(OUT)
+	$(BIN)/python tests/browser.py $(OUT)
 
 clean:
 	rm -rf reports/demo bench/out .pytest_cache .ruff_cache

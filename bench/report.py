@@ -320,6 +320,28 @@ def render_run(run: dict) -> str:
                 lines += _stage_lines(pack["label"], jobs, j["typical"])
         lines.append("")
 
+    if run.get("fanout"):
+        f = run["fanout"]
+        typical = f["typical"]
+        counts = typical.get("counts", {})
+        lines += [
+            "### Segment fan-out end to end",
+            "",
+            f"`{f['command']}`: the data read and split once (one Parquet file per segment), "
+            "one report per notebook for all customers and per segment of at least 30 "
+            "customers, executed and exported to HTML, with the comparison index.",
+            "",
+            "| median (s) | runs (s) | before (s) | target (s) | exit 0 | reports | skipped "
+            "segments | peak MiB, all processes |",
+            "|---:|---|---:|---:|---|---|---:|---:|",
+            f"| {_s(f['median_s'])} | {', '.join(_s(x) for x in f['runs_s'])} "
+            f"| {_s(f['before_s'])} | {_s(f['target_s'])} | {'yes' if f['all_ok'] else '**no**'} "
+            f"| {counts.get('total', 0)} ({counts.get('ok', 0)} ok, {counts.get('caution', 0)} "
+            f"caution, {counts.get('failed', 0)} failed) | {typical.get('skipped', 0)} "
+            f"| {_mb(typical.get('tree_peak_mb'))} |",
+            "",
+        ]
+
     if run.get("profiles"):
         lines += [
             "### Profiles of missed targets (pyinstrument)",

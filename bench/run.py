@@ -50,6 +50,13 @@ RFM_TARGET_PEAK_MB = 1.5e9 / 2**20  # 1.5 GB in MiB
 FIT_TARGET_ROWS = 10_000_000  # its summary has about 2 million customers
 FIT_TARGET_SPEEDUP = 2.0
 PACK_TARGET_S = {"cdnow": 20.0, 10_000_000: 60.0}
+#: Segment fan-out (SPEC section 7): UCI Online Retail by Country, cohort and CLV reports.
+FANOUT_NOTEBOOKS = ("cohort", "clv")
+FANOUT_DATA = "online_retail"
+FANOUT_SEGMENT_BY = "Country"
+FANOUT_JOBS = 2
+FANOUT_TARGET_S = 120.0
+FANOUT_BEFORE_S = 735.0  # measured before the split-once design (bench/RESULTS.md)
 
 
 # --- processes ----------------------------------------------------------------------------
@@ -403,6 +410,63 @@ class Runner:
         return entry
 
 
+def fanout_command(python: str, out_dir: Path) -> list[str]:
+    """The fan-out benchmark's command line."""
+    return [
+        python,
+        "-m",
+        "retention_utils",
+        "run",
+        *FANOUT_NOTEBOOKS,
+        "--data",
+        FANOUT_DATA,
+        "--segment-by",
+        FANOUT_SEGMENT_BY,
+        "--jobs",
+        str(FANOUT_JOBS),
+        "--out",
+        str(out_dir),
+    ]
+
+
+def run_fanout(runner: Runner) -> dict:
+    """The segment fan-out end to end, ``repeats`` times: wall time, statuses, skipped."""
+    records = []
+    for rep in range(runner.s.repeats):
+        tag = f"fanout_{rep}"
+        out_dir = runner.s.out / "fanout" / tag
+        done = run_process(
+            fanout_command(runner.s.python, out_dir),
+            log_stem=runner.s.out / "logs" / tag,
+            timeout=runner.s.timeout,
+            sample_tree=True,
+        )
+        record: dict[str, Any] = {
+            "wall_s": done.wall_s,
+            "returncode": done.returncode,
+            "peak_mb": done.maxrss_mb,
+            "tree_peak_mb": done.tree_peak_mb,
+        }
+        summary_path = out_dir / "summary.json"
+        if summary_path.exists():
+            summary = json.loads(summary_path.read_text())
+            record["counts"] = summary["counts"]
+            record["skipped"] = len((summary.get("segments") or {}).get("skipped", []))
+            record["statuses"] = {r["name"]: r["status"] for r in summary["reports"]}
+        records.append(record)
+        runner.log(f"  fan-out run {rep + 1}: {done.wall_s:.1f} s, exit {done.returncode}")
+    walls = [r["wall_s"] for r in records]
+    return {
+        "command": " ".join(fanout_command("python", Path("DIR"))),
+        "median_s": statistics.median(walls),
+        "runs_s": walls,
+        "before_s": FANOUT_BEFORE_S,
+        "target_s": FANOUT_TARGET_S,
+        "all_ok": all(r["returncode"] == 0 for r in records),
+        "typical": min(records, key=lambda r: abs(r["wall_s"] - statistics.median(walls))),
+    }
+
+
 def _own_peak_mb() -> float:
     """The runner's own peak RSS (VmHWM): the floor under every child's reported peak.
 
@@ -455,7 +519,9 @@ def _add_ratios(entry: dict) -> None:
 # --- targets ------------------------------------------------------------------------------
 
 
-def evaluate_targets(cases: list[dict], packs: list[dict]) -> list[dict]:
+def evaluate_targets(
+    cases: list[dict], packs: list[dict], fanout: dict | None = None
+) -> list[dict]:
     """SPEC section 7, from the largest size measured (flagged when below the target's)."""
     targets = []
 
@@ -540,6 +606,20 @@ def evaluate_targets(cases: list[dict], packs: list[dict]) -> list[dict]:
                 pack_data=data,
             )
         targets.append(target)
+    target = {
+        "key": "fanout",
+        "target": f"fan-out: {FANOUT_DATA} by {FANOUT_SEGMENT_BY}, cohort and CLV, --jobs "
+        f"{FANOUT_JOBS}: < {FANOUT_TARGET_S:g} s (before: {FANOUT_BEFORE_S:g} s)",
+    }
+    if fanout is None:
+        target.update(met=None, measured="not measured")
+    else:
+        target.update(
+            met=fanout["median_s"] < FANOUT_TARGET_S and fanout["all_ok"],
+            measured=f"{fanout['median_s']:.1f} s"
+            + ("" if fanout["all_ok"] else " (a report FAILED)"),
+        )
+    targets.append(target)
     return targets
 
 
@@ -557,8 +637,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, 1 run, no report pack")
     parser.add_argument(
         "--cases",
-        default=",".join([*CASE_ORDER, "pack"]),
-        help="comma-separated subset of: " + ", ".join([*CASE_ORDER, "pack"]),
+        default=",".join([*CASE_ORDER, "pack", "fanout"]),
+        help="comma-separated subset of: " + ", ".join([*CASE_ORDER, "pack", "fanout"]),
     )
     parser.add_argument("--max-rows", type=int, help="skip sizes above this many rows")
     parser.add_argument("--repeats", type=int, help="runs per side (default 3; smoke 1)")
@@ -592,7 +672,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     wanted = [c.strip() for c in args.cases.split(",") if c.strip()]
-    unknown = sorted(set(wanted) - {*CASE_ORDER, "pack"})
+    unknown = sorted(set(wanted) - {*CASE_ORDER, "pack", "fanout"})
     if unknown:
         parser.error(f"unknown case(s): {', '.join(unknown)}")
     out = (args.out or bench_data.OUT_DIR).resolve()
@@ -628,7 +708,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"report pack: {data}", flush=True)
             packs.append(runner.run_pack(data))
 
-    targets = evaluate_targets(cases, packs)
+    fanout = None
+    if "fanout" in wanted and not args.smoke:
+        print(f"segment fan-out: {FANOUT_DATA} by {FANOUT_SEGMENT_BY}", flush=True)
+        fanout = run_fanout(runner)
+
+    targets = evaluate_targets(cases, packs, fanout)
     profiles: dict[str, str] = {}
     if settings.profile_misses:
         for target in targets:
@@ -652,6 +737,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine,
         "cases": cases,
         "packs": packs,
+        "fanout": fanout,
         "targets": targets,
         "profiles": profiles,
         "note": args.note.read_text() if args.note else None,

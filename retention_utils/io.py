@@ -13,6 +13,8 @@ data-quality summary stored in ``df.attrs["quality"]`` and shown by :func:`quali
 
 from __future__ import annotations
 
+import json
+import os
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
@@ -695,7 +697,32 @@ def open_dataset(
             options["order_col"] = None
         if options.get("quantity_col"):
             options["amount_col"] = None
-    return _LOADERS[kind](name_or_path, **options)
+    return _with_split_quality(_LOADERS[kind](name_or_path, **options), name_or_path)
+
+
+def _with_split_quality(df: pd.DataFrame, source: PathOrFrame) -> pd.DataFrame:
+    """Name the segment in the quality summary of a file written by the runner's split.
+
+    ``engine.split_by_segment`` writes ``segment_001.json`` beside ``segment_001.parquet``;
+    the segment's own counts come from loading its file, and what was dropped or corrected
+    in the whole data set before the split is added as a note.
+    """
+    side = Path(source).with_suffix(".json") if isinstance(source, str | os.PathLike) else None
+    if side is None or not side.is_file() or "quality" not in df.attrs:
+        return df
+    split = json.loads(side.read_text(encoding="utf-8"))
+    quality = df.attrs["quality"]
+    whole = split.get("whole_data_quality") or {}
+    segment = f"{split['segment_col']} = {split['segment_value']}"
+    quality["source"] = f"{whole.get('source', source)}, segment {segment} (split by the runner)"
+    dropped = "; ".join(f"{n:,} {reason}" for reason, n in whole.get("dropped", {}).items())
+    if whole:
+        quality["corrections"] = [
+            f"before the split, in the whole data set ({whole['rows_read']:,} rows read): "
+            + (f"rows dropped: {dropped}" if dropped else "no rows dropped"),
+            *quality["corrections"],
+        ]
+    return df
 
 
 def _is_path_like_file(text: str) -> bool:

@@ -19,14 +19,12 @@ from nbformat.v4 import (
 )
 
 from retention_utils.batch.export import (
-    ParameterRow,
-    ReportPage,
     clean_output_html,
-    notebook_title,
     render_report,
     sanitize_styler_css,
     unsafe_markup,
 )
+from retention_utils.batch.models import ParameterRow, ReportPage, notebook_title
 
 matplotlib.use("Agg")
 

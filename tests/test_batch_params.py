@@ -22,10 +22,10 @@ from retention_utils.batch.params import (
 )
 from retention_utils.batch.plan import (
     data_source,
+    plan_batch,
     plan_runs,
     read_config,
     safe_name,
-    segment_values,
 )
 
 FIXTURES = Path(__file__).parent / "fixtures" / "notebooks"
@@ -309,6 +309,7 @@ def test_segment_fan_out_runs_all_customers_and_each_value(tmp_path, orders_csv)
         out=tmp_path / "out",
         data={"transactions": str(orders_csv)},
         segment_by="channel",
+        min_customers=1,
     )
     assert [r.name for r in runs] == ["ok", "ok__channel-email", "ok__channel-web-social", "fails"]
     email = runs[1]
@@ -322,11 +323,15 @@ def test_segment_fan_out_runs_all_customers_and_each_value(tmp_path, orders_csv)
 
 def test_segment_values_are_read_as_text(tmp_path):
     csv = tmp_path / "stores.csv"
-    csv.write_text("customer_id,store\na,007\nb,7\nc,007\nd,\n")
-    assert segment_values(str(csv), "store") == ["007", "7"]
-    parquet = tmp_path / "stores.parquet"
-    pd.DataFrame({"customer_id": ["a", "b"], "store": [3, None]}).to_parquet(parquet)
-    assert segment_values(str(parquet), "store") == ["3.0"]  # a float column, as pandas shows it
+    csv.write_text(
+        "customer_id,order_date,amount,store\n"
+        "a,2024-01-01,1,007\nb,2024-01-01,1,7\nc,2024-01-01,1,007\nd,2024-01-01,1,\n"
+    )
+    runs = plan_runs(
+        [str(OK)], out=tmp_path / "out", data={"transactions": str(csv)}, segment_by="store",
+        min_customers=1,
+    )  # fmt: skip
+    assert [r.segment for r in runs] == [None, ("store", "007"), ("store", "7")]
 
 
 def test_segment_by_needs_a_notebook_with_segment_parameters(tmp_path, orders_csv):
@@ -347,7 +352,7 @@ def test_segment_column_must_exist(tmp_path, orders_csv):
         )
     assert str(info.value) == (
         "--segment-by: column 'region' not in orders.csv; columns: customer_id, order_date, "
-        "amount, channel."
+        "amount, order_id, channel."
     )
 
 
@@ -442,3 +447,86 @@ def test_own_transactions_with_surveys_run_the_whole_pack(tmp_path):
     assert [run.name for run in runs] == ["cohort", "clv", "satisfaction"]
     assert notices == []
     assert plan_runs(out=tmp_path)[-1].name == "satisfaction"  # the demo pack as before
+
+
+def test_segments_below_min_customers_are_skipped_with_the_reason(tmp_path, orders_csv):
+    plan = plan_batch(
+        [str(OK)],
+        out=tmp_path / "out",
+        data={"transactions": str(orders_csv)},
+        segment_by="channel",
+        min_customers=2,
+    )
+    assert [r.name for r in plan.runs] == ["ok", "ok__channel-email"]
+    email = plan.runs[1]
+    assert email.parameters["transactions"] == str(
+        (tmp_path / "out").resolve() / "segment_data" / "source_1" / "segment_001.parquet"
+    )
+    assert email.source == str(orders_csv)
+    assert [(s["segment"], s["customers"], s["reason"]) for s in plan.skipped_segments()] == [
+        ("web & social", 1, "1 customer, fewer than the minimum of 2 for a report of its own."),
+        (
+            None,
+            1,
+            "1 customer without a channel value (missing, blank or a placeholder such as "
+            "'Unspecified'); they count in the all-customers report only.",
+        ),
+    ]
+    assert not (tmp_path / "out").exists()  # planning writes nothing
+
+
+def test_pack_segment_reports_read_their_split_file_with_canonical_columns(tmp_path):
+    csv = tmp_path / "shop.csv"
+    csv.write_text(
+        "Kunde,Datum,Betrag,Land\n"
+        + "".join(f"k{i},2024-01-{1 + i:02d},{i + 1},DE\n" for i in range(3))
+        + "k9,2024-02-01,5,FR\n"
+    )
+    plan = plan_batch(
+        ["clv"],
+        out=tmp_path / "out",
+        data={"transactions": str(csv)},
+        assignments=["customer_col=Kunde", "date_col=Datum", "amount_col=Betrag"],
+        segment_by="Land",
+        min_customers=3,
+    )
+    whole, de = plan.runs
+    assert whole.parameters["customer_col"] == "Kunde"
+    assert de.segment == ("Land", "DE")
+    assert {k: de.parameters[k] for k in ("customer_col", "date_col", "amount_col")} == {
+        "customer_col": "customer_id",
+        "date_col": "order_date",
+        "amount_col": "amount",
+    }
+    assert de.parameters["transactions"].endswith("segment_data/source_1/segment_001.parquet")
+    assert plan.inputs[1] == csv
+
+
+def test_a_segment_with_no_row_left_after_loading_is_listed_with_the_cause(tmp_path):
+    orders = tmp_path / "orders.parquet"
+    pd.DataFrame(
+        {
+            "customer_id": ["a", "b", None, None],
+            "order_date": ["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-04"],
+            "amount": [1.0, 2.0, 3.0, 4.0],
+            "Country": ["DE", "DE", "Hong Kong", "Hong Kong"],
+        }
+    ).to_parquet(orders)
+    plan = plan_batch(
+        [str(OK)],
+        out=tmp_path / "out",
+        data={"transactions": str(orders)},
+        segment_by="Country",
+        min_customers=1,
+    )
+    assert [r.name for r in plan.runs] == ["ok", "ok__Country-DE"]
+    assert plan.skipped_segments() == [
+        {
+            "segment": "Hong Kong",
+            "customers": 0,
+            "rows": 2,
+            "reason": "none of its 2 rows is left after loading (e.g. no customer ID); see the "
+            "data quality of the all-customers report.",
+            "source": str(orders),
+        }
+    ]

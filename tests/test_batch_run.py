@@ -10,11 +10,14 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from browser import Chromium, check_pages, check_report_folder, find_chromium
 from bs4 import BeautifulSoup
 from typer.testing import CliRunner
 
+from retention_utils.batch import runner
 from retention_utils.batch.cli import app
 from retention_utils.batch.export import unsafe_markup
+from retention_utils.batch.plan import plan_runs
 from retention_utils.record import read_headlines
 
 pytestmark = pytest.mark.slow
@@ -60,8 +63,9 @@ def batch(tmp_path_factory):
             *(str(FIXTURES / f"{name}.ipynb") for name in ("ok", "fails", "dies", "hostile")),
             "--data", str(orders),
             "--segment-by", "channel",
+            "--min-customers", "1",
             "-p", "n_rows=2",
-            "-p", "observation_end=2011-12-09",
+            "-p", "observation_end=2024-12-31",
             "-p", "weights=[1, 2.5]",
             "-p", f"label={SCRIPT}",
             "--jobs", "2",
@@ -87,9 +91,17 @@ def test_batch_exits_1_and_lists_every_report(batch):
         "dies",
         "hostile",
     ]
-    assert batch["summary"]["counts"] == {"total": 6, "ok": 4, "failed": 2}
-    assert "4 of 6 reports ok" in batch["result"].output
-    assert "FAILED fails (cell error): ValueError: No repeat buyer" in batch["result"].output
+    assert batch["summary"]["counts"] == {
+        "total": 6,
+        "ok": 4,
+        "caution": 0,
+        "failed": 2,
+        "interrupted": 0,
+    }
+    assert "4 of 6 reports ok, 0 caution, 2 failed." in batch["result"].output
+    assert f"failed  fails: No repeat buyer in the data: {SCRIPT} cannot be fitted." in (
+        batch["result"].output
+    )
 
 
 def test_failures_are_isolated_and_classified_from_exceptions(batch):
@@ -139,12 +151,15 @@ def test_kernel_receives_typed_values_and_absolute_paths(batch):
     seen = kernel_view(batch["out"] / "ok__channel-web-social.ipynb")
     out = batch["out"]
     assert seen["n_rows"] == [2, "int"]
-    assert seen["observation_end"] == ["2011-12-09", "str"]
+    assert seen["observation_end"] == ["2024-12-31", "str"]
     assert seen["weights"] == [[1, 2.5], "list"]
     assert seen["label"] == [SCRIPT, "str"]
     assert seen["segment_col"] == ["channel", "str"]
     assert seen["segment_value"] == ["web & social", "str"]
-    assert seen["transactions"][0] == str((out.parent / "orders.csv").resolve())
+    # a segment report reads its own split file, with the canonical column names
+    assert seen["transactions"][0] == str(
+        out.resolve() / "segment_data" / "source_1" / "segment_002.parquet"
+    )
     assert seen["output_dir"][0] == str(out.resolve() / "ok__channel-web-social_files")
 
 
@@ -157,7 +172,7 @@ def test_output_dir_holds_each_reports_tables(batch):
 def test_index_has_one_row_per_report_and_links_errors(batch):
     out = batch["out"]
     soup = BeautifulSoup((out / "index.html").read_text(), "html.parser")
-    rows = soup.find("tbody").find_all("tr")
+    rows = soup.select("table.reports tbody tr")
     assert len(rows) == 6
     first_links = [row.find("a")["href"] for row in rows]
     assert first_links == [
@@ -217,8 +232,6 @@ def test_a_cell_timeout_fails_the_report(tmp_path):
 
 @pytest.mark.browser
 def test_reports_render_in_headless_chromium(batch, tmp_path):
-    from retention_utils.batch.browser import check_report_folder, find_chromium
-
     if find_chromium() is None:
         pytest.skip("Chromium is not installed (apt-get install chromium; .ci/run installs it)")
     out = tmp_path / "copy"
@@ -242,8 +255,6 @@ def test_reports_render_in_headless_chromium(batch, tmp_path):
 
 @pytest.mark.browser
 def test_browser_check_catches_scripts_broken_images_and_network(tmp_path):
-    from retention_utils.batch.browser import check_pages, find_chromium
-
     if find_chromium() is None:
         pytest.skip("Chromium is not installed (apt-get install chromium; .ci/run installs it)")
     bad = tmp_path / "bad.html"
@@ -263,8 +274,6 @@ def test_browser_check_catches_scripts_broken_images_and_network(tmp_path):
 
 @pytest.mark.browser
 def test_browser_leaves_no_profile_or_processes_behind(tmp_path):
-    from retention_utils.batch.browser import Chromium, find_chromium
-
     if find_chromium() is None:
         pytest.skip("Chromium is not installed (apt-get install chromium; .ci/run installs it)")
     page = tmp_path / "page.html"
@@ -336,9 +345,6 @@ def _linked_pair(folder: Path, *, producer_fails: bool) -> tuple[Path, Path]:
 
 @pytest.mark.parametrize("producer_fails", [False, True])
 def test_linked_report_waits_for_the_clv_table_or_runs_without_it(tmp_path, producer_fails):
-    from retention_utils.batch.execute import run_reports
-    from retention_utils.batch.plan import plan_runs
-
     producer, follower = _linked_pair(tmp_path / "nb", producer_fails=producer_fails)
     out = tmp_path / "out"
     runs = plan_runs([str(follower), str(producer)], out=out, link_clv=True)
@@ -346,7 +352,7 @@ def test_linked_report_waits_for_the_clv_table_or_runs_without_it(tmp_path, prod
     assert dict((r.name, r.text) for r in runs[0].rows)["clv_customers"] == (
         "clv_files/clv_customers.parquet"
     )
-    results = run_reports(runs, out, jobs=2, progress=False)  # follower listed first
+    results = runner.run_reports(runs, out, jobs=2, progress=False)  # follower listed first
     statuses = {r.name: r.status for r in results}
     assert statuses == {"follower": "ok", "clv": "failed" if producer_fails else "ok"}
     executed = nbformat.read(out / "follower.ipynb", as_version=4)
@@ -360,9 +366,124 @@ def test_linked_report_waits_for_the_clv_table_or_runs_without_it(tmp_path, prod
 
 
 def test_without_link_the_reports_are_independent(tmp_path):
-    from retention_utils.batch.plan import plan_runs
-
     producer, follower = _linked_pair(tmp_path / "nb", producer_fails=False)
     runs = plan_runs([str(follower), str(producer)], out=tmp_path / "out")
     assert [r.after for r in runs] == [None, None]
     assert "clv_customers" not in runs[0].parameters
+
+
+# --- statuses, cautions, earlier reports, interruption, the comparison table --------------
+
+
+def test_segments_are_compared_in_one_table_and_skipped_ones_listed(batch):
+    out = batch["out"]
+    segments = batch["summary"]["segments"]
+    assert segments["sizes"] == {
+        "email": {"customers": 2, "rows": 2},
+        "web & social": {"customers": 1, "rows": 1},
+    }
+    (skipped,) = segments["skipped"]
+    assert (skipped["segment"], skipped["customers"]) == (None, 1)
+    assert skipped["reason"].startswith("1 customer without a channel value")
+    soup = BeautifulSoup((out / "index.html").read_text(), "html.parser")
+    table = soup.find("table", class_="compare")
+    header = [th.get_text(" ", strip=True) for th in table.find("thead").find_all("th")]
+    assert header == ["channel", "Customers", "Rows", "ok", "ok: Rows", "ok: Rate"]
+    rows = [[td.get_text(" ", strip=True) for td in tr.find_all("td")] for tr in
+            table.find("tbody").find_all("tr")]  # fmt: skip
+    assert rows == [
+        ["All customers", "4", "4", "ok", "4", "50.0 %"],
+        ["email", "2", "2", "ok", "2", "50.0 %"],
+        ["web & social", "1", "1", "ok", "1", "50.0 %"],
+    ]
+    links = [a["href"] for a in table.find_all("a")]
+    assert links == ["ok.html", "ok__channel-email.html", "ok__channel-web-social.html"]
+    skipped_row = soup.find("table", class_="skipped").find("tbody").get_text(" ", strip=True)
+    assert skipped_row.startswith("(no value) 1 1 skipped 1 customer without a channel value")
+
+
+def test_a_failed_report_states_its_cause_first_and_folds_the_traceback(batch):
+    found = reports(batch)
+    assert found["fails"]["cause"] == (f"No repeat buyer in the data: {SCRIPT} cannot be fitted.")
+    soup = BeautifulSoup((batch["out"] / "fails.html").read_text(), "html.parser")
+    banner = soup.find(id="report-error")
+    assert banner.find("p", class_="report-cause").get_text() == found["fails"]["cause"]
+    details = banner.find("details")
+    assert details.find("summary").get_text() == "Error details"
+    assert "Traceback (most recent call last)" in details.get_text()
+    assert "Cell In[" in details.get_text()
+    banner.decompose()
+    assert "Traceback" not in soup.get_text()  # only folded, under the cause
+
+
+def test_cautions_give_status_caution_and_earlier_reports_are_listed(tmp_path):
+    out = tmp_path / "out"
+    first = CliRunner().invoke(
+        app,
+        ["run", str(FIXTURES / "ok.ipynb"), str(FIXTURES / "cautious.ipynb"), "--out", str(out)],
+    )
+    assert first.exit_code == 0, first.output  # a caution is not a failure
+    summary = json.loads((out / "summary.json").read_text())
+    cautious = {r["name"]: r for r in summary["reports"]}["cautious"]
+    assert cautious["status"] == "caution"
+    assert cautious["cautions"] == [
+        "Only 12 customers: the retention rates are imprecise.",
+        "The holdout was shortened to 30 days (a third of the history).",
+    ]
+    assert summary["counts"]["caution"] == 1
+    assert "caution  cautious" in first.output
+    assert "caution: Only 12 customers: the retention rates are imprecise." in first.output
+    soup = BeautifulSoup((out / "index.html").read_text(), "html.parser")
+    row = soup.find("tr", id="report-cautious")
+    assert row.find("span", class_="status").get_text() == "caution"
+    assert [li.get_text() for li in row.find("ul", class_="cautions").find_all("li")] == (
+        cautious["cautions"]
+    )
+    page = BeautifulSoup((out / "cautious.html").read_text(), "html.parser")
+    assert "2 cautions:" in page.find(id="report-cautions").get_text()
+
+    second = CliRunner().invoke(app, ["run", str(FIXTURES / "ok.ipynb"), "--out", str(out)])
+    assert second.exit_code == 0, second.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert [r["name"] for r in summary["reports"]] == ["ok"]
+    (earlier,) = summary["earlier_reports"]
+    assert (earlier["name"], earlier["html"]) == ("cautious", "cautious.html")
+    soup = BeautifulSoup((out / "index.html").read_text(), "html.parser")
+    assert [a["href"] for a in soup.select("table.reports a")][:1] == ["ok.html"]
+    assert "cautious" not in soup.find("table", class_="reports").get_text()
+    earlier_table = soup.find("table", class_="earlier").get_text(" ", strip=True)
+    assert "Report with cautions" in earlier_table and "earlier run" in earlier_table
+
+
+def test_an_interrupted_run_rewrites_index_and_summary_and_exits_130(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    calls = []
+    real_wait = runner.wait
+
+    def wait_then_interrupt(futures, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:  # Ctrl-C while the second report runs
+            raise KeyboardInterrupt
+        return real_wait(futures, **kwargs)
+
+    monkeypatch.setattr(runner, "wait", wait_then_interrupt)
+    result = CliRunner().invoke(
+        app,
+        ["run", str(FIXTURES / "ok.ipynb"), str(FIXTURES / "cautious.ipynb"), "--out", str(out)],
+    )
+    assert result.exit_code == 130, result.output
+    assert "Interrupted: 1 of 2 reports finished; the others are marked interrupted in " in (
+        result.output
+    )
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["interrupted"] is True
+    assert [(r["name"], r["status"]) for r in summary["reports"]] == [
+        ("ok", "ok"),
+        ("cautious", "interrupted"),
+    ]
+    assert summary["reports"][1]["cause"] == (
+        "The batch was interrupted (Ctrl-C) before this report finished."
+    )
+    soup = BeautifulSoup((out / "index.html").read_text(), "html.parser")
+    assert "This run was interrupted." in soup.find(id="interrupted").get_text()
+    assert not (out / ".retention-report.lock").exists()

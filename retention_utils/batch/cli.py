@@ -2,23 +2,40 @@
 
 Commands
 --------
-run            execute notebooks with parameters, export HTML, write index.html/summary.json
-params         list the parameters a notebook declares
-demo           the full pack on the embedded demo data
-browser-check  open the reports of a folder in headless Chromium (offline) and check them
+run     execute notebooks with parameters, export HTML, write index.html/summary.json
+params  list the parameters a notebook declares
+demo    the full pack on the embedded demo data
 
-Exit codes: 0 all reports ok; 1 a report failed (or the browser check found a problem);
-2 invalid input (unknown or ill-typed parameter, missing file), before any kernel started.
+Exit codes: 0 no report failed; 1 a report failed; 2 invalid input (unknown or ill-typed
+parameter, missing file, an output folder that holds an input, is locked by another run or
+cannot be written), decided before any kernel starts; 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from retention_utils import engine
+from retention_utils.batch.index import write_index
+from retention_utils.batch.models import CAUTION, FAILED, INTERRUPTED, OK, ReportResult
+from retention_utils.batch.outdir import (
+    SEGMENT_DATA,
+    Manifest,
+    OutputFolderError,
+    check_foreign_files,
+    check_inputs,
+    check_names,
+    locked,
+    report_files,
+)
+from retention_utils.batch.plan import BatchPlan, load_spec, plan_batch
+from retention_utils.batch.runner import interrupted, run_reports
 
 app = typer.Typer(
     help="Run the retention report notebooks in batch and export them to HTML.",
@@ -29,28 +46,115 @@ app = typer.Typer(
 
 DEFAULT_OUT = Path("reports") / "latest"  # relative to the working directory
 DEFAULT_TIMEOUT = 600.0
+#: Currency of the embedded demo shop's amounts (data/README.md).
+DEMO_CURRENCY = "EUR"
+#: Exit codes (SPEC section 5, "Status").
+EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+# ValueError: the loaders refuse an impossible column mapping with it (a ParameterError and a
+# DataValidationError are ValueErrors too).
+_INPUT_ERRORS = (ValueError, FileNotFoundError, OutputFolderError)
+_COLOURS = {OK: typer.colors.GREEN, CAUTION: typer.colors.YELLOW, FAILED: typer.colors.RED}
 
 
-def _fail(message: str, code: int = 2) -> typer.Exit:
+def _fail(message: str, code: int = EXIT_INPUT) -> typer.Exit:
     typer.secho(f"Error: {message}", err=True, fg=typer.colors.RED)
     return typer.Exit(code)
 
 
-def _input_errors() -> tuple[type[BaseException], ...]:
-    from retention_utils.batch.params import ParameterError
+def plan_lines(plan: BatchPlan, out: Path) -> list[str]:
+    """What ``--dry-run`` prints: each report, its parameters and files, skipped segments."""
+    lines = [f"Dry run: nothing runs and nothing is written. Output folder: {out}"]
+    lines.append(f"{len(plan.runs)} report{'s' if len(plan.runs) != 1 else ''} planned:")
+    for run in plan.runs:
+        lines.append(f"  {run.name}  ({run.notebook})")
+        lines.append(f"    writes: {', '.join(report_files(run.name))}")
+        for row in run.rows:
+            if row.set_by_run:
+                lines.append(f"    {row.name} = {row.text}")
+    if plan.fan_out is not None:
+        fan_out = plan.fan_out
+        lines.append(
+            f"Segments by {fan_out.column} (at least {fan_out.min_customers} customers): split "
+            f"files in {out / SEGMENT_DATA}"
+        )
+        for entry in plan.skipped_segments():
+            shown = entry["segment"] if entry["segment"] is not None else "(no value)"
+            lines.append(f"  skipped {shown}: {entry['reason']}")
+    return lines
 
-    errors: list[type[BaseException]] = [ParameterError, FileNotFoundError]
-    try:
-        from retention_utils.io import DataValidationError
 
-        errors.append(DataValidationError)
-    except ImportError:  # pragma: no cover - io is part of the package
-        pass
-    return tuple(errors)
+def _segments(plan: BatchPlan) -> dict | None:
+    fan_out = plan.fan_out
+    if fan_out is None:
+        return None
+    first = fan_out.sources[0] if fan_out.sources else None
+    return {
+        "column": fan_out.column,
+        "min_customers": fan_out.min_customers,
+        "all": {
+            "customers": int(first.sizes["customers"].sum()) if first else None,
+            "rows": int(first.sizes["rows"].sum()) if first else None,
+        },
+        "sizes": fan_out.sizes(),
+        "skipped": plan.skipped_segments(),
+    }
 
 
-#: Currency of the embedded demo shop's amounts (data/README.md).
-DEMO_CURRENCY = "EUR"
+def _report_lines(results: list[ReportResult]) -> list[tuple[str, str | None]]:
+    """Each report's status line and its cautions, with a colour per line."""
+    lines: list[tuple[str, str | None]] = []
+    width = max(len(r.status) for r in results)
+    for r in results:
+        cause = f": {r.cause}" if r.cause else ""
+        lines.append((f"{r.status:<{width}}  {r.name}{cause}", _COLOURS.get(r.status)))
+        lines += [(f"{'':<{width}}    caution: {text}", None) for text in r.cautions]
+    return lines
+
+
+def _execute(plan: BatchPlan, out: Path, *, started: float, **options) -> int:
+    """Run a checked plan in a locked output folder; return the exit code."""
+    names = [run.name for run in plan.runs]
+    with locked(out):
+        manifest = Manifest.read(out)
+        check_foreign_files(manifest, names)
+        this_run = dt.datetime.now().astimezone().isoformat(timespec="seconds")
+        manifest.claim(names, run=this_run, titles={r.name: r.title for r in plan.runs})
+        manifest.write()
+        try:
+            if plan.fan_out is not None:
+                plan.fan_out.write(out.resolve())
+            results = run_reports(plan.runs, out, **options)
+        except KeyboardInterrupt:  # before the reports started (during the split)
+            results = [interrupted(run) for run in plan.runs]
+        stopped = any(r.status == INTERRUPTED for r in results)
+        finished = [r.name for r in results if r.status != INTERRUPTED]
+        index, _ = write_index(
+            results,
+            out,
+            wall_time_s=time.perf_counter() - started,
+            segments=_segments(plan),
+            earlier=manifest.earlier(finished),
+            interrupted=stopped,
+        )
+    for text, colour in _report_lines(results):
+        typer.secho(text, err=colour == typer.colors.RED, fg=colour)
+    for entry in plan.skipped_segments():
+        shown = entry["segment"] if entry["segment"] is not None else "(no value)"
+        typer.echo(f"skipped segment {shown}: {entry['reason']}")
+    counts = {s: sum(r.status == s for r in results) for s in (OK, CAUTION, FAILED)}
+    if stopped:
+        typer.secho(
+            f"Interrupted: {len(finished)} of {len(results)} reports finished; the others are "
+            f"marked interrupted in {index}.",
+            err=True,
+            fg=typer.colors.RED,
+        )
+        return EXIT_INTERRUPTED
+    typer.echo(
+        f"{counts[OK]} of {len(results)} reports ok, {counts[CAUTION]} caution, "
+        f"{counts[FAILED]} failed. Index: {index}"
+    )
+    return EXIT_FAILED if counts[FAILED] else EXIT_OK
 
 
 def run_batch(
@@ -61,53 +165,53 @@ def run_batch(
     assignments: list[str] | None = None,
     config_path: Path | None = None,
     segment_by: str | None = None,
+    min_customers: int = engine.MIN_SEGMENT_CUSTOMERS,
     jobs: int = 1,
     timeout: float | None = DEFAULT_TIMEOUT,
     show_code: bool = False,
     progress: bool = True,
     link_clv: bool = False,
+    dry_run: bool = False,
 ) -> int:
-    """Plan, run and index a batch; return the exit code (0 ok, 1 failures, 2 bad input)."""
-    from retention_utils.batch.execute import FAILED, run_reports
-    from retention_utils.batch.index import write_index
-    from retention_utils.batch.plan import plan_runs
+    """Plan, check, run and index a batch; return the exit code.
 
+    0 no report failed, 1 a report failed, 2 invalid input or an unusable output folder
+    (decided before any kernel starts), 130 interrupted.
+    """
     started = time.perf_counter()
-    notices: list[str] = []
     try:
-        runs = plan_runs(
+        plan = plan_batch(
             notebooks,
             out=out,
             data=data,
             assignments=assignments or (),
             config_path=config_path,
             segment_by=segment_by,
-            notices=notices,
+            min_customers=min_customers,
             link_clv=link_clv,
         )
-    except _input_errors() as exc:
+        check_names(run.name for run in plan.runs)
+        check_inputs(out, plan.inputs)
+    except _INPUT_ERRORS as exc:
         raise _fail(str(exc)) from None
-    for notice in notices:
+    for notice in plan.notices:
         typer.secho(notice, err=True, fg=typer.colors.YELLOW)
-    results = run_reports(
-        runs,
-        out,
-        jobs=jobs,
-        timeout=timeout if timeout and timeout > 0 else None,
-        show_code=show_code,
-        progress=progress,
-    )
-    index, _ = write_index(results, out, wall_time_s=time.perf_counter() - started)
-    failed = [r for r in results if r.status == FAILED]
-    for result in failed:
-        typer.secho(
-            f"FAILED {result.name} ({result.error_kind}): {result.error}",
-            err=True,
-            fg=typer.colors.RED,
+    if dry_run:
+        for line in plan_lines(plan, Path(out).resolve()):
+            typer.echo(line)
+        return EXIT_OK
+    try:
+        return _execute(
+            plan,
+            Path(out),
+            started=started,
+            jobs=jobs,
+            timeout=timeout if timeout and timeout > 0 else None,
+            show_code=show_code,
+            progress=progress,
         )
-    ok = len(results) - len(failed)
-    typer.echo(f"{ok} of {len(results)} reports ok. Index: {index}")
-    return 1 if failed else 0
+    except OutputFolderError as exc:
+        raise _fail(str(exc)) from None
 
 
 @app.command()
@@ -155,9 +259,27 @@ def run(
         typer.Option(
             "--segment-by",
             metavar="COLUMN",
-            help="Also run each notebook once per value of this column of the transactions.",
+            help="Also run each notebook once per segment of this column of the transactions "
+            "(a customer's value on their first purchase); the data are split once.",
         ),
     ] = None,
+    min_customers: Annotated[
+        int,
+        typer.Option(
+            "--min-customers",
+            min=1,
+            help="With --segment-by: segments with fewer customers get no report (listed "
+            "with the reason in the index and summary.json).",
+        ),
+    ] = engine.MIN_SEGMENT_CUSTOMERS,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Print the planned reports, their parameters and output files; run and "
+            "write nothing.",
+        ),
+    ] = False,
     jobs: Annotated[
         int, typer.Option("--jobs", "-j", min=1, help="Worker processes (one kernel each).")
     ] = 1,
@@ -191,10 +313,12 @@ def run(
         assignments=param,
         config_path=config_file,
         segment_by=segment_by,
+        min_customers=min_customers,
         jobs=jobs,
         timeout=timeout,
         show_code=show_code,
         link_clv=link_clv,
+        dry_run=dry_run,
     )
     raise typer.Exit(code)
 
@@ -204,11 +328,9 @@ def params(
     notebook: Annotated[str, typer.Argument(help="cohort, clv, satisfaction, or a path.")],
 ) -> None:
     """List the parameters a notebook declares: name, type, default and meaning."""
-    from retention_utils.batch.plan import load_spec
-
     try:
         spec = load_spec(notebook)
-    except _input_errors() as exc:
+    except _INPUT_ERRORS as exc:
         raise _fail(str(exc)) from None
     typer.echo(f"{spec.title} ({spec.path.name})")
     if not spec.declared:
@@ -235,29 +357,3 @@ def demo(
             None, out=out, jobs=jobs, assignments=[f"currency={DEMO_CURRENCY}"], link_clv=True
         )
     )
-
-
-@app.command("browser-check")
-def browser_check(
-    folder: Annotated[Path, typer.Argument(help="A report folder (with index.html).")] = Path(
-        "reports/demo"
-    ),
-) -> None:
-    """Open index.html and every report in headless Chromium with the network off.
-
-    Checks that every image loaded and no script error occurred; saves screenshots into
-    FOLDER/screenshots/.
-    """
-    from retention_utils.batch.browser import BrowserError, check_report_folder, iter_problems
-
-    try:
-        checks = check_report_folder(folder)
-    except (BrowserError, FileNotFoundError) as exc:
-        raise _fail(str(exc), code=1) from None
-    for check in checks:
-        status = "ok" if check.ok else "PROBLEM"
-        typer.echo(f"{status:7} {check.path.name}: {check.images} images -> {check.screenshot}")
-    problems = list(iter_problems(checks))
-    for problem in problems:
-        typer.secho(problem, err=True, fg=typer.colors.RED)
-    raise typer.Exit(1 if problems else 0)

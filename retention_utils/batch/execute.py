@@ -1,24 +1,22 @@
-"""Running reports: one kernel per report, in worker processes, status from exceptions.
+"""Executing one report notebook with papermill, and saying why it failed.
 
 A report's status comes only from what papermill raises: ``PapermillExecutionError`` (a cell
 raised), nbclient's ``DeadKernelError`` (the kernel died) or ``CellTimeoutError`` (a cell ran
 past the per-cell timeout), or any other exception (e.g. the kernel did not start). The
 output notebook's metadata is not used: papermill marks a notebook whose kernel died as
-"completed". A failed report is still exported, with a banner naming the error and a marker
-at the failing cell, and the other reports go on.
+"completed". A failure is summed up in one sentence (:func:`failure_cause`): the message of
+the error the report itself raised (a ``DataValidationError``, a ``ValueError`` naming the
+problem), or, when the error came from inside a library, which toolkit function it broke in.
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
-import multiprocessing
 import os
+import re
 import sys
-import time
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,51 +26,36 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from papermill.engines import NBClientEngine, papermill_engines
 from papermill.exceptions import PapermillExecutionError
 
-from retention_utils.batch.export import ReportPage, write_report
 from retention_utils.batch.plan import ReportRun
-from retention_utils.record import read_headlines
+from retention_utils.record import read_cautions, read_headlines
 
-OK = "ok"
-FAILED = "failed"
-
-
-@dataclass(frozen=True)
-class ReportJob:
-    """A planned report plus how to run it (picklable, sent to a worker process)."""
-
-    run: ReportRun
-    out_dir: Path
-    timeout: float | None = None  # seconds per cell; None = no limit
-    show_code: bool = False
-    start_timeout: float = 60.0
-    capture_output: bool = False  # send the worker's and kernel's stdout/stderr to a log
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+# IPython 8+ frame headers: "File ~/x/retention_utils/clv.py:123, in predict(...)" and
+# "Cell In[7], line 3".
+_FRAME = re.compile(
+    r"^(?:File\s+(?P<file>.+?):\d+, in (?P<func>\w+)|(?P<cell>Cell In\[\d+\]))", re.M
+)
+_PACKAGE = "retention_utils"
 
 
 @dataclass
-class ReportResult:
-    """Outcome of one report, as written to ``summary.json``.
+class Execution:
+    """What executing a report notebook produced.
 
-    ``duration_s`` is wall time in seconds (execution and export). File names are relative
-    to the output folder.
+    ``nb`` is the executed notebook (or the source notebook when the kernel never started);
+    the error fields are None when every cell ran.
     """
 
-    name: str
-    title: str
-    notebook: str
-    parameters: dict[str, Any]
-    status: str
+    nb: nbformat.NotebookNode
+    executed: Path | None
+    log: Path | None
+    headlines: list[dict]
+    cautions: list[str]
     error_kind: str | None = None
     error: str | None = None
+    cause: str | None = None
+    traceback: str | None = None
     failed_cell: int | None = None
-    duration_s: float = 0.0
-    headlines: list[dict] = field(default_factory=list)
-    html: str | None = None
-    executed_notebook: str | None = None
-    log: str | None = None
-    segment: list[str] | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @contextlib.contextmanager
@@ -116,20 +99,6 @@ def _raising_cell(nb: nbformat.NotebookNode) -> int | None:
     return _last_started_cell(nb)
 
 
-def _classify(exc: BaseException, timeout: float | None) -> tuple[str, str]:
-    if isinstance(exc, PapermillExecutionError):
-        return "cell error", f"{exc.ename}: {exc.evalue}"
-    if isinstance(exc, DeadKernelError):
-        return "kernel died", (
-            "The kernel died while running a cell (it was killed, ran out of memory, or "
-            "crashed in native code)."
-        )
-    if isinstance(exc, CellTimeoutError):
-        limit = f"{timeout:g} s" if timeout else "the time limit"
-        return "cell timeout", f"A cell ran longer than the per-cell timeout of {limit}."
-    return "error", f"{type(exc).__name__}: {exc}"
-
-
 _ENGINE_NAME = "retention-utils"
 
 
@@ -159,32 +128,102 @@ def _format_escape(path: Path) -> str:
     return str(path).replace("{", "{{").replace("}", "}}")
 
 
-def execute_report(job: ReportJob) -> ReportResult:
-    """Execute one report with papermill and export it to HTML.
+def plain_traceback(lines: list[str] | None) -> str:
+    """A traceback as plain text (IPython colours it with ANSI escapes)."""
+    return _ANSI.sub("", "\n".join(lines or [])).strip()
 
-    Never raises for a failing report: the returned :class:`ReportResult` carries the
-    status, the kind of failure (``"cell error"``, ``"kernel died"``, ``"cell timeout"``,
-    ``"error"``, ``"export failed"``) and the message.
+
+def _sentence(text: str) -> str:
+    text = str(text).replace(":\n- ", ": ").replace("\n- ", "; ")
+    text = " ".join(text.split())
+    text = text[:1].upper() + text[1:]
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def _module_name(file: str) -> str:
+    """``retention_utils/clv.py`` from a frame's file path."""
+    parts = Path(file.replace("~", "")).parts
+    if _PACKAGE in parts:
+        return "/".join(parts[len(parts) - parts[::-1].index(_PACKAGE) - 1 :])
+    return Path(file).name
+
+
+def _library(file: str) -> str:
+    """``pandas`` for ``.../site-packages/pandas/core/indexing.py``."""
+    parts = Path(file).parts
+    if "site-packages" in parts and parts.index("site-packages") + 1 < len(parts):
+        return parts[parts.index("site-packages") + 1].removesuffix(".py")
+    return Path(file).name
+
+
+def failure_cause(ename: str, evalue: str, traceback: str = "") -> str:
+    """One sentence saying why a cell failed.
+
+    When the error was raised by the notebook's own code or by the toolkit, its message is
+    the cause (it names the problem and what to do). When it came from inside a library
+    (pandas, numpy, lifetimes) the cause names the toolkit function it broke in: that is a
+    defect of the toolkit on these data, not a problem of the data.
+
+    >>> failure_cause("ValueError", "too few repeat buyers (3) to fit the model")
+    'Too few repeat buyers (3) to fit the model.'
     """
-    run = job.run
-    out = Path(job.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    ipynb = out / f"{run.name}.ipynb"
-    html = out / f"{run.name}.html"
-    log = out / "logs" / f"{run.name}.log"
-    for stale in (ipynb, html, log):
-        stale.unlink(missing_ok=True)
-    result = ReportResult(
-        name=run.name,
-        title=run.title,
-        notebook=str(run.notebook),
-        parameters=dict(run.parameters),
-        status=OK,
-        segment=list(run.segment) if run.segment else None,
+    frames = list(_FRAME.finditer(traceback))
+    last = frames[-1] if frames else None
+    own = last is None or last["cell"] or _PACKAGE in Path(last["file"]).parts
+    message = evalue.strip() or ename
+    if own:
+        return _sentence(message)
+    ours = [f for f in frames if f["file"] and _PACKAGE in Path(f["file"]).parts]
+    where = f" in {_module_name(ours[-1]['file'])} ({ours[-1]['func']})" if ours else ""
+    library = _library(last["file"])
+    return (
+        f"The report broke on an unexpected {ename}{where}, raised inside {library} "
+        f"({' '.join(message.split())}); this is a defect of the toolkit on these data, not "
+        "a problem with your data."
     )
-    started = time.perf_counter()
-    redirect = _output_to(log) if job.capture_output else contextlib.nullcontext()
-    error: BaseException | None = None
+
+
+def classify(exc: BaseException, timeout: float | None) -> tuple[str, str, str, str | None]:
+    """Kind, message, one-sentence cause and plain traceback of a papermill exception."""
+    if isinstance(exc, PapermillExecutionError):
+        traceback = plain_traceback(exc.traceback)
+        cause = failure_cause(exc.ename, exc.evalue, traceback)
+        return "cell error", f"{exc.ename}: {exc.evalue}", cause, traceback or None
+    if isinstance(exc, DeadKernelError):
+        message = (
+            "The kernel died while running a cell (it was killed, ran out of memory, or "
+            "crashed in native code)."
+        )
+        return "kernel died", message, message, None
+    if isinstance(exc, CellTimeoutError):
+        limit = f"{timeout:g} s" if timeout else "the time limit"
+        message = f"A cell ran longer than the per-cell timeout of {limit}."
+        return "cell timeout", message, message, None
+    message = f"{type(exc).__name__}: {exc}"
+    return "error", message, _sentence(f"The report could not run: {message}"), None
+
+
+def execute_notebook(
+    run: ReportRun,
+    out: Path,
+    *,
+    timeout: float | None = None,
+    start_timeout: float = 60.0,
+    capture_output: bool = False,
+) -> Execution:
+    """Execute one report with papermill into ``out/<name>.ipynb``.
+
+    Never raises for a failing report: the returned :class:`Execution` carries the kind of
+    failure (``"cell error"``, ``"kernel died"``, ``"cell timeout"``, ``"error"``), the
+    message, a one-sentence cause and the failing cell. The report's earlier files (listed
+    in the runner's manifest, checked before the batch started) are removed first.
+    """
+    ipynb = out / f"{run.name}.ipynb"
+    log = out / "logs" / f"{run.name}.log"
+    for stale in (ipynb, out / f"{run.name}.html", log):
+        stale.unlink(missing_ok=True)
+    redirect = _output_to(log) if capture_output else contextlib.nullcontext()
+    error: Exception | None = None
     engine = _KeepingEngine
     engine.last_manager = None
     with redirect:
@@ -198,150 +237,26 @@ def execute_report(job: ReportJob) -> ReportResult:
                 cwd=str(run.notebook.parent),
                 progress_bar=False,
                 log_output=False,
-                start_timeout=job.start_timeout,
-                execution_timeout=job.timeout,
+                start_timeout=start_timeout,
+                execution_timeout=timeout,
             )
         except Exception as exc:  # the status comes from here, whatever the metadata says
             error = exc
     if not ipynb.exists() and engine.last_manager is not None:
         # A dead kernel or a timeout: papermill raised without writing the notebook.
         nbformat.write(engine.last_manager.nb, ipynb)
-    if job.capture_output and log.exists():
-        result.log = log.relative_to(out).as_posix()
-
-    if ipynb.exists():
-        nb = nbformat.read(ipynb, as_version=4)
-        result.executed_notebook = ipynb.name
-    else:  # the kernel never started: export the notebook as it was
-        nb = nbformat.read(run.notebook, as_version=4)
-    result.headlines = read_headlines(nb)
+    executed = ipynb if ipynb.exists() else None
+    # The kernel never started: the report shows the notebook as it was.
+    nb = nbformat.read(executed or run.notebook, as_version=4)
+    result = Execution(
+        nb=nb,
+        executed=executed,
+        log=log if capture_output and log.exists() else None,
+        headlines=read_headlines(nb),
+        cautions=read_cautions(nb),
+    )
     if error is not None:
-        result.status = FAILED
-        result.error_kind, result.error = _classify(error, job.timeout)
-        result.failed_cell = (
-            _raising_cell(nb) if result.error_kind == "cell error" else _last_started_cell(nb)
-        )
-
-    page = ReportPage(
-        title=run.title,
-        parameters=run.rows,
-        status=result.status,
-        error=result.error,
-        error_kind=result.error_kind,
-        failed_cell=result.failed_cell,
-        notebook_name=run.notebook.name,
-        generated=dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
-    )
-    try:
-        write_report(nb, page, html, show_code=job.show_code, notebook_dir=run.notebook.parent)
-        result.html = html.name
-    except Exception as exc:
-        if result.status == OK:
-            result.status = FAILED
-            result.error_kind, result.error = "export failed", f"{type(exc).__name__}: {exc}"
-        else:
-            result.error += f" (The HTML export failed too: {type(exc).__name__}: {exc})"
-    result.duration_s = round(time.perf_counter() - started, 3)
+        result.error_kind, result.error, result.cause, result.traceback = classify(error, timeout)
+        cell_error = result.error_kind == "cell error"
+        result.failed_cell = _raising_cell(nb) if cell_error else _last_started_cell(nb)
     return result
-
-
-def _crashed(job: ReportJob, exc: BaseException) -> ReportResult:
-    run = job.run
-    return ReportResult(
-        name=run.name,
-        title=run.title,
-        notebook=str(run.notebook),
-        parameters=dict(run.parameters),
-        status=FAILED,
-        error_kind="worker crashed",
-        error=f"{type(exc).__name__}: {exc}",
-        segment=list(run.segment) if run.segment else None,
-    )
-
-
-def run_reports(
-    runs: Sequence[ReportRun],
-    out_dir: str | Path,
-    *,
-    jobs: int = 1,
-    timeout: float | None = None,
-    show_code: bool = False,
-    progress: bool = True,
-    on_result: Callable[[ReportResult], None] | None = None,
-) -> list[ReportResult]:
-    """Run reports in ``jobs`` worker processes (one kernel per report) with a progress bar.
-
-    Parameters
-    ----------
-    runs : sequence of ReportRun
-        From :func:`retention_utils.batch.plan.plan_runs`.
-    out_dir : path
-        Output folder.
-    jobs : int, default 1
-        Worker processes (each runs one report at a time).
-    timeout : float, optional
-        Per-cell timeout in seconds.
-    show_code : bool, default False
-        Show code in the HTML exports.
-    progress : bool, default True
-        Show a tqdm progress bar over reports on stderr.
-    on_result : callable, optional
-        Called with each result as it completes.
-
-    Returns
-    -------
-    list of ReportResult
-        In the order of ``runs``.
-    """
-    from tqdm import tqdm
-
-    if jobs < 1:
-        raise ValueError(f"jobs must be at least 1, got {jobs}.")
-    out = Path(out_dir).resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    work = [
-        ReportJob(run, out, timeout=timeout, show_code=show_code, capture_output=True)
-        for run in runs
-    ]
-    results: dict[str, ReportResult] = {}
-    if not work:
-        return []
-    names = {job.run.name for job in work}
-    waiting = [job for job in work if job.run.after and job.run.after[0] in names]
-    # spawn: a fresh interpreter per worker, no inherited threads or sockets.
-    context = multiprocessing.get_context("spawn")
-    with (
-        ProcessPoolExecutor(max_workers=min(jobs, len(work)), mp_context=context) as pool,
-        tqdm(total=len(work), desc="Reports", unit="report", disable=not progress) as bar,
-    ):
-        futures = {pool.submit(execute_report, job): job for job in work if job not in waiting}
-        while futures:
-            done, _ = wait(futures, return_when=FIRST_COMPLETED)
-            for future in done:
-                job = futures.pop(future)
-                try:
-                    result = future.result()
-                except Exception as exc:  # the worker process itself failed
-                    result = _crashed(job, exc)
-                results[job.run.name] = result
-                bar.set_postfix_str(f"{result.name}: {result.status}", refresh=False)
-                bar.update(1)
-                if on_result is not None:
-                    on_result(result)
-                for follower in [j for j in waiting if j.run.after[0] == job.run.name]:
-                    waiting.remove(follower)
-                    if result.status == FAILED:
-                        follower = _without_link(follower)
-                    futures[pool.submit(execute_report, follower)] = follower
-    return [results[run.name] for run in runs]
-
-
-def _without_link(job: ReportJob) -> ReportJob:
-    """The job with its link to a failed report's file emptied (it runs without it)."""
-    _, parameter = job.run.after
-    rows = tuple(
-        replace(row, value="(not available: that report failed)") if row.name == parameter else row
-        for row in job.run.rows
-    )
-    run = replace(job.run, parameters={**job.run.parameters, parameter: ""}, rows=rows)
-    return replace(job, run=run)

@@ -26,8 +26,7 @@ import base64
 import copy
 import html
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +38,8 @@ from bleach.css_sanitizer import CSSSanitizer
 from bs4 import BeautifulSoup
 from nbconvert import HTMLExporter
 from nbconvert.filters.markdown import markdown2html
+
+from retention_utils.batch.models import OK, ParameterRow, ReportPage
 
 # Cell outputs kept in the export; everything else (JavaScript, widgets, mermaid, headline
 # payloads, JSON) is dropped. Headline figures keep their text/plain line.
@@ -233,48 +234,6 @@ def unsafe_markup(page: str) -> list[str]:
 # --- notebook preparation -----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ParameterRow:
-    """One row of the parameters table of a report."""
-
-    name: str
-    value: Any
-    help: str = ""
-    set_by_run: bool = False
-
-    @property
-    def text(self) -> str:
-        return display_value(self.value)
-
-
-@dataclass(frozen=True)
-class ReportPage:
-    """What the page shows besides the notebook: title, status, error, parameters."""
-
-    title: str
-    parameters: Sequence[ParameterRow] = ()
-    status: str = "ok"
-    error: str | None = None
-    error_kind: str | None = None
-    failed_cell: int | None = None  # index into the executed notebook's cells
-    notebook_name: str = ""
-    generated: str = ""
-    extra: Mapping[str, Any] = field(default_factory=dict)
-
-
-def display_value(value: Any) -> str:
-    """Text of a parameter value for tables: ``""`` shows as "(not set)", lists joined."""
-    if value is None:
-        return "None"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list):
-        return "[" + ", ".join(display_value(v) for v in value) + "]"
-    if value == "":
-        return "(not set)"
-    return str(value)
-
-
 def _parameters_cell(rows: Iterable[ParameterRow]) -> nbformat.NotebookNode:
     body = "".join(
         f'<tr class="{"set" if row.set_by_run else "default"}">'
@@ -294,7 +253,7 @@ def _parameters_cell(rows: Iterable[ParameterRow]) -> nbformat.NotebookNode:
 
 def _failed_cell_marker(page: ReportPage) -> nbformat.NotebookNode:
     kind = f" ({page.error_kind})" if page.error_kind else ""
-    text = html.escape(f"This cell failed{kind}: {page.error or ''}".strip())
+    text = html.escape(f"This cell failed{kind}: {page.cause or page.error or ''}".strip())
     return nbformat.v4.new_markdown_cell(
         f'<div id="failed-cell" class="report-failed-cell">{text}</div>'
     )
@@ -326,11 +285,13 @@ def prepare_notebook(nb: nbformat.NotebookNode, page: ReportPage) -> nbformat.No
             if page.parameters:
                 cells.append(_parameters_cell(page.parameters))
             continue
-        if index == failed and page.status != "ok":
+        if index == failed and page.status != OK:
             cells.append(_failed_cell_marker(page))
         if cell.cell_type == "code":
             outputs = []
             for output in cell.get("outputs", []):
+                if output.get("output_type") == "error" and page.traceback:
+                    continue  # folded under the cause in the banner, not spread in the page
                 if "data" in output:
                     data = {k: v for k, v in output["data"].items() if k in _KEPT_MIME_TYPES}
                     if "image/svg+xml" in data:
@@ -396,16 +357,29 @@ _TEMPLATE = r"""
 {%- set report = resources.report -%}
 <header class="report-header">
 <p class="report-nav"><a href="index.html">All reports</a></p>
-{%- if report.status != 'ok' %}
+{%- if report.status in ('failed', 'interrupted') %}
 <div id="report-error" class="report-banner report-failed">
-<strong>This report failed{% if report.error_kind %} ({{ report.error_kind | e }}){% endif %}.</strong>
-{%- if report.error %}
-<pre>{{ report.error | e }}</pre>
+<strong>This report {{ 'was interrupted' if report.status == 'interrupted' else 'failed' }}{% if report.error_kind %} ({{ report.error_kind | e }}){% endif %}.</strong>
+{%- if report.cause %}
+<p class="report-cause">{{ report.cause | e }}</p>
+{%- endif %}
+{%- if report.error or report.traceback %}
+<details class="report-traceback"><summary>Error details</summary>
+<pre>{{ report.error | e }}{% if report.traceback %}
+
+{{ report.traceback | e }}{% endif %}</pre>
+</details>
 {%- endif %}
 {%- if report.failed_cell is not none %}
 <a href="#failed-cell">Go to the failing cell</a>.
 {%- endif %}
 Results above that point are shown; nothing after it ran.
+</div>
+{%- endif %}
+{%- if report.cautions %}
+<div id="report-cautions" class="report-banner report-caution">
+<strong>{{ report.cautions | length }} caution{{ '' if report.cautions | length == 1 else 's' }}:</strong>
+<ul>{% for text in report.cautions %}<li>{{ text | e }}</li>{% endfor %}</ul>
 </div>
 {%- endif %}
 <p class="report-meta">{{ report.title | e }} &middot; {{ report.notebook_name | e }}{% if report.generated %} &middot; generated {{ report.generated | e }}{% endif %}</p>
@@ -420,7 +394,10 @@ body.jp-Notebook { max-width: 1100px; margin: 0 auto; padding: 1.5em 2em 4em; }
 .report-meta { color: #555; font-size: 0.85em; margin: 0.2em 0; }
 .report-banner { border-radius: 4px; padding: 0.8em 1em; margin: 0.8em 0; }
 .report-failed { background: #fdecea; border: 1px solid #e0625a; color: #611a15; }
-.report-failed pre { white-space: pre-wrap; margin: 0.5em 0; font-size: 0.9em; }
+.report-failed pre { white-space: pre-wrap; margin: 0.5em 0; font-size: 0.85em; }
+.report-cause { font-size: 1.05em; margin: 0.4em 0; }
+.report-caution { background: #fff8e1; border: 1px solid #e0a800; color: #5d4200; }
+.report-caution ul { margin: 0.3em 0 0; }
 .report-failed-cell { background: #fdecea; border-left: 4px solid #e0625a; padding: 0.5em 1em;
   white-space: pre-wrap; font-family: var(--jp-code-font-family); font-size: 0.85em; }
 .report-header a, a.report-link { color: #0b57d0; text-decoration: underline; }
@@ -520,15 +497,3 @@ def write_report(
     html = render_report(nb, page, show_code=show_code, notebook_dir=notebook_dir)
     path.write_text(html, encoding="utf-8")
     return path
-
-
-def notebook_title(nb: nbformat.NotebookNode, default: str) -> str:
-    """The text of the first Markdown heading of a notebook, or ``default``."""
-    for cell in nb.cells:
-        if cell.cell_type != "markdown":
-            continue
-        for line in cell.source.splitlines():
-            match = re.match(r"\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", line)
-            if match:
-                return re.sub(r"[*_`]", "", match.group(1)).strip()
-    return default

@@ -1,8 +1,16 @@
-"""The batch's ``index.html`` (one row per report) and ``summary.json`` (the same content)."""
+"""The batch's ``index.html`` and ``summary.json`` (the same content, for people and programs).
+
+The index shows, in this order: a banner when the run was interrupted; with
+``--segment-by``, a comparison table (one row per segment, the headline figures as columns)
+and the segments skipped with the reason; one row per report with its status, cautions and
+cause; and the reports left in the folder by earlier runs, marked as such. Every text is
+escaped (autoescaping templates), and both files are replaced atomically.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
 import json
 import os
 from collections.abc import Sequence
@@ -11,77 +19,45 @@ from typing import Any
 
 import jinja2
 
-from retention_utils.batch.execute import FAILED, OK, ReportResult
-from retention_utils.batch.export import _CSP, UnsafeExportError, display_value, unsafe_markup
+from retention_utils.batch.export import _CSP, UnsafeExportError, unsafe_markup
+from retention_utils.batch.index_page import INDEX_TEMPLATE
+from retention_utils.batch.models import (
+    CAUTION,
+    FAILED,
+    INTERRUPTED,
+    OK,
+    ReportResult,
+    display_value,
+)
+from retention_utils.batch.outdir import INDEX, SUMMARY, atomic_write
 
-SUMMARY_VERSION = 1
+SUMMARY_VERSION = 2
+#: Headline figures compared across segments, in column order (``*`` matches any text).
+COMPARED = (
+    "customers",
+    "revenue",
+    "retention_rate_last",
+    "retention_age_*",
+    "repeat_purchase_rate",
+    "simple_clv",
+    "repeat_buyers",
+    "mean_clv",
+    "holdout_error_pct",
+    "nps",
+    "csat",
+    "ces",
+)
+#: Headline figures per report kind when none of :data:`COMPARED` is recorded.
+FALLBACK_COLUMNS = 4
 
 _INDEX = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined).from_string(
-    """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="{{ csp }}">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<title>{{ title }}</title>
-<style>
-body { font-family: -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif;
-  color: #222; max-width: 1200px; margin: 0 auto; padding: 1.5em 2em 4em; line-height: 1.4; }
-h1 { font-size: 1.6em; margin-bottom: 0.2em; }
-.meta { color: #555; font-size: 0.9em; margin-top: 0; }
-table { border-collapse: collapse; width: 100%; margin-top: 1em; font-size: 0.92em; }
-th, td { text-align: left; vertical-align: top; padding: 0.5em 0.6em; border-bottom: 1px solid #ddd; }
-thead th { border-bottom: 2px solid #999; background: #f6f6f6; }
-td.num { text-align: right; white-space: nowrap; }
-.status { display: inline-block; padding: 0.1em 0.6em; border-radius: 1em; font-weight: bold;
-  font-size: 0.85em; }
-.status.ok { background: #e3f4e6; color: #1b5e20; }
-.status.failed { background: #fdecea; color: #b71c1c; }
-.error { color: #611a15; font-size: 0.85em; margin-top: 0.3em; max-width: 28em;
-  white-space: pre-wrap; word-break: break-word; }
-ul.plain { list-style: none; padding: 0; margin: 0; }
-ul.plain li { margin: 0.1em 0; }
-code { font-size: 0.9em; background: #f3f3f3; padding: 0 0.25em; border-radius: 3px;
-  word-break: break-all; }
-.headline-label { color: #555; }
-.links a { margin-right: 0.6em; white-space: nowrap; }
-</style>
-</head>
-<body>
-<main>
-<h1>{{ title }}</h1>
-<p class="meta">{{ counts.total }} report{{ '' if counts.total == 1 else 's' }}:
-{{ counts.ok }} ok, {{ counts.failed }} failed &middot; wall time {{ '%.1f' | format(wall_time_s) }} s
-&middot; generated {{ generated }}</p>
-<table>
-<thead><tr><th>Report</th><th>Parameters</th><th>Status</th><th>Duration</th>
-<th>Headline figures</th><th>Files</th></tr></thead>
-<tbody>
-{%- for r in reports %}
-<tr id="report-{{ r.name }}">
-<td><a href="{{ r.link }}">{{ r.title }}</a><br><code>{{ r.name }}</code></td>
-<td><ul class="plain">{% for name, value in r.shown_parameters %}<li><code>{{ name }}</code> = {{ value }}</li>{% else %}<li>defaults</li>{% endfor %}</ul></td>
-<td><span class="status {{ r.status }}">{{ r.status }}</span>
-{%- if r.status != 'ok' %}<div class="error"><a href="{{ r.link }}">{{ r.error_kind }}</a>: {{ r.error_short }}</div>{% endif %}</td>
-<td class="num">{{ '%.1f' | format(r.duration_s) }} s</td>
-<td><ul class="plain">{% for h in r.headlines %}<li><span class="headline-label">{{ h.label }}:</span> {{ h.text }}</li>{% endfor %}</ul></td>
-<td class="links">{% if r.html %}<a href="{{ r.html }}">HTML</a>{% endif %}
-{%- if r.executed_notebook %}<a href="{{ r.executed_notebook }}">notebook</a>{% endif %}
-{%- if r.log %}<a href="{{ r.log }}">log</a>{% endif %}</td>
-</tr>
-{%- endfor %}
-</tbody>
-</table>
-</main>
-</body>
-</html>
-"""
+    INDEX_TEMPLATE
 )
 
 
 def _shown_parameters(result: ReportResult, root: Path | None = None) -> list[tuple[str, str]]:
     # The report's own folder is implied by its name; files inside the report folder (a
-    # linked CLV table) are shown relative to it, other paths as given.
+    # linked CLV table, a split file) are shown relative to it, other paths as given.
     return [
         (name, display_value(_inside(value, root)))
         for name, value in result.parameters.items()
@@ -98,23 +74,122 @@ def _inside(value: Any, root: Path | None) -> Any:
         return value
 
 
+def _kind(name: str) -> str:
+    """``clv`` for ``clv__Country-Germany``."""
+    return name.split("__", 1)[0]
+
+
 def summary(
-    results: Sequence[ReportResult], *, wall_time_s: float, title: str = "Retention reports"
+    results: Sequence[ReportResult],
+    *,
+    wall_time_s: float,
+    title: str = "Retention reports",
+    segments: dict[str, Any] | None = None,
+    earlier: Sequence[dict[str, Any]] = (),
+    interrupted: bool = False,
 ) -> dict[str, Any]:
-    """The content of ``summary.json``: counts, wall time and one entry per report."""
-    counts = {
-        "total": len(results),
-        "ok": sum(r.status == OK for r in results),
-        "failed": sum(r.status == FAILED for r in results),
-    }
+    """The content of ``summary.json``.
+
+    Parameters
+    ----------
+    results : sequence of ReportResult
+        This run's reports (``status`` ok, caution, failed or interrupted).
+    wall_time_s : float
+        Wall time of the run in seconds.
+    title : str
+        Title of the index page.
+    segments : dict, optional
+        The fan-out: ``column``, ``min_customers``, ``sizes`` (segment -> ``customers``,
+        ``rows``) and ``skipped`` (``segment``, ``customers``, ``rows``, ``reason``).
+    earlier : sequence of dict
+        Reports left in the folder by earlier runs (``name``, ``title``, ``html``, ``run``).
+    interrupted : bool
+        The run was interrupted.
+
+    Returns
+    -------
+    dict
+        ``version``, ``title``, ``generated``, ``wall_time_s``, ``interrupted``, ``counts``
+        (total and per status), ``reports`` (one dict per report, with ``status``,
+        ``cautions`` and ``cause``), ``segments`` and ``earlier_reports``.
+    """
+    counts = {"total": len(results)}
+    counts.update({s: sum(r.status == s for r in results) for s in (OK, CAUTION, FAILED)})
+    counts[INTERRUPTED] = sum(r.status == INTERRUPTED for r in results)
     return {
         "version": SUMMARY_VERSION,
         "title": title,
         "generated": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "wall_time_s": round(wall_time_s, 3),
+        "interrupted": interrupted,
         "counts": counts,
         "reports": [r.to_dict() for r in results],
+        "segments": segments,
+        "earlier_reports": [dict(e) for e in earlier],
     }
+
+
+def _link(result: ReportResult) -> str:
+    if result.html and result.status in (FAILED, INTERRUPTED):
+        return f"{result.html}#report-error"
+    return result.html or result.executed_notebook or ""
+
+
+def _compared_columns(results: Sequence[ReportResult], kinds: list[str]) -> list[dict]:
+    """The headline columns of the comparison table: kind, name and label."""
+    columns = []
+    for kind in kinds:
+        labels: dict[str, str] = {}
+        for result in results:
+            if _kind(result.name) == kind:
+                for h in result.headlines:
+                    labels.setdefault(h["name"], h.get("label") or h["name"])
+        chosen = [n for p in COMPARED for n in labels if fnmatch.fnmatchcase(n, p)]
+        chosen = list(dict.fromkeys(chosen)) or list(labels)[:FALLBACK_COLUMNS]
+        columns += [{"kind": kind, "name": n, "label": labels[n]} for n in chosen]
+    return columns
+
+
+def comparison(content: dict[str, Any]) -> dict[str, Any] | None:
+    """The comparison table of a :func:`summary` with segments: columns and rows.
+
+    Rows: all customers first, then one per reported segment, largest first. Each row has
+    ``segment``, ``customers``, ``rows``, ``reports`` (kind -> status and link) and
+    ``figures`` (one text per headline column, "" when not recorded).
+    """
+    segments = content.get("segments")
+    if not segments:
+        return None
+    results = [ReportResult(**entry) for entry in content["reports"]]
+    kinds = list(dict.fromkeys(_kind(r.name) for r in results if r.segment))
+    columns = _compared_columns(results, kinds)
+    by_key = {(tuple(r.segment) if r.segment else None, _kind(r.name)): r for r in results}
+    values = list(dict.fromkeys(r.segment[1] for r in results if r.segment))
+    sizes = segments.get("sizes", {})
+    values.sort(key=lambda v: -sizes.get(v, {}).get("customers", 0))
+    rows = []
+    for value in [None, *values]:
+        key = (segments["column"], value) if value is not None else None
+        reports = {k: by_key.get((key, k)) for k in kinds}
+        figures = []
+        for column in columns:
+            result = reports.get(column["kind"])
+            found = [h for h in (result.headlines if result else []) if h["name"] == column["name"]]
+            figures.append(found[0].get("text", "") if found else "")
+        size = sizes.get(value, {}) if value is not None else segments.get("all", {})
+        rows.append(
+            {
+                "segment": "All customers" if value is None else value,
+                "customers": size.get("customers"),
+                "rows": size.get("rows"),
+                "reports": {
+                    k: {"status": r.status, "link": _link(r), "cause": r.cause or ""} if r else None
+                    for k, r in reports.items()
+                },
+                "figures": figures,
+            }
+        )
+    return {"kinds": kinds, "columns": columns, "rows": rows}
 
 
 def render_index(content: dict[str, Any], root: Path | None = None) -> str:
@@ -123,29 +198,33 @@ def render_index(content: dict[str, Any], root: Path | None = None) -> str:
     reports = []
     for entry in content["reports"]:
         result = ReportResult(**entry)
-        link = result.html or result.executed_notebook or ""
-        if result.status != OK and result.html:
-            link = f"{result.html}#report-error"
-        error = result.error or ""
+        cause = result.cause or result.error or ""
         reports.append(
             {
                 **entry,
-                "link": link,
+                "link": _link(result),
                 "shown_parameters": _shown_parameters(result, root),
-                "error_short": error if len(error) <= 300 else error[:297] + "...",
+                "cause_short": cause if len(cause) <= 300 else cause[:297] + "...",
                 "headlines": [
                     {"label": h.get("label") or h.get("name"), "text": h.get("text", "")}
                     for h in result.headlines
                 ],
             }
         )
+    segments = content.get("segments") or {}
     page = _INDEX.render(
         csp=_CSP,
         title=content["title"],
         counts=content["counts"],
+        interrupted=content.get("interrupted", False),
         wall_time_s=content["wall_time_s"],
         generated=content["generated"].replace("T", " "),
         reports=reports,
+        comparison=comparison(content),
+        segment_column=segments.get("column"),
+        min_customers=segments.get("min_customers"),
+        skipped=segments.get("skipped", []),
+        earlier=content.get("earlier_reports", []),
     )
     problems = unsafe_markup(page)
     if problems:  # pragma: no cover - autoescaping makes this unreachable
@@ -159,13 +238,21 @@ def write_index(
     *,
     wall_time_s: float,
     title: str = "Retention reports",
+    segments: dict[str, Any] | None = None,
+    earlier: Sequence[dict[str, Any]] = (),
+    interrupted: bool = False,
 ) -> tuple[Path, Path]:
-    """Write ``summary.json`` and ``index.html`` into ``out_dir``; return both paths."""
+    """Replace ``summary.json`` and ``index.html`` in ``out_dir`` atomically; return both
+    paths. Arguments as for :func:`summary`."""
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    content = summary(results, wall_time_s=wall_time_s, title=title)
-    summary_path = out / "summary.json"
-    summary_path.write_text(json.dumps(content, indent=2, default=str) + "\n", encoding="utf-8")
-    index_path = out / "index.html"
-    index_path.write_text(render_index(content, out), encoding="utf-8")
+    content = summary(
+        results,
+        wall_time_s=wall_time_s,
+        title=title,
+        segments=segments,
+        earlier=earlier,
+        interrupted=interrupted,
+    )
+    summary_path = atomic_write(out / SUMMARY, json.dumps(content, indent=2, default=str) + "\n")
+    index_path = atomic_write(out / INDEX, render_index(content, out))
     return index_path, summary_path

@@ -17,8 +17,8 @@ from typing import Any
 
 import nbformat
 
-from retention_utils import config
-from retention_utils.batch.export import ParameterRow, notebook_title
+from retention_utils import config, engine
+from retention_utils.batch.models import ParameterRow, notebook_title
 from retention_utils.batch.params import (
     NotebookParameter,
     ParameterError,
@@ -29,6 +29,8 @@ from retention_utils.batch.params import (
     split_assignment,
     validate_parameters,
 )
+from retention_utils.batch.segments import CANONICAL_MAPPING, FanOut, reads_split_files
+from retention_utils.io import BUILTIN_DATASETS
 
 #: Short names of the report pack, in the order the pack runs them.
 PACK: dict[str, str] = {
@@ -44,9 +46,9 @@ DATA_PARAMETERS: dict[str, str] = {
     "costs": "--costs",
 }
 #: Data-source values that are not paths (see ``retention_utils.io.open_dataset``).
-BUILTIN_DATASETS = frozenset({"demo", "cdnow", "cdnow_sample", "online_retail"})
-#: Most segment values one ``--segment-by`` may fan out to.
-MAX_SEGMENTS = 50
+BUILTIN_NAMES = frozenset(name for names in BUILTIN_DATASETS.values() for name in names)
+#: Most segment reports one ``--segment-by`` may fan out to (per notebook).
+MAX_SEGMENTS = 100
 SEGMENT_PARAMETERS = ("segment_col", "segment_value")
 _CONFIG_KEYS = {"parameters", "runs"}
 _RUN_KEYS = {"notebook", "parameters", "name"}
@@ -72,6 +74,8 @@ class ReportRun:
     parameters: dict[str, Value]
     rows: tuple[ParameterRow, ...] = ()
     segment: tuple[str, str] | None = None
+    #: The transactions as given (a segment report reads its split file of them instead).
+    source: Value = None
     #: (name of the run, parameter): this run starts when that run is done, and the
     #: parameter points to a file the run writes (set to "" if that run fails).
     after: tuple[str, str] | None = None
@@ -157,7 +161,7 @@ def data_source(value: str, *, flag: str) -> str:
         When a path (or glob) matches no file.
     """
     text = str(value).strip()
-    if text == "" or text in BUILTIN_DATASETS:
+    if text == "" or text in BUILTIN_NAMES:
         return text
     path = Path(text).expanduser()
     if not path.is_absolute():
@@ -167,7 +171,7 @@ def data_source(value: str, *, flag: str) -> str:
             raise ParameterError(f"{flag}: no file matches {text!r}.")
         return str(path)
     if not path.exists():
-        builtins = ", ".join(sorted(BUILTIN_DATASETS))
+        builtins = ", ".join(sorted(BUILTIN_NAMES))
         raise ParameterError(
             f"{flag}: file not found: {text!r} (relative paths are read from {Path.cwd()}; "
             f"built-in data sets: {builtins})."
@@ -175,67 +179,12 @@ def data_source(value: str, *, flag: str) -> str:
     return str(path.resolve())
 
 
-def _builtin_path(name: str) -> Path | None:
-    return {"demo": config.SAMPLE_TRANSACTIONS, "online_retail": config.ONLINE_RETAIL}.get(name)
-
-
-def segment_values(source: str, column: str) -> list[str]:
-    """Distinct non-empty values of ``column`` in a transaction source, as text, sorted.
-
-    ``source`` is a path or glob (CSV, Parquet or Excel) or a built-in data set name. Files
-    are scanned with DuckDB, so this works on files larger than memory.
-
-    Raises
-    ------
-    ParameterError
-        When the column does not exist (the message lists the columns found).
-    """
-    import duckdb
-
-    path = _builtin_path(source) if source in BUILTIN_DATASETS else Path(source)
-    if path is None:  # a built-in data set without a file of its own
-        from retention_utils.io import open_dataset
-
-        frame = open_dataset(source)
-        if column not in frame.columns:
-            raise ParameterError(
-                f"--segment-by: column {column!r} not in {source!r}; columns: "
-                f"{', '.join(map(str, frame.columns))}."
-            )
-        values = frame[column].dropna().astype(str)
-        return sorted(v for v in set(values) if v.strip())
-    suffix = path.suffix.lower()
-    if suffix in (".xlsx", ".xls"):
-        import pandas as pd
-
-        frame = pd.read_excel(path, dtype=str)
-        if column not in frame.columns:
-            raise ParameterError(
-                f"--segment-by: column {column!r} not in {path.name}; columns: "
-                f"{', '.join(map(str, frame.columns))}."
-            )
-        return sorted(v for v in set(frame[column].dropna()) if v.strip())
-    # CSV values are read as text, as the loaders read them ("007" stays "007").
-    reader = "read_parquet" if suffix in (".parquet", ".pq") else "read_csv_auto"
-    options = "" if reader == "read_parquet" else ", all_varchar = true"
-    con = duckdb.connect()
-    try:
-        relation = con.sql(f"SELECT * FROM {reader}(?{options})", params=[str(path)])
-        columns = relation.columns
-        if column not in columns:
-            raise ParameterError(
-                f"--segment-by: column {column!r} not in {path.name}; columns: "
-                f"{', '.join(columns)}."
-            )
-        quoted = '"' + column.replace('"', '""') + '"'
-        rows = con.execute(
-            f"SELECT DISTINCT CAST({quoted} AS VARCHAR) AS v FROM {reader}(?{options}) "
-            f"WHERE {quoted} IS NOT NULL ORDER BY v",
-            [str(path)],
-        ).fetchall()
-    finally:
-        con.close()
-    return [row[0] for row in rows if row[0].strip()]
+def builtin_path(name: str) -> Path | None:
+    """The file behind a built-in data set name, when it has one in the project."""
+    return {
+        "demo": config.SAMPLE_TRANSACTIONS,
+        "online_retail": config.ONLINE_RETAIL,
+    }.get(name)
 
 
 # --- config -------------------------------------------------------------------------------
@@ -311,13 +260,19 @@ def read_config(path: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]]]
 # --- planning -----------------------------------------------------------------------------
 
 
-def _parameter_rows(spec: NotebookSpec, values: Mapping[str, Value], name: str):
+def _parameter_rows(
+    spec: NotebookSpec, values: Mapping[str, Value], name: str, out: Path
+) -> tuple[ParameterRow, ...]:
+    """The parameters table of a report; files inside the output folder shown relative to it
+    (as the reader finds them, not as /tmp/...)."""
     rows = []
     for param in spec.declared.values():
         if param.name in values:
             value = values[param.name]
             if param.name == "output_dir":
                 value = f"{name}_files/"
+            elif isinstance(value, str) and value.startswith(str(out) + os.sep):
+                value = Path(value).relative_to(out).as_posix()
             rows.append(ParameterRow(param.name, value, param.help, set_by_run=True))
         else:
             default = param.default_value
@@ -345,7 +300,176 @@ def _demo_surveys_for_other_transactions(values: dict[str, Value], declared) -> 
     return surveys == "demo" and transactions not in (None, "", "demo")
 
 
-def plan_runs(
+@dataclass
+class BatchPlan:
+    """Everything decided before any kernel starts.
+
+    ``runs`` are the reports to produce; ``inputs`` the files they read (notebooks and data
+    files: the output folder may not hold them); ``fan_out`` the loaded segment sources of a
+    ``--segment-by`` batch (its files are written when the batch runs); ``notices`` one line
+    per report of the default pack left out.
+    """
+
+    runs: list[ReportRun]
+    inputs: list[Path]
+    fan_out: FanOut | None = None
+    notices: list[str] = field(default_factory=list)
+
+    def skipped_segments(self) -> list[dict[str, Any]]:
+        """Segments without a report, with the reason (empty without ``--segment-by``)."""
+        return self.fan_out.skipped() if self.fan_out else []
+
+
+def _entries(
+    notebooks: Sequence[str] | None, config_path: str | Path | None, notebook_dir: Path | None
+) -> tuple[list[_Entry], dict[str, Any]]:
+    """The notebooks of the batch (from the command line or a config) and common values."""
+    if config_path is None:
+        refs = list(notebooks) if notebooks else list(PACK)
+        return [_Entry(load_spec(ref, notebook_dir=notebook_dir)) for ref in refs], {}
+    if notebooks:
+        raise ParameterError("Give notebooks either on the command line or in --config, not both.")
+    common, runs = read_config(config_path)
+    entries = [
+        _Entry(
+            load_spec(run["notebook"], notebook_dir=notebook_dir),
+            run["parameters"],
+            run["name"],
+            from_config=True,
+        )
+        for run in runs
+    ]
+    return entries, common
+
+
+def _check_batch(
+    entries: list[_Entry], names: Iterable[str], segment_by: str | None, fixed: Iterable[str]
+) -> None:
+    """Every value name is declared by some notebook; ``--segment-by`` can be used."""
+    for name in names:
+        if not any(name in entry.spec.declared for entry in entries):
+            declared = sorted({p for e in entries for p in e.spec.declared})
+            raise ParameterError(
+                f"No notebook of this batch has a parameter {name!r}. Declared parameters: "
+                f"{', '.join(declared) or 'none'}."
+            )
+    if segment_by is None:
+        return
+    if not segment_by.strip():
+        raise ParameterError("--segment-by needs a column name.")
+    clash = [p for p in SEGMENT_PARAMETERS if p in set(fixed)]
+    if clash:
+        raise ParameterError(f"--segment-by cannot be combined with -p {clash[0]}=...")
+    if not any(all(p in e.spec.declared for p in SEGMENT_PARAMETERS) for e in entries):
+        raise ParameterError(
+            "--segment-by: no notebook of this batch declares the parameters segment_col "
+            "and segment_value."
+        )
+
+
+def _base_values(
+    entry: _Entry, common: Mapping[str, Any], flags: Mapping[str, str], cli: Mapping[str, str]
+) -> dict[str, Value]:
+    """A notebook's values: config common < run < flags < ``-p``, validated, paths made
+    absolute."""
+    spec = entry.spec
+    declared = spec.declared
+    merged: dict[str, Any] = {k: v for k, v in common.items() if k in declared}
+    merged.update(validate_parameters(declared, entry.values, notebook=spec.path.name))
+    merged.update({k: v for k, v in flags.items() if k in declared})
+    merged.update({k: v for k, v in cli.items() if k in declared})
+    base = validate_parameters(declared, merged, notebook=spec.path.name)
+    return _absolute_sources(base, "parameter")
+
+
+def _stem(entry: _Entry, base: Mapping[str, Value]) -> str:
+    """File stem of a notebook's reports: its name, or the short name plus the values a
+    config run sets."""
+    if entry.name:
+        return safe_name(entry.name)
+    stem = entry.spec.short_name
+    if entry.from_config:
+        for key in entry.values:
+            if key in DATA_PARAMETERS or key in SEGMENT_PARAMETERS or key == "output_dir":
+                continue
+            stem += f"__{safe_name(key)}-{safe_name(base[key])}"
+    return stem
+
+
+def _segment_variants(
+    spec: NotebookSpec, base: dict[str, Value], fan_out: FanOut, out: Path
+) -> list[dict[str, Value]]:
+    """One value set per reported segment: its split file and the canonical mapping, or
+    (for a notebook that reads other data too) the segment filter on the whole data."""
+    source = fan_out.source(base)
+    found = source.reported()
+    if len(found) > MAX_SEGMENTS:
+        raise ParameterError(
+            f"--segment-by {fan_out.column}: {len(found)} segments of at least "
+            f"{fan_out.min_customers} customers, more than the {MAX_SEGMENTS} reports one "
+            "fan-out may produce. Raise --min-customers, pick a coarser column or list the "
+            "segments you need in a --config file."
+        )
+    variants = []
+    for value in found:
+        values = {**base, "segment_col": fan_out.column, "segment_value": value}
+        if reads_split_files(spec.declared):
+            values["transactions"] = str(source.path(out, value))
+            values.update({k: v for k, v in CANONICAL_MAPPING.items() if k in spec.declared})
+        variants.append(values)
+    return variants
+
+
+def _report_run(
+    spec: NotebookSpec, stem: str, values: dict[str, Value], source: Value
+) -> ReportRun:
+    segment = None
+    name = stem
+    if values.get("segment_col") and values.get("segment_value") not in (None, ""):
+        segment = (str(values["segment_col"]), str(values["segment_value"]))
+        name += f"__{safe_name(segment[0])}-{safe_name(segment[1])}"
+    title = spec.title + (f" ({segment[0]}: {segment[1]})" if segment else "")
+    return ReportRun(
+        name=name,
+        notebook=spec.path,
+        title=title,
+        parameters=dict(values),
+        segment=segment,
+        source=source,
+    )
+
+
+def _finalise(runs: list[ReportRun], specs: Mapping[Path, NotebookSpec], out: Path):
+    """Unique names, then each report's output folder and parameters table."""
+    seen: dict[str, int] = {}
+    final = []
+    for run in runs:
+        count = seen.get(run.name, 0) + 1
+        seen[run.name] = count
+        name = run.name if count == 1 else f"{run.name}__{count}"
+        spec = specs[run.notebook]
+        values = dict(run.parameters)
+        if "output_dir" in spec.declared and "output_dir" not in values:
+            values["output_dir"] = str(out / f"{name}_files")
+        rows = _parameter_rows(spec, values, name, out)
+        final.append(replace(run, name=name, parameters=values, rows=rows))
+    return final
+
+
+def _input_files(values: Mapping[str, Value]) -> list[Path]:
+    """Data files a notebook reads (for the check that ``--out`` does not hold them)."""
+    found = []
+    for name in DATA_PARAMETERS:
+        value = values.get(name)
+        if not isinstance(value, str) or not value:
+            continue
+        path = builtin_path(value) if value in BUILTIN_NAMES else Path(value)
+        if path is not None:
+            found.append(path if path.exists() else path.parent)  # a glob: its folder
+    return found
+
+
+def plan_batch(
     notebooks: Sequence[str] | None = None,
     *,
     out: str | Path,
@@ -353,10 +477,10 @@ def plan_runs(
     assignments: Iterable[str] = (),
     config_path: str | Path | None = None,
     segment_by: str | None = None,
+    min_customers: int = engine.MIN_SEGMENT_CUSTOMERS,
     notebook_dir: Path | None = None,
-    notices: list[str] | None = None,
     link_clv: bool = False,
-) -> list[ReportRun]:
+) -> BatchPlan:
     """Validate everything about a batch and list the reports to produce.
 
     Parameters
@@ -364,7 +488,7 @@ def plan_runs(
     notebooks : sequence of str, optional
         Short names (``cohort``, ``clv``, ``satisfaction``) or paths; default: the pack.
     out : path
-        Output folder (``output_dir`` parameters point into it).
+        Output folder (``output_dir`` parameters and split files point into it).
     data : mapping, optional
         Data-source parameters from the flags (``transactions``, ``surveys``,
         ``subscriptions``, ``costs``); injected only into notebooks that declare them.
@@ -375,19 +499,22 @@ def plan_runs(
         YAML runs config (see :func:`read_config`); replaces ``notebooks``.
     segment_by : str, optional
         Segment column: each notebook declaring ``segment_col``/``segment_value`` runs for
-        all customers and once per distinct value of the column in the transactions.
-    notices : list, optional
-        Receives one line per report of the default pack left out, with the reason: a
-        report whose surveys would stay the demo shop's while the transactions are yours
-        (it is an error when that report was asked for by name or in a config).
+        all customers and once per segment of at least ``min_customers`` customers. The
+        transactions are loaded once here (see :mod:`retention_utils.batch.segments`).
+    min_customers : int, default 30
+        Smallest segment (customers) that gets a report; smaller ones are listed as skipped.
+    notebook_dir : path, optional
+        Where short notebook names are looked up (default: the project's notebooks).
     link_clv : bool, default False
         Give each report declaring ``clv_customers`` (left unset) the customer table of the
         CLV report of the same data and segment, and run it after that report.
 
     Returns
     -------
-    list of ReportRun
-        With unique file-name-safe names.
+    BatchPlan
+        Runs with unique file-name-safe names, their input files, the fan-out and notices
+        (a default-pack report whose surveys would stay the demo shop's while the
+        transactions are yours is left out with a notice; asked for by name, it is an error).
 
     Raises
     ------
@@ -395,59 +522,16 @@ def plan_runs(
         For any problem, before anything runs.
     """
     out = Path(out).resolve()
-    entries: list[_Entry] = []
-    common: dict[str, Any] = {}
-    if config_path is not None:
-        if notebooks:
-            raise ParameterError(
-                "Give notebooks either on the command line or in --config, not both."
-            )
-        common, runs = read_config(config_path)
-        for run in runs:
-            spec = load_spec(run["notebook"], notebook_dir=notebook_dir)
-            entries.append(_Entry(spec, run["parameters"], run["name"], from_config=True))
-    else:
-        refs = list(notebooks) if notebooks else list(PACK)
-        entries = [_Entry(load_spec(ref, notebook_dir=notebook_dir)) for ref in refs]
-
-    cli_values: dict[str, str] = {}
-    for text in assignments:
-        name, value = split_assignment(text)
-        cli_values[name] = value
-    flags = {k: v for k, v in (data or {}).items() if v is not None}
-    flags = _absolute_sources(flags, "flag")
-
-    for name in list(common) + list(cli_values):
-        if not any(name in entry.spec.declared for entry in entries):
-            declared = sorted({p for e in entries for p in e.spec.declared})
-            raise ParameterError(
-                f"No notebook of this batch has a parameter {name!r}. Declared parameters: "
-                f"{', '.join(declared) or 'none'}."
-            )
-    if segment_by is not None:
-        if not segment_by.strip():
-            raise ParameterError("--segment-by needs a column name.")
-        clash = [p for p in SEGMENT_PARAMETERS if p in cli_values or p in common]
-        if clash:
-            raise ParameterError(f"--segment-by cannot be combined with -p {clash[0]}=...")
-        if not any(all(p in e.spec.declared for p in SEGMENT_PARAMETERS) for e in entries):
-            raise ParameterError(
-                "--segment-by: no notebook of this batch declares the parameters segment_col "
-                "and segment_value."
-            )
-
-    values_cache: dict[str, list[str]] = {}
-    runs: list[ReportRun] = []
+    entries, common = _entries(notebooks, config_path, notebook_dir)
+    cli_values = dict(split_assignment(text) for text in assignments)
+    flags = _absolute_sources({k: v for k, v in (data or {}).items() if v is not None}, "flag")
+    _check_batch(entries, [*common, *cli_values], segment_by, [*common, *cli_values])
+    fan_out = FanOut(segment_by, min_customers) if segment_by is not None else None
+    plan = BatchPlan(runs=[], inputs=[], fan_out=fan_out)
     for entry in entries:
         spec = entry.spec
-        declared = spec.declared
-        merged: dict[str, Any] = {k: v for k, v in common.items() if k in declared}
-        merged.update(validate_parameters(declared, entry.values, notebook=spec.path.name))
-        merged.update({k: v for k, v in flags.items() if k in declared})
-        merged.update({k: v for k, v in cli_values.items() if k in declared})
-        base = validate_parameters(declared, merged, notebook=spec.path.name)
-        base = _absolute_sources(base, "parameter")
-        if _demo_surveys_for_other_transactions(base, declared):
+        base = _base_values(entry, common, flags, cli_values)
+        if _demo_surveys_for_other_transactions(base, spec.declared):
             reason = (
                 f"the {spec.short_name} report needs survey answers of the customers in "
                 f"{base['transactions']} (its default surveys are the demo shop's, whose "
@@ -457,90 +541,50 @@ def plan_runs(
                 raise ParameterError(
                     f"{reason[0].upper()}{reason[1:]}: give --surveys PATH or -p surveys=PATH."
                 )
-            if notices is not None:
-                notices.append(f"Skipped: {reason}. Give --surveys PATH to include it.")
+            plan.notices.append(f"Skipped: {reason}. Give --surveys PATH to include it.")
             continue
-
-        stem = safe_name(entry.name) if entry.name else spec.short_name
-        if entry.from_config and not entry.name:
-            for key in entry.values:
-                if key in DATA_PARAMETERS or key in SEGMENT_PARAMETERS or key == "output_dir":
-                    continue
-                stem += f"__{safe_name(key)}-{safe_name(base[key])}"
-
-        variants: list[dict[str, Value]] = [base]
-        if segment_by is not None and all(p in declared for p in SEGMENT_PARAMETERS):
-            source = str(base.get("transactions") or "demo")
-            if source not in values_cache:
-                values_cache[source] = segment_values(source, segment_by)
-            found = values_cache[source]
-            if len(found) > MAX_SEGMENTS:
-                raise ParameterError(
-                    f"--segment-by {segment_by}: {len(found)} distinct values, more than the "
-                    f"{MAX_SEGMENTS} reports one fan-out may produce. Pick a coarser column "
-                    "or list the segments you need in a --config file."
-                )
-            variants += [
-                {**base, "segment_col": segment_by, "segment_value": value} for value in found
-            ]
-        for values in variants:
-            segment = None
-            name = stem
-            if values.get("segment_col") and values.get("segment_value") not in (None, ""):
-                segment = (str(values["segment_col"]), str(values["segment_value"]))
-                name += f"__{safe_name(segment[0])}-{safe_name(segment[1])}"
-            runs.append(
-                ReportRun(
-                    name=name,
-                    notebook=spec.path,
-                    title=spec.title + (f" ({segment[0]}: {segment[1]})" if segment else ""),
-                    parameters=dict(values),
-                    segment=segment,
-                )
-            )
-
-    # Unique names, then the per-report output folder and the parameters table.
-    seen: dict[str, int] = {}
-    final = []
-    for run in runs:
-        count = seen.get(run.name, 0) + 1
-        seen[run.name] = count
-        name = run.name if count == 1 else f"{run.name}__{count}"
-        spec = next(e.spec for e in entries if e.spec.path == run.notebook)
-        values = dict(run.parameters)
-        if "output_dir" in spec.declared and "output_dir" not in values:
-            values["output_dir"] = str(out / f"{name}_files")
-        final.append(
-            ReportRun(
-                name=name,
-                notebook=run.notebook,
-                title=run.title,
-                parameters=values,
-                rows=_parameter_rows(spec, values, name),
-                segment=run.segment,
-            )
-        )
+        plan.inputs += [spec.path, *_input_files(base)]
+        variants = [base]
+        if fan_out is not None and all(p in spec.declared for p in SEGMENT_PARAMETERS):
+            variants += _segment_variants(spec, base, fan_out, out)
+        stem = _stem(entry, base)
+        source = base.get("transactions")
+        plan.runs += [_report_run(spec, stem, values, source) for values in variants]
+    specs = {e.spec.path: e.spec for e in entries}
+    plan.runs = _finalise(plan.runs, specs, out)
     if link_clv:
-        final = _link_clv_tables(final, {e.spec.path: e.spec for e in entries})
-    return final
+        plan.runs = _link_clv_tables(plan.runs, specs, out)
+    return plan
+
+
+def plan_runs(
+    notebooks: Sequence[str] | None = None, *, notices: list[str] | None = None, **options: Any
+) -> list[ReportRun]:
+    """The runs of :func:`plan_batch` (its notices appended to ``notices``)."""
+    plan = plan_batch(notebooks, **options)
+    if notices is not None:
+        notices.extend(plan.notices)
+    return plan.runs
 
 
 #: What the CLV report writes into its output folder (``clv.write_customer_table``).
 CLV_TABLE = "clv_customers.parquet"
 
 
-def _link_clv_tables(runs: list[ReportRun], specs: Mapping[Path, NotebookSpec]):
+def _link_clv_tables(
+    runs: list[ReportRun], specs: Mapping[Path, NotebookSpec], out: Path
+) -> list[ReportRun]:
     """Point ``clv_customers`` of the runs that declare it to the table of the CLV run with
     the same transactions and segment, and make them wait for it."""
     producers = {
-        (run.segment, run.parameters.get("transactions")): run
+        (run.segment, run.source): run
         for run in runs
         if run.short_name == "clv" and "output_dir" in run.parameters
     }
     linked = []
     for run in runs:
         spec = specs[run.notebook]
-        producer = producers.get((run.segment, run.parameters.get("transactions")))
+        producer = producers.get((run.segment, run.source))
         if (
             producer is None
             or "clv_customers" not in spec.declared
@@ -552,11 +596,7 @@ def _link_clv_tables(runs: list[ReportRun], specs: Mapping[Path, NotebookSpec]):
             **run.parameters,
             "clv_customers": str(Path(str(producer.parameters["output_dir"])) / CLV_TABLE),
         }
-        shown = f"{producer.name}_files/{CLV_TABLE}"  # as the reader finds it, not /tmp/...
-        rows = tuple(
-            replace(row, value=shown) if row.name == "clv_customers" else row
-            for row in _parameter_rows(spec, values, run.name)
-        )
+        rows = _parameter_rows(spec, values, run.name, out)
         linked.append(
             replace(run, parameters=values, rows=rows, after=(producer.name, "clv_customers"))
         )

@@ -22,6 +22,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
@@ -358,3 +359,30 @@ def iter_problems(checks: Iterable[PageCheck]) -> Iterator[str]:
     for check in checks:
         for problem in check.problems():
             yield f"{check.path.name}: {problem}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python tests/browser.py [FOLDER]`` (``make browser-check``): check a report folder.
+
+    Opens ``index.html`` and every report in headless Chromium with the network off, checks
+    that every image loaded and no script error occurred, and saves screenshots into
+    ``FOLDER/screenshots/``. Exit code 0 when every page is clean, 1 otherwise.
+    """
+    args = sys.argv[1:] if argv is None else argv
+    folder = Path(args[0] if args else "reports/demo")
+    try:
+        checks = check_report_folder(folder)
+    except (BrowserError, FileNotFoundError) as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return 1
+    for check in checks:
+        status = "ok" if check.ok else "PROBLEM"
+        print(f"{status:7} {check.path.name}: {check.images} images -> {check.screenshot}")
+    problems = list(iter_problems(checks))
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
