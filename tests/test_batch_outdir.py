@@ -183,3 +183,23 @@ def test_dry_run_prints_the_plan_and_writes_nothing(tmp_path):
         "  skipped web: 1 customer, fewer than the minimum of 2 for a report of its own."
     ) in lines
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
+
+
+def test_fan_out_reads_a_european_export_with_its_reading_parameters(tmp_path):
+    # The split loads the file once with the report's reading parameters (decimal=","), and
+    # the segment reports read typed Parquet files, so their reading parameters are reset.
+    data = Path(__file__).parents[1] / "data" / "sample" / "orders_pl.csv"
+    result = invoke(
+        "cohort",
+        "--data", str(data),
+        "-p", "customer_col=klient", "-p", "date_col=data", "-p", "amount_col=kwota",
+        "-p", "order_col=zamówienie", "-p", "decimal=,", "-p", "dayfirst=true",
+        "--segment-by", "miasto",
+        "--min-customers", "5",
+        "--out", str(tmp_path / "out"),
+        "--dry-run",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "    segment_value = Łódź" in result.output
+    assert "    decimal = (not set)" in result.output
+    assert "    transactions = segment_data/source_1/" in result.output

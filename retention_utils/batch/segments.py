@@ -31,6 +31,12 @@ CANONICAL_MAPPING: dict[str, Any] = {
     "unit_price_col": "",
     "date_format": "",
     "dayfirst": False,
+    # a split file is Parquet with typed columns, already de-duplicated as asked
+    "encoding": "",
+    "decimal": "",
+    "thousands": "",
+    "sheet": "",
+    "duplicates": "keep",
 }
 
 
