@@ -42,7 +42,7 @@ import pandas as pd
 
 from retention_utils.config import CONFIDENCE, DEFAULT_FREQ
 from retention_utils.errors import whole_number
-from retention_utils.retention_modes import cohort_table
+from retention_utils.retention_modes import MODES, cohort_table
 from retention_utils.segment_comparison import compare_retention
 from retention_utils.stats import wilson_interval
 
@@ -52,6 +52,7 @@ __all__ = [
     "compare_retention",
     "eligible_matrix",
     "retention_curve",
+    "retention_curves_by_mode",
 ]
 
 _NORMALIZE = {False: None, None: None, True: "first", "first": "first", "size": "size"}
@@ -335,6 +336,48 @@ def retention_curve(
         "cautions": cautions,
     }
     return curve
+
+
+def retention_curves_by_mode(
+    transactions,
+    freq: str = DEFAULT_FREQ,
+    observation_end=None,
+    *,
+    window: str = "calendar",
+    **options,
+) -> pd.DataFrame:
+    """The average retention curve in both modes, stacked: "on" period ``k`` and "on or
+    after" period ``k`` (unbounded), for comparing the two definitions.
+
+    Parameters
+    ----------
+    transactions, freq, observation_end, window
+        As in :func:`retention_curve`.
+    **options
+        Other keyword options of :func:`retention_curve` (``segment_col``,
+        ``segment_value``, ``min_cohorts``, ``data_start``, ...).
+
+    Returns
+    -------
+    DataFrame
+        :func:`retention_curve` columns with ``mode`` first (``"on"``, ``"on_or_after"``).
+        ``attrs``: those of the "on" curve, ``cautions`` from both without repeats.
+    """
+    curves = {
+        mode: retention_curve(
+            transactions, freq, observation_end, mode=mode, window=window, **options
+        )
+        for mode in MODES
+    }
+    out = pd.concat([c.assign(mode=m) for m, c in curves.items()], ignore_index=True)
+    out = out[["mode", *curves["on"].columns]]
+    cautions = [text for c in curves.values() for text in c.attrs["cautions"]]
+    out.attrs = {
+        **curves["on"].attrs,
+        "mode": list(MODES),
+        "cautions": list(dict.fromkeys(cautions)),
+    }
+    return out
 
 
 def _weighted_curve(

@@ -865,6 +865,8 @@ def survival_counts(
     active_days: int = 365,
     observation_end=None,
     by: str | None = None,
+    segment_col: str | None = None,
+    segment_value=None,
 ) -> pd.DataFrame:
     """Customers by time in the base and outcome, for a Kaplan-Meier estimate.
 
@@ -872,7 +874,7 @@ def survival_counts(
     ``l + active_days`` when ``observation_end - l >= active_days`` (an event, time
     ``l + active_days - f`` days); otherwise they are still in it (censored, time
     ``observation_end + 1 day - f``). Only these counts leave the engine, never one row per
-    customer.
+    customer. ``segment_col`` / ``segment_value``: keep only the customers of one segment.
 
     Returns
     -------
@@ -881,9 +883,9 @@ def survival_counts(
         ``"all"`` without ``by``), ``time`` (days), ``events``, ``censored``; sorted.
         ``attrs["observation_end"]`` (Timestamp).
     """
-    table = as_table(transactions)
-    end = _observation_end(table, observation_end)
-    days = days_up_to(table, end)
+    source = as_table(transactions)
+    end = _observation_end(source, observation_end)
+    table, days = _segment_days(source, end, segment_col, segment_value)
     bought = days.filter(days.is_purchase)
     spans = bought.group_by(CUSTOMER).aggregate(first=bought.day.min(), last=bought.day.max())
     end_day = ibis.literal(end.date())
@@ -895,7 +897,7 @@ def survival_counts(
     )
     spans = spans.mutate(_event=event.cast("int64"), time=time.cast("int64"))
     if by:
-        seg = customer_segment_expr(within_observation(table, end), by)
+        seg = customer_segment_expr(table, by)
         spans = spans.join(seg, CUSTOMER).mutate(group=ibis._.segment.cast("string"))
     else:
         spans = spans.mutate(group=ibis.literal("all"))
@@ -1260,6 +1262,14 @@ ROLLING_DAYS = {"W": 7, "M": 30, "Q": 91, "Y": 365}
 COHORT_WINDOWS = ("calendar", "rolling")
 
 
+def _age_expr(day: ir.DateValue, t: ir.Table, freq: str, window: str) -> ir.IntegerValue:
+    """Age of ``day`` for the customer of row ``t`` (columns ``first``, ``cohort``): calendar
+    periods since their cohort, or whole rolling periods since their first purchase day."""
+    if window == "rolling":
+        return day.delta(t["first"], unit="day") // ROLLING_DAYS[freq]
+    return period_index_expr(day, freq) - t.cohort
+
+
 def cohort_counts(
     source: Source,
     *,
@@ -1311,22 +1321,17 @@ def cohort_counts(
             segment=ibis._.segment.cast("string")
         )
         keys = ["segment", "cohort"]
-
-    def age(day: ir.DateValue, t: ir.Table) -> ir.IntegerValue:
-        if window == "rolling":
-            return day.delta(t["first"], unit="day") // ROLLING_DAYS[freq]
-        return period_index_expr(day, freq) - t.cohort
-
-    if window == "rolling":
-        since = ibis.literal(grid.observation_end.date()).delta(people["first"], unit="day")
-        horizon = (since + 1) // ROLLING_DAYS[freq] - 1
-    else:
+    if window == "rolling":  # the last age whose days have all passed by the end
+        after_end = ibis.literal((grid.observation_end + pd.Timedelta(days=1)).date())
+        horizon = _age_expr(after_end, people, freq, window) - 1
+    else:  # the age of the (possibly incomplete) period holding the end
         horizon = grid.last - people.cohort
     people = people.mutate(
-        horizon=horizon.cast("int64"), last_age=age(people["last"], people).cast("int64")
+        horizon=horizon.cast("int64"),
+        last_age=_age_expr(people["last"], people, freq, window).cast("int64"),
     )
     j = days.join(people, CUSTOMER)
-    j = j.mutate(age=age(j.day, j).cast("int64")).filter(lambda t: t.age >= 0)
+    j = j.mutate(age=_age_expr(j.day, j, freq, window).cast("int64")).filter(lambda t: t.age >= 0)
     per = j.group_by([CUSTOMER, *keys, "age", "horizon", "last_age"]).aggregate(
         purchase=j.is_purchase.cast("int64").max(), revenue_micros=j.net_micros.sum()
     )

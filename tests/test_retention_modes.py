@@ -4,13 +4,22 @@ denominators."""
 
 from __future__ import annotations
 
+import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
 from conftest import tx_frame
 from test_cohorts import random_log
 
-from retention_utils.cohorts import cohort_matrix, eligible_matrix, retention_curve
+from retention_utils.cohorts import (
+    cohort_matrix,
+    eligible_matrix,
+    retention_curve,
+    retention_curves_by_mode,
+)
+from retention_utils.plots.cohorts import plot_retention_modes
+
+matplotlib.use("Agg")
 
 # Cohort 2024-01: a, b. Cohort 2024-02: c. Cohort 2024-03: d. Observation end 31 March.
 # Rolling months of 30 days from each first purchase day:
@@ -186,3 +195,27 @@ def test_on_or_after_is_at_least_on(window):
     assert (after.isna() == on.isna()).all().all()
     if window == "calendar":  # same denominators at every age: it never rises
         assert (after.diff(axis=1).stack().dropna() <= 0).all()
+
+
+def test_curves_by_mode_stack_both_curves():
+    both = retention_curves_by_mode(
+        tx_frame(LOG), "M", END, window="rolling", data_start="2024-01-01", min_cohorts=1
+    )
+    assert both["mode"].tolist() == ["on"] * 3 + ["on_or_after"] * 3
+    assert both["retained"].tolist() == [3, 1, 1, 3, 2, 1]
+    assert both["customers"].tolist() == [3, 2, 1] * 2
+    assert (both.attrs["window"], both.attrs["cautions"]) == ("rolling", [])
+
+
+def test_mode_plot_names_the_definitions_with_n_and_units():
+    both = retention_curves_by_mode(
+        tx_frame(LOG), "M", END, window="rolling", data_start="2024-01-01", min_cohorts=1
+    )
+    ax = plot_retention_modes(both)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["return on month N (n=3)", "return on or after month N (n=3)"]
+    assert ax.get_xlabel() == "Months since acquisition (rolling 30-day months)"
+    assert ax.get_ylabel() == "Customers retained (% of eligible)"
+    on, after = (line.get_ydata().tolist() for line in ax.get_lines())
+    assert on == pytest.approx([100, 50, 100])
+    assert after == pytest.approx([100, 100, 100])
