@@ -322,7 +322,7 @@ def retention_curve(
     left_out = [] if include_left_censored else _censored_labels(seen)
     cautions = []
     if left_out:
-        cautions += _censored_caution(curve, everyone, seen[censored], keys, freq)
+        cautions += _censored_caution(curve, everyone, seen[censored], keys, freq, mode)
     if curve.empty and not seen.empty:
         cautions.append(
             f"The average retention curve is empty: no age is observed in {min_cohorts} or "
@@ -415,11 +415,16 @@ def _curve_eligible(curve: pd.DataFrame, segment: str | None) -> dict:
 
 
 def _censored_caution(
-    curve: pd.DataFrame, everyone: pd.DataFrame, censored: pd.DataFrame, keys: list[str], freq
+    curve: pd.DataFrame,
+    everyone: pd.DataFrame,
+    censored: pd.DataFrame,
+    keys: list[str],
+    freq: str,
+    mode: str = "on",
 ) -> list[str]:
     """The caution sentence for a curve that leaves the left-censored cohort out, when that
     changes what the reader sees: with the cohort, the curve would leave the interval drawn
-    at some age (the largest such move is quoted)."""
+    at some age (the largest such move is quoted). The "on or after" curve says so."""
     both = curve.merge(everyone, on=keys, suffixes=("", "_with"))
     outside = both[(both["retention_with"] < both["low"]) | (both["retention_with"] > both["high"])]
     if outside.empty:
@@ -430,9 +435,10 @@ def _censored_caution(
         where += f" ({at['segment']})"
     cohort = ", ".join(_censored_labels(censored))
     size = int(censored.loc[censored["age"] == 0, "cohort_size"].sum())
+    curve_name = "retention curve" if mode == "on" else '"on or after" retention curve'
     return [
-        f"The first cohort ({cohort}, {size:,} customers) is left out of the average retention "
-        "curve and revenue per customer: it also holds customers who bought before the data "
-        f"begin. With it, retention at {where} would read {at['retention_with']:.0%} instead "
-        f"of {at['retention']:.0%}."
+        f"The first cohort ({cohort}, {size:,} customers) is left out of the average "
+        f"{curve_name} and revenue per customer: it also holds customers who bought before "
+        f"the data begin. With it, retention at {where} would read "
+        f"{at['retention_with']:.0%} instead of {at['retention']:.0%}."
     ]

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import tx_frame
-from test_cohorts import random_log
+from test_cohorts import censored_log, random_log
 
 from retention_utils.cohorts import (
     cohort_matrix,
@@ -219,3 +219,12 @@ def test_mode_plot_names_the_definitions_with_n_and_units():
     on, after = (line.get_ydata().tolist() for line in ax.get_lines())
     assert on == pytest.approx([100, 50, 100])
     assert after == pytest.approx([100, 100, 100])
+
+
+def test_left_censored_caution_names_the_on_or_after_curve():
+    curve = retention_curve(censored_log(), observation_end="2024-06-30", mode="on_or_after")
+    assert curve.attrs["cautions"] == [
+        'The first cohort (2024-01, 6 customers) is left out of the average "on or after" '
+        "retention curve and revenue per customer: it also holds customers who bought before "
+        "the data begin. With it, retention at month 2 would read 50% instead of 0%."
+    ]
