@@ -1270,6 +1270,48 @@ def _age_expr(day: ir.DateValue, t: ir.Table, freq: str, window: str) -> ir.Inte
     return period_index_expr(day, freq) - t.cohort
 
 
+def cohort_counts_expr(
+    days: ir.Table,
+    grid: PeriodGrid,
+    *,
+    window: str = "calendar",
+    segments: ir.Table | None = None,
+) -> ir.Table:
+    """The query of :func:`cohort_counts` over a daily purchase table (group-bys and joins
+    only: no window function, no count-distinct, so Spark runs it as DuckDB does).
+    ``segments``: a ``customer_id``, ``segment`` table splitting the counts."""
+    freq = grid.freq
+    bought = days.filter(days.is_purchase)
+    people = bought.group_by(CUSTOMER).aggregate(first=bought.day.min(), last=bought.day.max())
+    people = people.mutate(cohort=period_index_expr(people["first"], freq))
+    keys = ["cohort"]
+    if segments is not None:
+        people = people.join(segments, CUSTOMER, how="left").mutate(
+            segment=ibis._.segment.cast("string")
+        )
+        keys = ["segment", "cohort"]
+    if window == "rolling":  # the last age whose days have all passed by the end
+        after_end = ibis.literal((grid.observation_end + pd.Timedelta(days=1)).date())
+        horizon = _age_expr(after_end, people, freq, window) - 1
+    else:  # the age of the (possibly incomplete) period holding the end
+        horizon = grid.last - people.cohort
+    people = people.mutate(
+        horizon=horizon.cast("int64"),
+        last_age=_age_expr(people["last"], people, freq, window).cast("int64"),
+    )
+    j = days.join(people, CUSTOMER)
+    j = j.mutate(age=_age_expr(j.day, j, freq, window).cast("int64")).filter(lambda t: t.age >= 0)
+    per = j.group_by([CUSTOMER, *keys, "age", "horizon", "last_age"]).aggregate(
+        purchase=j.is_purchase.cast("int64").max(), revenue_micros=j.net_micros.sum()
+    )
+    agg = per.group_by([*keys, "age", "horizon"]).aggregate(
+        customers=per.purchase.sum(),
+        last=(per.age == per.last_age).cast("int64").sum(),
+        revenue_micros=per.revenue_micros.sum(),
+    )
+    return agg.order_by([*keys, "age", "horizon"])
+
+
 def cohort_counts(
     source: Source,
     *,
@@ -1311,36 +1353,8 @@ def cohort_counts(
         raise ValueError(f"window must be 'calendar' or 'rolling', got {window!r}.")
     table, days = _segment_days(source, observation_end, segment_col, segment_value)
     grid = period_grid(table, freq=freq, observation_end=observation_end)
-    bought = days.filter(days.is_purchase)
-    people = bought.group_by(CUSTOMER).aggregate(first=bought.day.min(), last=bought.day.max())
-    people = people.mutate(cohort=period_index_expr(people["first"], freq))
-    keys = ["cohort"]
-    if segment:
-        seg = customer_segment_expr(table, segment)
-        people = people.join(seg, CUSTOMER, how="left").mutate(
-            segment=ibis._.segment.cast("string")
-        )
-        keys = ["segment", "cohort"]
-    if window == "rolling":  # the last age whose days have all passed by the end
-        after_end = ibis.literal((grid.observation_end + pd.Timedelta(days=1)).date())
-        horizon = _age_expr(after_end, people, freq, window) - 1
-    else:  # the age of the (possibly incomplete) period holding the end
-        horizon = grid.last - people.cohort
-    people = people.mutate(
-        horizon=horizon.cast("int64"),
-        last_age=_age_expr(people["last"], people, freq, window).cast("int64"),
-    )
-    j = days.join(people, CUSTOMER)
-    j = j.mutate(age=_age_expr(j.day, j, freq, window).cast("int64")).filter(lambda t: t.age >= 0)
-    per = j.group_by([CUSTOMER, *keys, "age", "horizon", "last_age"]).aggregate(
-        purchase=j.is_purchase.cast("int64").max(), revenue_micros=j.net_micros.sum()
-    )
-    agg = per.group_by([*keys, "age", "horizon"]).aggregate(
-        customers=per.purchase.sum(),
-        last=(per.age == per.last_age).cast("int64").sum(),
-        revenue_micros=per.revenue_micros.sum(),
-    )
-    out = to_pandas(agg.order_by([*keys, "age", "horizon"]))
+    seg = customer_segment_expr(table, segment) if segment else None
+    out = to_pandas(cohort_counts_expr(days, grid, window=window, segments=seg))
     if segment:
         out["segment"] = out["segment"].astype(object).where(out["segment"].notna(), "(missing)")
         out["segment"] = out["segment"].astype(str)

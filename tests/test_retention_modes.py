@@ -4,6 +4,7 @@ denominators."""
 
 from __future__ import annotations
 
+import ibis
 import matplotlib
 import numpy as np
 import pandas as pd
@@ -11,12 +12,14 @@ import pytest
 from conftest import tx_frame
 from test_cohorts import censored_log, random_log
 
+from retention_utils import engine
 from retention_utils.cohorts import (
     cohort_matrix,
     eligible_matrix,
     retention_curve,
     retention_curves_by_mode,
 )
+from retention_utils.periods import PeriodGrid, period_index
 from retention_utils.plots.cohorts import plot_retention_modes
 
 matplotlib.use("Agg")
@@ -228,3 +231,23 @@ def test_left_censored_caution_names_the_on_or_after_curve():
         "retention curve and revenue per customer: it also holds customers who bought before "
         "the data begin. With it, retention at month 2 would read 50% instead of 0%."
     ]
+
+
+class _SparkOptions(ibis.config.Config):
+    treat_nan_as_null: bool = False
+
+
+@pytest.mark.parametrize("window", ["calendar", "rolling"])
+def test_cohort_query_compiles_for_spark_without_window_or_distinct_counts(window, monkeypatch):
+    # ibis' Spark compiler reads an option the pyspark backend registers (not installed here)
+    monkeypatch.setattr(ibis.options, "pyspark", _SparkOptions())
+    schema = {"customer_id": "string", "order_date": "timestamp", "amount": "float64"}
+    table = ibis.table({**schema, "order_id": "string", "channel": "string"}, name="tx")
+    days = engine.purchase_days_expr(table)
+    start, end = pd.Timestamp("2024-01-01"), pd.Timestamp(END)
+    grid = PeriodGrid("M", period_index(start, "M"), period_index(end, "M"), start, end)
+    segments = engine.customer_segment_expr(table, "channel")
+    expr = engine.cohort_counts_expr(days, grid, window=window, segments=segments)
+    sql = ibis.to_sql(expr, dialect="pyspark").upper()
+    assert "GROUP BY" in sql
+    assert "COUNT(DISTINCT" not in sql and " OVER " not in sql and "PIVOT" not in sql
