@@ -24,9 +24,15 @@ Definitions (SPEC section 4, "Cohorts")
   purchase). Its row stays in the matrix, listed in ``attrs["left_censored"]``; the average
   curves leave it out by default. ``data_start=`` (the day from which the history is
   complete) says otherwise.
+* **Retention modes**: ``mode="on_or_after"`` counts a customer at age ``k`` when they buy
+  in period ``k`` or any later one ("unbounded" retention), and ``window="rolling"`` measures
+  ages in 7/30/91/365-day periods from each customer's first purchase day, with only the
+  customers whose period has ended in the denominator (``attrs["eligible"]``). The
+  definitions and the long table (:func:`cohort_table`) live in
+  :mod:`retention_utils.retention_modes`.
 
-The aggregation runs in :mod:`retention_utils.engine` (DuckDB); this module reshapes the
-small result in pandas.
+The aggregation runs in :mod:`retention_utils.engine`; this module shapes its small result
+into matrices and average curves.
 """
 
 from __future__ import annotations
@@ -34,9 +40,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from retention_utils import engine, periods
 from retention_utils.config import CONFIDENCE, DEFAULT_FREQ
 from retention_utils.errors import whole_number
+from retention_utils.retention_modes import MODES, cohort_table
 from retention_utils.segment_comparison import compare_retention
 from retention_utils.stats import wilson_interval
 
@@ -44,139 +50,13 @@ __all__ = [
     "cohort_matrix",
     "cohort_table",
     "compare_retention",
+    "eligible_matrix",
     "retention_curve",
+    "retention_curves_by_mode",
 ]
 
 _NORMALIZE = {False: None, None: None, True: "first", "first": "first", "size": "size"}
 _PERIOD_WORDS = {"W": "week", "M": "month", "Q": "quarter", "Y": "year"}
-
-
-def _last_censored_cohort(first_day: pd.Timestamp, data_start, freq: str) -> int | None:
-    """Index of the last left-censored cohort (they run from the first), None for none: the
-    cohorts holding a day of data before ``data_start``; by default the first cohort only."""
-    if data_start is None:
-        return periods.period_index(first_day, freq)
-    before = periods.as_day(data_start, "data_start") - pd.Timedelta(days=1)
-    return periods.period_index(before, freq) if before >= first_day else None
-
-
-def cohort_table(
-    transactions,
-    freq: str = DEFAULT_FREQ,
-    observation_end=None,
-    *,
-    segment: str | None = None,
-    segment_col: str | None = None,
-    segment_value=None,
-    include_incomplete: bool = False,
-    data_start=None,
-    confidence: float = CONFIDENCE,
-) -> pd.DataFrame:
-    """Every (cohort, age) cell in long form, with retention and revenue measures.
-
-    Parameters
-    ----------
-    transactions : DataFrame, Parquet/CSV path or glob, or ibis table
-        Canonical columns ``customer_id``, ``order_date``, ``amount``, optional ``order_id``
-        and segment columns.
-    freq : {"W", "M", "Q", "Y"}, default "M"
-        Calendar period of cohorts and ages.
-    observation_end : date-like, optional
-        Last observed day, inclusive (default: the last transaction day).
-    segment : str, optional
-        Column to split by (customer's value on their first purchase day).
-    segment_col, segment_value : optional
-        Keep only the customers of one segment (``""``/None: all).
-    include_incomplete : bool, default False
-        Treat a last period cut short by ``observation_end`` as observed.
-    data_start : date-like, optional
-        The day from which the history is complete (no customer bought before it without
-        appearing in the data). Default: unknown, so the cohort of the first period of data
-        is left-censored. On or before the first day of data: no cohort is.
-    confidence : float, default 0.95
-        Level of the Wilson intervals of the retention points.
-
-    Returns
-    -------
-    DataFrame
-        One row per (``segment``,) ``cohort`` and ``age``, from age 0 to the oldest age
-        observable for any cohort (cohorts acquired after the last observable period are
-        left out):
-        ``cohort`` (pandas Period), ``age`` (int, periods), ``period`` (Period ``cohort +
-        age``), ``observable`` (bool), ``left_censored`` (bool: the cohort may hold customers
-        acquired before the data begin), ``cohort_size`` (customers acquired), ``customers``,
-        ``retention`` (fraction), ``retention_low``, ``retention_high`` (Wilson interval,
-        fraction), ``revenue``, ``revenue_per_customer`` (revenue / cohort size),
-        ``cumulative_revenue`` and ``cumulative_revenue_per_customer`` (sums over ages
-        ``0 .. age``; currency). Unobservable cells hold NaN in every measure.
-    """
-    counts = engine.cohort_counts(
-        transactions,
-        freq=freq,
-        observation_end=observation_end,
-        segment=segment,
-        segment_col=segment_col,
-        segment_value=segment_value,
-    )
-    grid: periods.PeriodGrid = counts.attrs["grid"]
-    last_observed = grid.last if include_incomplete or not grid.incomplete_last else grid.last - 1
-    keys = ["segment", "cohort"] if segment else ["cohort"]
-
-    sizes = counts.loc[counts["age"] == 0, [*keys, "customers"]].rename(
-        columns={"customers": "cohort_size"}
-    )
-    sizes = sizes[(sizes["cohort_size"] > 0) & (sizes["cohort"] <= last_observed)]
-    columns = [
-        *keys,
-        "age",
-        "period",
-        "observable",
-        "left_censored",
-        "cohort_size",
-        "customers",
-        "retention",
-        "retention_low",
-        "retention_high",
-        "revenue",
-        "revenue_per_customer",
-        "cumulative_revenue",
-        "cumulative_revenue_per_customer",
-    ]
-    if sizes.empty:
-        empty = pd.DataFrame(columns=columns)
-        empty.attrs = {"freq": freq, "observation_end": grid.observation_end}
-        return empty
-    # The rectangle of cohorts x ages up to the oldest observable age; later cells are NaN.
-    max_age = last_observed - int(sizes["cohort"].min())
-    ages = pd.DataFrame({"age": np.arange(max_age + 1, dtype="int64")})
-    cells = sizes.merge(ages, how="cross")
-    cells = cells.merge(counts, on=[*keys, "age"], how="left")
-    cells["observable"] = cells["cohort"] + cells["age"] <= last_observed
-    last_censored = _last_censored_cohort(counts.attrs["first_day"], data_start, freq)
-    cells["left_censored"] = last_censored is not None and cells["cohort"] <= last_censored
-    obs = cells["observable"]
-    for col in ("customers", "revenue"):
-        cells[col] = cells[col].astype(float).fillna(0.0).where(obs)
-    cells = cells.sort_values([*keys, "age"]).reset_index(drop=True)
-    size = cells["cohort_size"].astype(float)
-    cells["retention"] = cells["customers"] / size
-    low, high = wilson_interval(cells["customers"].to_numpy(), size.to_numpy(), confidence)
-    cells["retention_low"] = np.where(obs, low, np.nan)
-    cells["retention_high"] = np.where(obs, high, np.nan)
-    cells["revenue_per_customer"] = cells["revenue"] / size
-    cells["cumulative_revenue"] = cells.groupby(keys, sort=False)["revenue"].cumsum().where(obs)
-    cells["cumulative_revenue_per_customer"] = cells["cumulative_revenue"] / size
-    cells["period"] = [periods.period_label(i, freq) for i in cells["cohort"] + cells["age"]]
-    cells["period"] = pd.PeriodIndex(cells["period"], freq=freq)
-    cells["cohort"] = pd.PeriodIndex([periods.period_label(i, freq) for i in cells["cohort"]])
-    cells["customers"] = cells["customers"].astype("Float64").astype(float)
-    out = cells[columns]
-    out.attrs = {
-        "freq": freq,
-        "observation_end": grid.observation_end,
-        "incomplete_last": grid.incomplete_last,
-    }
-    return out
 
 
 def cohort_matrix(
@@ -190,6 +70,8 @@ def cohort_matrix(
     segment: str | None = None,
     segment_col: str | None = None,
     segment_value=None,
+    mode: str = "on",
+    window: str = "calendar",
     include_incomplete: bool = False,
     data_start=None,
 ) -> pd.DataFrame:
@@ -205,10 +87,11 @@ def cohort_matrix(
         ``customers[c, k]``: distinct customers of cohort ``c`` with a purchase day in period
         ``c + k``; ``revenue[c, k]``: their net revenue in that period.
     normalize : bool or {"first", "size"}, default False
-        False: counts / currency. True or ``"first"``: divided by column 0, as a **fraction**
-        (for customers this is the retention ``customers[c, k] / customers[c, 0]``; for
-        revenue, revenue relative to the acquisition period). ``"size"``: divided by the cohort
-        size (customers acquired): for revenue, revenue per acquired customer (currency).
+        False: counts / currency. True or ``"first"``: for customers the retention
+        ``customers[c, k] / eligible[c, k]`` (a **fraction**; in calendar windows
+        ``eligible[c, k]`` is the cohort size ``customers[c, 0]``); for revenue, revenue
+        relative to the acquisition period. ``"size"``: divided by the eligible customers:
+        for revenue, revenue per acquired customer (currency).
     cumulative : bool, default False
         Cumulative sums over ages before normalizing (``metric="revenue"`` only): with
         ``normalize="size"``, cumulative revenue per acquired customer.
@@ -219,6 +102,12 @@ def cohort_matrix(
         becomes (``segment``, ``cohort``).
     segment_col, segment_value : optional
         Keep only one segment's customers.
+    mode : {"on", "on_or_after"}, default "on"
+        Retained at age ``k``: a purchase day in period ``k`` ("return on period N"), or in
+        period ``k`` or any later one up to ``observation_end`` ("on or after", unbounded).
+    window : {"calendar", "rolling"}, default "calendar"
+        Calendar periods, or rolling periods of 7, 30, 91, 365 days (W, M, Q, Y) from each
+        customer's first purchase day, counted only once ended (see :func:`cohort_table`).
     include_incomplete : bool, default False
         By default the incomplete last period (cut short by ``observation_end``) is NaN and a
         cohort acquired in it is left out.
@@ -235,6 +124,9 @@ def cohort_matrix(
         ``attrs["left_censored"]`` lists the left-censored cohorts (``["2024-01"]``: the
         cohort of the first period of data, which also holds the customers who bought before
         the data begin; ``[]`` when ``data_start`` says the history is complete).
+        ``attrs["eligible"]``: the denominators, ``{str(row label): [eligible at age 0, 1,
+        ...]}`` (0 where a cell is not observable; :func:`eligible_matrix` gives them as a
+        DataFrame); ``attrs["mode"]``, ``attrs["window"]``.
 
     Examples
     --------
@@ -265,30 +157,39 @@ def cohort_matrix(
         segment=segment,
         segment_col=segment_col,
         segment_value=segment_value,
+        mode=mode,
+        window=window,
         include_incomplete=include_incomplete,
         data_start=data_start,
     )
     keys = ["segment", "cohort"] if segment else ["cohort"]
     value = ("cumulative_revenue" if cumulative else "revenue") if metric == "revenue" else metric
-    matrix = table.set_index([*keys, "age"])[value].unstack("age").sort_index()
+    by_cell = table.set_index([*keys, "age"])
+    matrix = by_cell[value].unstack("age").sort_index()
+    eligible = by_cell["eligible"].unstack("age").reindex(matrix.index)
     if not table.empty:
-        matrix = matrix.reindex(columns=range(int(table["age"].max()) + 1))
+        ages = range(int(table["age"].max()) + 1)
+        matrix, eligible = matrix.reindex(columns=ages), eligible.reindex(columns=ages)
     matrix.columns.name = "age"
+    eligible = eligible.fillna(0).astype("int64")
     sizes = table[table["age"] == 0].set_index(keys)["cohort_size"].reindex(matrix.index)
-    mode = _NORMALIZE[normalize]
-    if mode == "first":
+    scale = _NORMALIZE[normalize]
+    if scale == "size" or (scale == "first" and metric == "customers"):
+        matrix = matrix.div(eligible.where(eligible > 0))
+    elif scale == "first":
         matrix = matrix.div(matrix[0], axis=0) if 0 in matrix.columns else matrix
-    elif mode == "size":
-        matrix = matrix.div(sizes.astype(float), axis=0)
     matrix = matrix.astype(float)
     matrix.attrs = {
-        # Plain {row label as text: size}: attrs must stay JSON-friendly (to_parquet writes
+        # Plain {row label as text: ...}: attrs must stay JSON-friendly (to_parquet writes
         # them), and a dict still lines up with any subset of the rows.
         "cohort_size": {str(k): int(v) for k, v in sizes.items() if pd.notna(v)},
+        "eligible": {str(k): [int(n) for n in row] for k, row in eligible.iterrows()},
         "left_censored": _censored_labels(table),
         "metric": metric,
-        "normalize": mode,
+        "normalize": scale,
         "cumulative": cumulative,
+        "mode": mode,
+        "window": window,
         "freq": freq,
         "observation_end": _iso_day(table.attrs.get("observation_end")),
     }
@@ -317,6 +218,16 @@ def cohort_sizes(matrix: pd.DataFrame) -> pd.Series:
     )
 
 
+def eligible_matrix(matrix: pd.DataFrame) -> pd.DataFrame:
+    """The denominators of a :func:`cohort_matrix` (``attrs["eligible"]``) as integers on its
+    index and columns (0 where a cell is not observable)."""
+    known = matrix.attrs.get("eligible") or {}
+    rows = [(known.get(str(label)) or []) for label in matrix.index]
+    width = len(matrix.columns)
+    values = [row[:width] + [0] * (width - len(row)) for row in rows]
+    return pd.DataFrame(values, index=matrix.index, columns=matrix.columns, dtype="int64")
+
+
 def retention_curve(
     transactions,
     freq: str = DEFAULT_FREQ,
@@ -325,6 +236,8 @@ def retention_curve(
     segment: str | None = None,
     segment_col: str | None = None,
     segment_value=None,
+    mode: str = "on",
+    window: str = "calendar",
     include_incomplete: bool = False,
     include_left_censored: bool = False,
     min_cohorts: int = 3,
@@ -335,9 +248,10 @@ def retention_curve(
     revenue per acquired customer; per segment with ``segment=``.
 
     At age ``k`` the average is taken over the cohorts whose cell ``k`` is observable:
-    ``retention = sum_c customers[c, k] / sum_c customers[c, 0]`` (the cohort-size-weighted
-    mean of the cohort retentions), a **fraction**, with a Wilson interval treating the
-    ``sum_c customers[c, 0]`` acquired customers as the trials.
+    ``retention = sum_c customers[c, k] / sum_c eligible[c, k]`` (the weighted mean of the
+    cohort retentions; in calendar windows ``eligible[c, k]`` is the cohort size), a
+    **fraction**, with a Wilson interval treating the eligible customers as the trials.
+    ``mode`` and ``window`` are those of :func:`cohort_table`.
 
     Two rules keep late ages honest. The left-censored cohort (the first period of data,
     which also holds every customer who bought before the data begin) is left out: at high
@@ -346,7 +260,7 @@ def retention_curve(
 
     Parameters
     ----------
-    transactions, freq, observation_end, segment, segment_col, segment_value, include_incomplete, data_start
+    transactions, freq, observation_end, segment, segment_col, segment_value, mode, window, include_incomplete, data_start
         As in :func:`cohort_table`.
     include_left_censored : bool, default False
         Average the left-censored cohort in too.
@@ -359,12 +273,13 @@ def retention_curve(
     -------
     DataFrame
         One row per (``segment``,) ``age``: ``cohorts`` (cohorts observable at that age),
-        ``customers`` (their acquired customers, the denominator), ``retained`` (of them,
-        purchasing at that age), ``retention``, ``low``, ``high`` (fractions),
+        ``customers`` (their eligible customers, the denominator), ``retained`` (of them,
+        retained at that age in the sense of ``mode``), ``retention``, ``low``, ``high`` (fractions),
         ``revenue_per_customer`` (revenue at that age per acquired customer) and
         ``cumulative_revenue_per_customer`` (revenue of ages ``0 .. age`` per acquired
         customer), both in currency. ``attrs``: ``left_censored`` (the cohorts left out, as
-        text), ``min_cohorts`` and ``cautions`` (sentences for the report: the left-censored
+        text), ``min_cohorts``, ``mode``, ``window``, ``eligible`` (``{age: denominator}``,
+        or ``{segment: {age: denominator}}``) and ``cautions`` (sentences for the report: the left-censored
         cohort is left out and, with it, the curve would leave its interval at some age; or
         no age has ``min_cohorts`` cohorts).
 
@@ -390,6 +305,8 @@ def retention_curve(
         segment=segment,
         segment_col=segment_col,
         segment_value=segment_value,
+        mode=mode,
+        window=window,
         include_incomplete=include_incomplete,
         data_start=data_start,
     )
@@ -405,7 +322,7 @@ def retention_curve(
     left_out = [] if include_left_censored else _censored_labels(seen)
     cautions = []
     if left_out:
-        cautions += _censored_caution(curve, everyone, seen[censored], keys, freq)
+        cautions += _censored_caution(curve, everyone, seen[censored], keys, freq, mode)
     if curve.empty and not seen.empty:
         cautions.append(
             f"The average retention curve is empty: no age is observed in {min_cohorts} or "
@@ -415,9 +332,52 @@ def retention_curve(
         **table.attrs,
         "left_censored": left_out,
         "min_cohorts": min_cohorts,
+        "eligible": _curve_eligible(curve, segment),
         "cautions": cautions,
     }
     return curve
+
+
+def retention_curves_by_mode(
+    transactions,
+    freq: str = DEFAULT_FREQ,
+    observation_end=None,
+    *,
+    window: str = "calendar",
+    **options,
+) -> pd.DataFrame:
+    """The average retention curve in both modes, stacked: "on" period ``k`` and "on or
+    after" period ``k`` (unbounded), for comparing the two definitions.
+
+    Parameters
+    ----------
+    transactions, freq, observation_end, window
+        As in :func:`retention_curve`.
+    **options
+        Other keyword options of :func:`retention_curve` (``segment_col``,
+        ``segment_value``, ``min_cohorts``, ``data_start``, ...).
+
+    Returns
+    -------
+    DataFrame
+        :func:`retention_curve` columns with ``mode`` first (``"on"``, ``"on_or_after"``).
+        ``attrs``: those of the "on" curve, ``cautions`` from both without repeats.
+    """
+    curves = {
+        mode: retention_curve(
+            transactions, freq, observation_end, mode=mode, window=window, **options
+        )
+        for mode in MODES
+    }
+    out = pd.concat([c.assign(mode=m) for m, c in curves.items()], ignore_index=True)
+    out = out[["mode", *curves["on"].columns]]
+    cautions = [text for c in curves.values() for text in c.attrs["cautions"]]
+    out.attrs = {
+        **curves["on"].attrs,
+        "mode": list(MODES),
+        "cautions": list(dict.fromkeys(cautions)),
+    }
+    return out
 
 
 def _weighted_curve(
@@ -427,7 +387,7 @@ def _weighted_curve(
     :func:`retention_curve`), ages with fewer than ``min_cohorts`` cohorts left out."""
     curve = seen.groupby(keys, sort=True).agg(
         cohorts=("cohort", "size"),
-        customers=("cohort_size", "sum"),
+        customers=("eligible", "sum"),
         retained=("customers", "sum"),
         revenue=("revenue", "sum"),
         cumulative_revenue=("cumulative_revenue", "sum"),
@@ -444,12 +404,27 @@ def _weighted_curve(
     return curve.drop(columns=["revenue", "cumulative_revenue"])
 
 
+def _curve_eligible(curve: pd.DataFrame, segment: str | None) -> dict:
+    """The denominators of a curve as JSON-friendly ``{age: n}`` (per segment with one)."""
+    if not segment:
+        return {int(a): int(n) for a, n in zip(curve["age"], curve["customers"], strict=True)}
+    return {
+        str(name): {int(a): int(n) for a, n in zip(g["age"], g["customers"], strict=True)}
+        for name, g in curve.groupby("segment", sort=True)
+    }
+
+
 def _censored_caution(
-    curve: pd.DataFrame, everyone: pd.DataFrame, censored: pd.DataFrame, keys: list[str], freq
+    curve: pd.DataFrame,
+    everyone: pd.DataFrame,
+    censored: pd.DataFrame,
+    keys: list[str],
+    freq: str,
+    mode: str = "on",
 ) -> list[str]:
     """The caution sentence for a curve that leaves the left-censored cohort out, when that
     changes what the reader sees: with the cohort, the curve would leave the interval drawn
-    at some age (the largest such move is quoted)."""
+    at some age (the largest such move is quoted). The "on or after" curve says so."""
     both = curve.merge(everyone, on=keys, suffixes=("", "_with"))
     outside = both[(both["retention_with"] < both["low"]) | (both["retention_with"] > both["high"])]
     if outside.empty:
@@ -460,9 +435,10 @@ def _censored_caution(
         where += f" ({at['segment']})"
     cohort = ", ".join(_censored_labels(censored))
     size = int(censored.loc[censored["age"] == 0, "cohort_size"].sum())
+    curve_name = "retention curve" if mode == "on" else '"on or after" retention curve'
     return [
-        f"The first cohort ({cohort}, {size:,} customers) is left out of the average retention "
-        "curve and revenue per customer: it also holds customers who bought before the data "
-        f"begin. With it, retention at {where} would read {at['retention_with']:.0%} instead "
-        f"of {at['retention']:.0%}."
+        f"The first cohort ({cohort}, {size:,} customers) is left out of the average "
+        f"{curve_name} and revenue per customer: it also holds customers who bought before "
+        f"the data begin. With it, retention at {where} would read "
+        f"{at['retention_with']:.0%} instead of {at['retention']:.0%}."
     ]

@@ -10,16 +10,22 @@ least that long, not when they will leave. Estimates equal lifelines' ``KaplanMe
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from retention_utils import engine
+from retention_utils.formulas import simple_clv
 
 __all__ = [
+    "SurvivalComparison",
     "compare_survival",
     "kaplan_meier",
+    "lifespan_comparison",
     "subscription_survival",
+    "survival_by_segment",
     "survival_curve",
     "survival_lifespan_years",
 ]
@@ -119,6 +125,8 @@ def survival_curve(
     by: str | None = None,
     *,
     level: float = 0.95,
+    segment_col: str | None = None,
+    segment_value=None,
 ) -> pd.DataFrame:
     """Kaplan-Meier curve of the time a customer stays in the base (SPEC section 4).
 
@@ -138,17 +146,50 @@ def survival_curve(
         day).
     level : float
         Confidence level of the intervals.
+    segment_col, segment_value : optional
+        Keep only the customers of one segment (``""``/None: all).
 
     Returns
     -------
     DataFrame
         :func:`kaplan_meier` columns (times in days), with the ``by`` column first when
-        given. ``attrs["median_days"]``: a number, or a dict per segment with ``by``.
+        given. ``attrs["median_days"]``: a number, or a dict per segment with ``by``;
+        without ``by``, ``attrs["cautions"]``: sentences for a report when the curve is too
+        short for a median (nobody seen leaving, or more than half still in the base).
     """
     counts = engine.survival_counts(
-        transactions, active_days=active_days, observation_end=observation_end, by=by
+        transactions,
+        active_days=active_days,
+        observation_end=observation_end,
+        by=by,
+        segment_col=segment_col,
+        segment_value=segment_value,
     )
-    return _curves(counts, by, level)
+    curve = _curves(counts, by, level)
+    if not by:
+        curve.attrs["cautions"] = _short_curve_cautions(curve, active_days)
+    return curve
+
+
+def _short_curve_cautions(curve: pd.DataFrame, active_days: int) -> list[str]:
+    """Sentences for a report when the curve cannot give a median: nobody seen leaving, or
+    more than half still in the base at its end."""
+    if curve.empty:
+        return []
+    if int(curve["events"].sum()) == 0:
+        return [
+            "No customer has been seen leaving the base yet: a customer leaves "
+            f"{active_days:,} days after their last purchase, and the longest follow-up is "
+            f"{int(curve['time'].max()):,} days. The survival curve, its median and the "
+            "survival-based lifespan need a longer history (or a shorter active_days)."
+        ]
+    if np.isnan(curve.attrs["median_days"]):
+        return [
+            "More than half the customers are still in the base at the end of the survival "
+            f"curve ({curve['survival'].iloc[-1]:.0%} after {int(curve['time'].max()):,} "
+            "days): the median lifetime is longer than the data show."
+        ]
+    return []
 
 
 def subscription_survival(
@@ -212,15 +253,98 @@ def logrank_test(counts: pd.DataFrame) -> pd.DataFrame:
 
 
 def compare_survival(
-    transactions: engine.Source, by: str, active_days: int = 365, observation_end=None
+    transactions: engine.Source,
+    by: str,
+    active_days: int = 365,
+    observation_end=None,
+    *,
+    segment_col: str | None = None,
+    segment_value=None,
 ) -> pd.DataFrame:
     """Log-rank test that the segments of ``by`` stay in the base equally long (SPEC
     section 4): one row ``chi2``, ``df``, ``p_value`` (multivariate for more than two
     segments), ``groups``."""
     counts = engine.survival_counts(
-        transactions, active_days=active_days, observation_end=observation_end, by=by
+        transactions,
+        active_days=active_days,
+        observation_end=observation_end,
+        by=by,
+        segment_col=segment_col,
+        segment_value=segment_value,
     )
     return logrank_test(counts)
+
+
+@dataclass(frozen=True)
+class SurvivalComparison:
+    """Survival by segment for a report: the curves, the log-rank test and one sentence."""
+
+    #: One Kaplan-Meier curve per segment (:func:`survival_curve` with ``by``), or None.
+    curves: pd.DataFrame | None
+    #: The log-rank test (:func:`logrank_test`), or None when there is nothing to compare.
+    test: pd.DataFrame | None
+    #: What the test says, or why there is no comparison.
+    sentence: str
+
+
+def survival_by_segment(
+    transactions: engine.Source,
+    by: str | None,
+    active_days: int = 365,
+    observation_end=None,
+    *,
+    level: float = 0.95,
+    segment_col: str | None = None,
+    segment_value=None,
+) -> SurvivalComparison:
+    """Kaplan-Meier curves per segment of ``by`` and their log-rank test, or the reason
+    there are none (no column given, the column missing, a single segment).
+
+    Examples
+    --------
+    >>> tx = pd.DataFrame({"customer_id": ["a", "b"], "amount": [5.0, 7.0],
+    ...     "order_date": pd.to_datetime(["2024-01-01", "2024-02-01"]), "channel": "web"})
+    >>> survival_by_segment(tx, "channel").sentence
+    "No survival comparison: every customer has the same 'channel' (web)."
+    """
+    if not by:
+        return SurvivalComparison(None, None, "No survival comparison: no segment column given.")
+    if by not in engine.as_table(transactions).columns:
+        return SurvivalComparison(
+            None, None, f"No survival comparison: column {by!r} is not in the data."
+        )
+    curves = survival_curve(
+        transactions,
+        active_days,
+        observation_end,
+        by=by,
+        level=level,
+        segment_col=segment_col,
+        segment_value=segment_value,
+    )
+    groups = list(curves.attrs["customers"])
+    if len(groups) < 2:
+        return SurvivalComparison(
+            curves,
+            None,
+            f"No survival comparison: every customer has the same {by!r} ({groups[0]}).",
+        )
+    counts = pd.concat(
+        [part.assign(group=g) for g, part in curves.groupby(by, sort=True)], ignore_index=True
+    )
+    test = logrank_test(counts)
+    chi2, dof, p = test.loc[0, "chi2"], int(test.loc[0, "df"]), test.loc[0, "p_value"]
+    verdict = (
+        "stay in the base for different lengths of time"
+        if p < 1 - level
+        else "show no clear difference in how long they stay in the base"
+    )
+    return SurvivalComparison(
+        curves,
+        test,
+        f"Log-rank test over {len(groups)} {by} segments: they {verdict} "
+        f"(chi2 = {chi2:.1f}, {dof} df, p = {p:.3g}).",
+    )
 
 
 def survival_lifespan_years(curve: pd.DataFrame, *, max_years: float = 10.0) -> float:
@@ -234,3 +358,56 @@ def survival_lifespan_years(curve: pd.DataFrame, *, max_years: float = 10.0) -> 
     area = float(np.sum(np.diff(time) * survival[:-1]))
     area += (horizon - time[-1]) * survival[-1]
     return area / 365.25
+
+
+def lifespan_comparison(
+    clv_inputs: dict, curve: pd.DataFrame, *, max_years: float = 10.0
+) -> pd.DataFrame:
+    """The simple CLV with its lifespans side by side: ``1 / annual churn`` (from
+    :func:`retention_utils.kpis.simple_clv_inputs`) and two readings of the survival curve,
+    which bracket the expected time in the base: the area under the curve up to its last
+    observed time (a lower bound: nobody is counted past the data) and the area with the
+    curve held flat from there to ``max_years`` (an upper bound: nobody leaves after the
+    data end).
+
+    Returns
+    -------
+    DataFrame
+        Three rows, ``lifespan`` (``"1 / annual churn"``, ``"survival curve, observed part"``,
+        ``"survival curve, held flat"``), with ``lifespan_years``, ``aov`` (currency per
+        order), ``purchase_frequency`` (orders per customer per year), ``clv`` (currency) and
+        ``basis`` (how the lifespan was read, in words). Survival rows are NaN for an empty
+        curve.
+    """
+    seen = float(curve["time"].max()) / 365.25 if len(curve) else 0.0
+    end = float(curve["survival"].iloc[-1]) if len(curve) else np.nan
+    observed = survival_lifespan_years(curve, max_years=seen) if len(curve) else np.nan
+    held = survival_lifespan_years(curve, max_years=max_years) if len(curve) else np.nan
+    lifespans = {
+        "1 / annual churn": (
+            clv_inputs["lifespan_years"],
+            f"churn of the base over the last 365 days, capped at {max_years:g} years",
+        ),
+        "survival curve, observed part": (
+            observed,
+            f"area under the curve over the {seen:.1f} years observed (lower bound)",
+        ),
+        "survival curve, held flat": (
+            held,
+            f"the curve held at {end:.0%} from {seen:.1f} to {max_years:g} years (upper bound)",
+        ),
+    }
+    aov, frequency = clv_inputs["aov"], clv_inputs["purchase_frequency"]
+    return pd.DataFrame(
+        [
+            {
+                "lifespan": name,
+                "lifespan_years": years,
+                "aov": aov,
+                "purchase_frequency": frequency,
+                "clv": simple_clv(aov, frequency, years),
+                "basis": basis,
+            }
+            for name, (years, basis) in lifespans.items()
+        ]
+    )

@@ -483,6 +483,7 @@ def test_notebook_runs_on_demo_data(tmp_path):
     from retention_utils.config import NOTEBOOK_DIR
     from retention_utils.kpis import headline_period, kpi_table
     from retention_utils.record import read_cautions, read_headlines
+    from retention_utils.survival import survival_curve
 
     out = tmp_path / "cohort_analysis.ipynb"
     pm.execute_notebook(
@@ -508,6 +509,10 @@ def test_notebook_runs_on_demo_data(tmp_path):
         "repeat_purchase_rate",
         "simple_clv",
         "nrr_last",
+        "retention_on_age_1",
+        "retention_on_or_after_age_1",
+        "median_lifetime_days",
+        "survival_lifespan_observed_years",
     }
     assert expected <= set(heads)
     kpi = kpi_table(io.open_dataset("demo"))
@@ -518,3 +523,16 @@ def test_notebook_runs_on_demo_data(tmp_path):
     assert heads["retention_strict_last"]["value"] == pytest.approx(last["retention_strict"])
     assert all(h["value"] is not None for h in heads.values())
     assert read_cautions(nb) == []  # the demo's first cohort does not move the curve
+    texts = [o.get("text", "") for o in outputs] + [
+        str(o.get("data", {}).get("text/plain", "")) for o in outputs
+    ]
+    assert not [t for t in texts if "Warning" in t]  # no raw warning text anywhere
+    demo = io.open_dataset("demo")
+    for mode in ("on", "on_or_after"):
+        curve = retention_curve(demo, "M", mode=mode)
+        at_1 = float(curve.loc[curve["age"] == 1, "retention"].iloc[0] * 100)
+        assert heads[f"retention_{mode}_age_1"]["value"] == pytest.approx(at_1)
+    assert heads["retention_on_age_1"]["value"] < heads["retention_on_or_after_age_1"]["value"]
+    lifetime = survival_curve(demo, 365)
+    assert heads["median_lifetime_days"]["value"] == lifetime.attrs["median_days"]
+    assert "Log-rank test over 3 channel segments" in "".join(texts)

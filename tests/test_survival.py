@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,6 +11,9 @@ from lifelines import KaplanMeierFitter
 from lifelines.statistics import multivariate_logrank_test
 
 from retention_utils import survival
+from retention_utils.plots.survival import at_risk_at, plot_survival_curve
+
+matplotlib.use("Agg")
 
 
 def transactions(rows) -> pd.DataFrame:
@@ -149,3 +153,110 @@ def test_survival_lifespan_is_the_area_under_the_curve():
     curve = pd.DataFrame({"time": [365, 730], "survival": [0.5, 0.0]})
     # 1 year at 1.0, then 1 year at 0.5: 1.5 years (days counted as 365.25 a year)
     assert survival.survival_lifespan_years(curve) == pytest.approx((365 + 0.5 * 365) / 365.25)
+
+
+@pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")
+def test_survival_by_segment_sentence_and_test_equal_lifelines():
+    tx = random_transactions(2, n=600)
+    end = pd.Timestamp("2024-06-30")
+    expected = durations(tx, 90, end)
+    got = survival.survival_by_segment(tx, "channel", 90, end)
+    ref = multivariate_logrank_test(expected["time"], expected["channel"], expected["event"])
+    assert got.test["chi2"].iloc[0] == pytest.approx(ref.test_statistic, rel=1e-9)
+    assert sorted(got.curves["channel"].unique()) == ["app", "store", "web"]
+    assert got.sentence == (
+        "Log-rank test over 3 channel segments: they stay in the base for different lengths "
+        f"of time (chi2 = {ref.test_statistic:.1f}, 2 df, p = {ref.p_value:.3g})."
+    )
+
+
+def test_survival_by_segment_says_why_there_is_no_comparison():
+    tx = random_transactions(3, n=30)
+    missing = survival.survival_by_segment(tx, "region", 90)
+    assert (missing.curves, missing.test) == (None, None)
+    assert missing.sentence == "No survival comparison: column 'region' is not in the data."
+    one = survival.survival_by_segment(tx.assign(channel="web"), "channel", 90)
+    assert one.test is None
+    assert one.sentence == "No survival comparison: every customer has the same 'channel' (web)."
+    assert survival.survival_by_segment(tx, "", 90).sentence == (
+        "No survival comparison: no segment column given."
+    )
+
+
+def test_survival_curve_of_one_segment_equals_lifelines_on_its_customers():
+    tx = random_transactions(4)
+    end = pd.Timestamp("2024-06-30")
+    expected = durations(tx, 120, end)
+    store = expected[expected["channel"] == "store"]
+    kmf = KaplanMeierFitter().fit(store["time"], store["event"])
+    curve = survival.survival_curve(tx, 120, end, segment_col="channel", segment_value="store")
+    assert curve.attrs["customers"] == len(store)
+    at = curve["time"].to_numpy()
+    np.testing.assert_allclose(curve["survival"], kmf.survival_function_.loc[at].iloc[:, 0])
+
+
+def test_lifespan_comparison_brackets_the_survival_lifespan():
+    curve = pd.DataFrame({"time": [365, 730], "survival": [0.5, 0.25]})
+    inputs = {"lifespan_years": 2.0, "aov": 50.0, "purchase_frequency": 3.0}
+    table = survival.lifespan_comparison(inputs, curve)
+    assert table["lifespan"].tolist() == [
+        "1 / annual churn",
+        "survival curve, observed part",
+        "survival curve, held flat",
+    ]
+    # observed: 365 days at 1.0 and 365 at 0.5; held flat: plus 0.25 up to 10 years
+    observed = (365 + 0.5 * 365) / 365.25
+    held = observed + 0.25 * (10 - 730 / 365.25)
+    assert table["lifespan_years"].tolist() == pytest.approx([2.0, observed, held])
+    assert table["clv"].tolist() == pytest.approx([300.0, 150.0 * observed, 150.0 * held])
+    assert table["basis"].tolist()[1:] == [
+        "area under the curve over the 2.0 years observed (lower bound)",
+        "the curve held at 25% from 2.0 to 10 years (upper bound)",
+    ]
+
+
+def test_survival_plot_shows_at_risk_counts_of_lifelines_and_the_median():
+    tx = random_transactions(0)
+    end = pd.Timestamp("2024-06-30")
+    expected = durations(tx, 120, end)
+    curve = survival.survival_curve(tx, active_days=120, observation_end=end)
+    # lifelines counts at risk at t the customers whose time is t or more
+    times = [0, 90, 180, 500, 10_000]
+    assert at_risk_at(curve, times) == [int((expected["time"] >= t).sum()) for t in times]
+    ax = plot_survival_curve(curve)
+    median = curve.attrs["median_days"]
+    label = ax.get_legend().get_texts()[0].get_text()
+    assert label == f"all customers (n={len(expected):,}, median {median:,.0f} days)"
+    assert ax.get_ylabel() == "Customers still in the base (%)"
+    assert ax.get_xlabel().startswith("Days since first purchase")
+    shown = [t.get_text() for t in ax.texts]
+    ticks = [t for t in ax.get_xticks() if 0 <= t <= ax.get_xlim()[1]]
+    assert [f"{n:,}" for n in at_risk_at(curve, ticks)] == [
+        s for s in shown if s.replace(",", "").isdigit()
+    ]
+
+
+def test_cautions_when_the_curve_is_too_short_for_a_median():
+    tx = transactions(
+        [
+            ("a", "2024-01-01", 1.0, "web"),  # silent for 64 days: left at day 30
+            ("b", "2024-01-01", 1.0, "web"),
+            ("b", "2024-03-02", 1.0, "web"),
+            ("c", "2024-01-01", 1.0, "web"),
+            ("c", "2024-03-01", 1.0, "web"),
+        ]
+    )
+    curve = survival.survival_curve(tx, active_days=30, observation_end="2024-03-05")
+    assert curve.attrs["cautions"] == [
+        "More than half the customers are still in the base at the end of the survival curve "
+        "(67% after 65 days): the median lifetime is longer than the data show."
+    ]
+    nobody = survival.survival_curve(tx, active_days=90, observation_end="2024-03-05")
+    assert nobody.attrs["cautions"] == [
+        "No customer has been seen leaving the base yet: a customer leaves 90 days after "
+        "their last purchase, and the longest follow-up is 65 days. The survival curve, its "
+        "median and the survival-based lifespan need a longer history (or a shorter "
+        "active_days)."
+    ]
+    fine = survival.survival_curve(tx, active_days=10, observation_end="2024-03-30")
+    assert fine.attrs["cautions"] == []

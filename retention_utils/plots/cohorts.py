@@ -11,6 +11,7 @@ from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import MaxNLocator, StrMethodFormatter
 
 from retention_utils.cohorts import cohort_sizes
+from retention_utils.engine import ROLLING_DAYS
 from retention_utils.plots import COLORS, get_ax, note, percent_axis
 
 __all__ = [
@@ -249,6 +250,23 @@ def _segments_of(
     return keep, len(size) - len(keep)
 
 
+def _draw_retention(ax: plt.Axes, part: pd.DataFrame, color, label: str, ci: bool, **kwargs):
+    """One retention curve (percent by age) with its interval band."""
+    ax.plot(
+        part["age"],
+        part["retention"] * 100,
+        marker="o",
+        markersize=3,
+        color=color,
+        label=label,
+        **kwargs,
+    )
+    if ci:
+        ax.fill_between(
+            part["age"], part["low"] * 100, part["high"] * 100, color=color, alpha=0.18, linewidth=0
+        )
+
+
 def plot_retention_curves(
     curve: pd.DataFrame,
     *,
@@ -299,25 +317,7 @@ def plot_retention_curves(
             continue
         n0 = int(part.loc[part["age"] == 0, "customers"].sum())
         label = f"all customers (n={n0:,})" if seg is None else f"{seg} (n={n0:,})"
-        line_color = COLORS["actual"] if seg is None else color
-        ax.plot(
-            part["age"],
-            part["retention"] * 100,
-            marker="o",
-            markersize=3,
-            color=line_color,
-            label=label,
-            **kwargs,
-        )
-        if ci:
-            ax.fill_between(
-                part["age"],
-                part["low"] * 100,
-                part["high"] * 100,
-                color=line_color,
-                alpha=0.18,
-                linewidth=0,
-            )
+        _draw_retention(ax, part, COLORS["actual"] if seg is None else color, label, ci, **kwargs)
     percent_axis(ax)
     ax.set_ylim(0, 105)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -329,6 +329,64 @@ def plot_retention_curves(
     if hidden:
         text += f"; {hidden} smaller segments not shown"
     note(ax, text, loc="lower left")
+    return ax
+
+
+#: Legend words of the retention modes, as Amplitude and Mixpanel name them.
+MODE_LABELS = {"on": "return on {period} N", "on_or_after": "return on or after {period} N"}
+
+
+def plot_retention_modes(
+    curves: pd.DataFrame,
+    *,
+    ci: bool = True,
+    max_age: int | None = None,
+    title: str | None = None,
+    ax: plt.Axes | None = None,
+    **kwargs,
+) -> plt.Axes:
+    """The average retention curve in both modes on one axes: "on" period N and "on or
+    after" period N (unbounded), with Wilson bands and the customers behind each age.
+
+    Parameters
+    ----------
+    curves : DataFrame
+        :func:`retention_utils.cohorts.retention_curves_by_mode` output.
+    ci : bool, default True
+        Draw the 95 % interval bands.
+    max_age, title, ax, **kwargs
+        As in :func:`plot_retention_curves`.
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    ax = get_ax(ax)
+    if curves.empty:
+        return _no_curve(ax, curves)
+    freq = curves.attrs.get("freq", "M")
+    period = _PERIOD_WORDS.get(freq, "period")
+    colors = {"on": COLORS["actual"], "on_or_after": COLORS["predicted"]}
+    for mode, part in curves.groupby("mode", sort=False):
+        if max_age is not None:
+            part = part[part["age"] <= max_age]
+        n0 = int(part.loc[part["age"] == 0, "customers"].sum())
+        label = MODE_LABELS.get(mode, mode).format(period=period) + f" (n={n0:,})"
+        _draw_retention(ax, part, colors.get(mode), label, ci, **kwargs)
+    percent_axis(ax)
+    ax.set_ylim(0, 105)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    window = curves.attrs.get("window", "calendar")
+    unit = (
+        f"rolling {ROLLING_DAYS.get(freq)}-day {period}s"
+        if window == "rolling"
+        else f"calendar {period}s"
+    )
+    ax.set_xlabel(f"{_FREQ_WORDS.get(freq, 'periods').capitalize()} since acquisition ({unit})")
+    ax.set_ylabel("Customers retained (% of eligible)")
+    ax.set_title(title or "Retention: on period N vs on or after period N")
+    ax.legend(loc="upper right", fontsize=8, frameon=True)
+    note(ax, _curve_note(curves, "bands: 95% Wilson intervals"), loc="lower left")
     return ax
 
 
