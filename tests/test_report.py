@@ -277,3 +277,13 @@ def test_at_most_four_sentences_from_figures_then_the_pointer():
         "Net revenue retention of 92.5 % is below 100 %: subscription revenue from existing "
         "customers is shrinking (see “Subscription revenue (MRR)”)."
     )
+
+
+def test_periods_and_numbers_with_units_do_not_break_across_lines():
+    from retention_utils.report.notes import text_html
+
+    assert text_html("Churn, 2011-11: 76.5 % (-1.3 to 9.7 pp), 8,911.90 GBP; <b>3</b>") == (
+        'Churn, <span class="ru-nowrap">2011-11</span>: <span class="ru-nowrap">76.5 %</span> '
+        '(<span class="ru-nowrap">-1.3</span> to <span class="ru-nowrap">9.7 pp</span>), '
+        '<span class="ru-nowrap">8,911.90 GBP</span>; &lt;b&gt;3&lt;/b&gt;'
+    )

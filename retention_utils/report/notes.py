@@ -3,9 +3,24 @@
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass
 
 from retention_utils.report.style import with_style
+
+# Periods ("2011-11", "2024-Q1") and numbers with their unit ("-1.3 pp", "8,911.90 GBP") are
+# kept on one line: a line break inside "2011-11" or between "23.5" and "%" misreads.
+_UNBROKEN = re.compile(
+    r"\d{4}-(?:\d{2}|Q[1-4]|W\d{2})(?:-\d{2})?"
+    r"|[-+]?\d[\d,.]* (?:%|pp|points|[A-Z]{3})(?![\w-])|[-+]\d[\d,.]*"
+)
+
+
+def text_html(text: str) -> str:
+    """``text`` escaped, with periods and numbers with their unit kept on one line."""
+    return _UNBROKEN.sub(
+        lambda m: f'<span class="ru-nowrap">{m.group(0)}</span>', html.escape(str(text))
+    )
 
 
 def caution_html(text: str, *, section: str | None = None) -> str:
@@ -13,7 +28,7 @@ def caution_html(text: str, *, section: str | None = None) -> str:
     where = f'<span class="ru-note-section">({html.escape(section)})</span>' if section else ""
     return (
         '<div class="ru-note ru-caution"><strong class="ru-note-label">Caution</strong>'
-        f"{html.escape(str(text))}{where}</div>"
+        f"{text_html(text)}{where}</div>"
     )
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from retention_utils.record import recorded_cautions, recorded_headlines
-from retention_utils.report.notes import caution_html
+from retention_utils.report.notes import caution_html, text_html
 from retention_utils.report.numbers import DASH, format_figure, format_interval, format_number
 from retention_utils.report.style import with_style
 
@@ -93,13 +93,14 @@ class Tile:
         if self.unit and not self.missing:
             unit = f' <span class="ru-tile-unit">{html.escape(self.unit)}</span>'
         parts = [
-            f'<div class="ru-tile-label">{html.escape(self.label)}</div>',
-            f'<div class="ru-tile-value">{html.escape(self.value)}{unit}</div>',
+            f'<div class="ru-tile-label">{text_html(self.label)}</div>',
+            f'<div class="ru-tile-value"><span class="ru-tile-number">{html.escape(self.value)}'
+            f"</span>{unit}</div>",
         ]
         if self.interval:
-            parts.append(f'<div class="ru-tile-interval">{html.escape(self.interval)}</div>')
+            parts.append(f'<div class="ru-tile-interval">{text_html(self.interval)}</div>')
         if self.note:
-            parts.append(f'<div class="ru-tile-note">{html.escape(self.note)}</div>')
+            parts.append(f'<div class="ru-tile-note">{text_html(self.note)}</div>')
         missing = " ru-tile-missing" if self.missing else ""
         return f'<div class="ru-tile{missing}">{"".join(parts)}</div>'
 
@@ -122,7 +123,7 @@ class SummaryBlock:
         """The ``<section id="summary">`` markup, every text from the data escaped."""
         tiles = "".join(tile.to_html() for tile in self.tiles)
         cautions = "".join(caution_html(c["text"], section=c.get("section")) for c in self.cautions)
-        sentences = "".join(f"<li>{html.escape(s)}</li>" for s in self.sentences)
+        sentences = "".join(f"<li>{text_html(s)}</li>" for s in self.sentences)
         return (
             '<section id="summary" class="ru-summary">'
             f'<h2 class="ru-summary-title">{html.escape(self.title)}</h2>'

@@ -76,7 +76,10 @@ class ReportTable:
 
     def to_html(self) -> str:
         """The table inside a horizontally scrolling box; every text escaped."""
-        head = "".join(f'<th scope="col">{html.escape(str(c))}</th>' for c in self.cells.columns)
+        head = "".join(
+            f'<th scope="col" class="ru-{self.kinds[c]}">{html.escape(str(c))}</th>'
+            for c in self.cells.columns
+        )
         rows = "".join(
             "<tr>"
             + "".join(
