@@ -29,7 +29,7 @@ COHORT = [
     _h("revenue", 8911407.904, label="Net revenue"),
     _h("retention_strict_last", 23.456, "%", label="Retention rate (strict), 2011-11"),
     _h("churn_rate_last", 76.544, "%", label="Churn rate, 2011-11"),
-    _h("retention_age_3", 18.04, "%"),
+    _h("retention_age_3", 18.04, "%", label="Weighted retention 3 month(s) after acquisition"),
     _h("repeat_purchase_rate", 65.59, "%"),
     _h("simple_clv", 2056.123),
     _h("nrr_last", None, "%", label="Net revenue retention"),
@@ -50,7 +50,7 @@ SATISFACTION = [
     _h("nps", 21.35, "points", low=18.1, high=24.6, note="n=1,204"),
     _h("csat", 78.04, "%"),
     _h("ces", None, "% of max"),
-    _h("repurchase_gap_nps", 4.2, "pp", low=-1.3, high=9.7),
+    _h("repurchase_gap_nps", 4.2, "pp", low=-1.3, high=9.7, label="Repurchase within 90 days"),
     _h("clv_promoters", 212.5, "EUR"),
     _h("clv_detractors", 150.25, "EUR"),
 ]
@@ -123,7 +123,7 @@ def test_cohort_sentences():
         "4,334 customers bought in the period analysed, for a net revenue of 8,911,407.90 GBP.",
         "In the last complete period, 23.5 % of the previous period's customers bought again "
         "(strict retention), and 76.5 % churned.",
-        "Averaged over the acquisition cohorts, 18.0 % of customers bought again 3 periods "
+        "Averaged over the acquisition cohorts, 18.0 % of customers bought again 3 months "
         "after their first purchase.",
         "65.6 % of customers made a repeat purchase, and the simple CLV formula gives "
         "2,056.12 GBP per customer.",
@@ -160,8 +160,8 @@ def test_satisfaction_sentences():
         "1,204 survey responses give an NPS of 21.4 points and a CSAT of 78.0 %.",
         "The whole NPS interval (18.1 to 24.6 points) is above 0: promoters clearly outnumber "
         "detractors.",
-        "Promoters bought again 4.2 percentage points more often than detractors, but the "
-        "interval (-1.3 to 9.7 pp) includes 0: it may be noise.",
+        "Promoters bought again within 90 days 4.2 percentage points more often than "
+        "detractors, but the interval (-1.3 to 9.7 pp) includes 0: it may be noise.",
         "Promoters' mean predicted CLV is 212.50 EUR, against 150.25 EUR for detractors.",
         "Look next at the detractor follow-up list, and at “Segments compared” for the groups "
         "that score lowest.",
@@ -286,4 +286,21 @@ def test_periods_and_numbers_with_units_do_not_break_across_lines():
         'Churn, <span class="ru-nowrap">2011-11</span>: <span class="ru-nowrap">76.5 %</span> '
         '(<span class="ru-nowrap">-1.3</span> to <span class="ru-nowrap">9.7 pp</span>), '
         '<span class="ru-nowrap">8,911.90 GBP</span>; &lt;b&gt;3&lt;/b&gt;'
+    )
+
+
+def test_without_a_unit_in_the_label_the_sentence_speaks_of_periods_and_no_window():
+    block = summary_block(
+        "satisfaction",
+        [_h("repurchase_gap_nps", -2.5, "pp", low=-4.0, high=-1.0)],
+        [],
+    )
+    assert block.sentences[0] == (
+        "Promoters bought again 2.5 percentage points less often than detractors "
+        "(interval -4.0 to -1.0 pp)."
+    )
+    cohort = summary_block("cohort", [_h("retention_age_1", 40.0, "%")], [])
+    assert cohort.sentences[0] == (
+        "Averaged over the acquisition cohorts, 40.0 % of customers bought again 1 period "
+        "after their first purchase."
     )

@@ -257,10 +257,12 @@ def _cohort_sentences(found: Mapping[str, dict]) -> list[str]:
     ages = [n for n in found if n.startswith("retention_age_") and _value(found, n) is not None]
     if ages:
         age = ages[0].removeprefix("retention_age_")
+        unit = re.search(r"\b(day|week|month|quarter|year)", str(found[ages[0]].get("label")))
         plural = "" if age == "1" else "s"
         said.append(
             f"Averaged over the acquisition cohorts, {_fig(found, ages[0])} of customers "
-            f"bought again {age} period{plural} after their first purchase."
+            f"bought again {age} {unit.group(1) if unit else 'period'}{plural} after their "
+            "first purchase."
         )
     repeat, clv = _value(found, "repeat_purchase_rate"), _value(found, "simple_clv")
     if repeat is not None and clv is not None:
@@ -364,7 +366,9 @@ def _satisfaction_sentences(found: Mapping[str, dict]) -> list[str]:
         low, high = found["repurchase_gap_nps"].get("low"), found["repurchase_gap_nps"].get("high")
         interval = format_interval(low, high, "pp")
         more = "more" if gap > 0 else "less"
-        claim = f"Promoters bought again {_points(gap)} {more} often than detractors"
+        days = re.search(r"within \d+ days", str(found["repurchase_gap_nps"].get("label")))
+        within = f" {days.group(0)}" if days else ""
+        claim = f"Promoters bought again{within} {_points(gap)} {more} often than detractors"
         if interval is None:
             said.append(f"{claim}.")
         elif low <= 0 <= high:
