@@ -4,17 +4,24 @@ A notebook calls :func:`record` once per headline figure. In a kernel the figure
 as a display output carrying a JSON payload under :data:`MIME_TYPE` (for the runner) and a
 plain-text line (for the reader). The runner reads the payloads back from the executed
 notebook with :func:`read_headlines`; no side files and no extra dependency are involved.
+
+Every payload is also kept in a per-kernel registry (:func:`recorded_headlines`,
+:func:`recorded_cautions`, :func:`reset`), from which the report's summary block is built.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Iterator
 from numbers import Integral, Real
 from typing import Any
 
 MIME_TYPE = "application/vnd.retention-utils.headline+json"
 #: Display payload of a caution: ``{"text": sentence, "section": name or None}``.
 CAUTION_MIME_TYPE = "application/vnd.retention-utils.caution+json"
+
+#: Payloads recorded in this kernel, in order: headlines (``name`` key) and cautions.
+_RECORDED: list[dict] = []
 
 
 def _plain(value: Any) -> Any:
@@ -46,7 +53,16 @@ def format_value(value: Any, unit: str | None = None) -> str:
     return text
 
 
-def record(name: str, value: Any, *, label: str | None = None, unit: str | None = None) -> dict:
+def record(
+    name: str,
+    value: Any,
+    *,
+    label: str | None = None,
+    unit: str | None = None,
+    low: Any = None,
+    high: Any = None,
+    note: str | None = None,
+) -> dict:
     """Record one headline figure of a report.
 
     Parameters
@@ -59,11 +75,17 @@ def record(name: str, value: Any, *, label: str | None = None, unit: str | None 
         Text shown in the report index (defaults to ``name``).
     unit : str, optional
         Unit shown after the value, e.g. ``"%"`` or a currency code.
+    low, high : int or float, optional
+        Bounds of the figure's interval (e.g. a 95 % confidence interval), in ``unit``.
+    note : str, optional
+        A short qualifier shown under the figure, e.g. ``"n=4,334; last complete month
+        2011-11"``.
 
     Returns
     -------
     dict
-        The recorded payload (``name``, ``label``, ``value``, ``unit``, ``text``).
+        The recorded payload (``name``, ``label``, ``value``, ``unit``, ``text``, ``low``,
+        ``high``, ``note``).
     """
     payload = {
         "name": str(name),
@@ -72,7 +94,12 @@ def record(name: str, value: Any, *, label: str | None = None, unit: str | None 
         "unit": unit,
     }
     payload["text"] = format_value(payload["value"], unit)
-    _publish({MIME_TYPE: payload, "text/plain": f"{payload['label']}: {payload['text']}"})
+    payload.update(low=_plain(low), high=_plain(high), note=note)
+    line = f"{payload['label']}: {payload['text']}"
+    if payload["low"] is not None and payload["high"] is not None:
+        line += f" ({format_value(payload['low'])} to {format_value(payload['high'])})"
+    _RECORDED.append(payload)
+    _publish({MIME_TYPE: payload, "text/plain": line + (f"; {note}" if note else "")})
     return payload
 
 
@@ -95,6 +122,7 @@ def caution(text: str, *, section: str | None = None) -> dict:
         The recorded payload (``text``, ``section``).
     """
     payload = {"text": str(text), "section": section}
+    _RECORDED.append(payload)
     _publish({CAUTION_MIME_TYPE: payload, "text/markdown": f"**Caution.** {payload['text']}"})
     return payload
 
@@ -110,15 +138,49 @@ def _publish(bundle: dict) -> None:
         display(bundle, raw=True)
 
 
-def read_cautions(notebook: Any) -> list[str]:
-    """Caution sentences recorded in an executed notebook, in order, each once."""
-    found: list[str] = []
+def reset() -> None:
+    """Forget every payload recorded in this kernel (for tests and re-run notebooks)."""
+    _RECORDED.clear()
+
+
+def recorded_headlines() -> list[dict]:
+    """Headline payloads recorded in this kernel, in order; a name recorded twice keeps its
+    last value (as :func:`read_headlines`)."""
+    return _last_per_name(p for p in _RECORDED if "name" in p)
+
+
+def recorded_cautions() -> list[dict]:
+    """Caution payloads (``text``, ``section``) recorded in this kernel, in order, each text
+    once (as :func:`read_cautions`)."""
+    return _first_per_text(p for p in _RECORDED if "name" not in p)
+
+
+def _outputs(notebook: Any, mime_type: str) -> Iterator[dict]:
     for cell in notebook.get("cells", []):
         for output in cell.get("outputs", []) or []:
-            payload = (output.get("data") or {}).get(CAUTION_MIME_TYPE)
-            if payload and payload.get("text") not in found:
-                found.append(payload["text"])
-    return found
+            payload = (output.get("data") or {}).get(mime_type)
+            if payload:
+                yield dict(payload)
+
+
+def _last_per_name(payloads: Iterable[dict]) -> list[dict]:
+    found: dict[str, dict] = {}
+    for payload in payloads:
+        found.pop(payload.get("name"), None)
+        found[payload.get("name")] = dict(payload)
+    return list(found.values())
+
+
+def _first_per_text(payloads: Iterable[dict]) -> list[dict]:
+    found: dict[str, dict] = {}
+    for payload in payloads:
+        found.setdefault(payload.get("text"), dict(payload))
+    return list(found.values())
+
+
+def read_cautions(notebook: Any) -> list[str]:
+    """Caution sentences recorded in an executed notebook, in order, each once."""
+    return [p["text"] for p in _first_per_text(_outputs(notebook, CAUTION_MIME_TYPE))]
 
 
 def read_headlines(notebook: Any) -> list[dict]:
@@ -126,12 +188,4 @@ def read_headlines(notebook: Any) -> list[dict]:
 
     A name recorded twice keeps its last value.
     """
-    found: dict[str, dict] = {}
-    for cell in notebook.get("cells", []):
-        for output in cell.get("outputs", []) or []:
-            data = output.get("data") or {}
-            if MIME_TYPE in data:
-                payload = dict(data[MIME_TYPE])
-                found.pop(payload.get("name"), None)
-                found[payload.get("name")] = payload
-    return list(found.values())
+    return _last_per_name(_outputs(notebook, MIME_TYPE))

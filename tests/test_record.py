@@ -7,6 +7,9 @@ from retention_utils.record import (
     read_cautions,
     read_headlines,
     record,
+    recorded_cautions,
+    recorded_headlines,
+    reset,
 )
 
 
@@ -30,3 +33,32 @@ def test_read_cautions_keeps_order_and_drops_repeats():
     )
     assert read_cautions(nb) == ["second history is short", "unmatched responses"]
     assert [h["name"] for h in read_headlines(nb)] == ["customers"]
+
+
+def test_every_payload_is_kept_in_the_kernel_registry_until_reset():
+    reset()
+    record("customers", 3)
+    caution("History is short.", section="Cohorts")
+    record("customers", 4, label="Customers")
+    caution("History is short.")
+    assert [(h["name"], h["value"]) for h in recorded_headlines()] == [("customers", 4)]
+    assert recorded_cautions() == [{"text": "History is short.", "section": "Cohorts"}]
+    reset()
+    assert recorded_headlines() == [] and recorded_cautions() == []
+
+
+def test_record_keeps_interval_and_note_and_stays_readable_by_the_runner():
+    reset()
+    payload = record("nps", 21.35, unit="points", low=18.1, high=24.6, note="n=1,204")
+    assert payload == {
+        "name": "nps",
+        "label": "nps",
+        "value": 21.35,
+        "unit": "points",
+        "text": "21.35 points",
+        "low": 18.1,
+        "high": 24.6,
+        "note": "n=1,204",
+    }
+    assert read_headlines(_notebook({MIME_TYPE: payload})) == [payload]
+    reset()
