@@ -11,6 +11,8 @@ identical rows are fitted once, a resample is a multinomial draw of their weight
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 from scipy import optimize, stats
@@ -136,7 +138,11 @@ def parameter_draws(fitter, *, method: str = "laplace", draws: int = 200, seed: 
 
 
 def _quantiles(values: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
-    low, high = np.nanquantile(values, [(1 - level) / 2, (1 + level) / 2], axis=0)
+    """Percentile interval over the draws (axis 0), ignoring failed (NaN) draws."""
+    with warnings.catch_warnings():
+        # every draw failed: NaN bounds, said by the cautions of clv_intervals
+        warnings.filterwarnings("ignore", "All-NaN slice", RuntimeWarning)
+        low, high = np.nanquantile(values, [(1 - level) / 2, (1 + level) / 2], axis=0)
     return low, high
 
 
