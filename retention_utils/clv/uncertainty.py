@@ -137,12 +137,29 @@ def parameter_draws(fitter, *, method: str = "laplace", draws: int = 200, seed: 
 # --- intervals of the predictions ---------------------------------------------------------
 
 
+def _purchases_if_alive(family, params, x, t_age, steps, discount):
+    """Per draw and (frequency, T) pair: purchases expected over the horizon from a customer
+    alive now, and the same discounted month by month (both shape (draws, pairs))."""
+    draws = params[0].shape[0]
+    final, rate = np.empty((draws, len(x))), np.empty((draws, len(x)))
+    for start in range(0, len(x), CHUNK):
+        part = slice(start, start + CHUNK)
+        previous, discounted = 0.0, 0.0
+        for step, factor in zip(steps, discount, strict=True):
+            current = family.purchases_if_alive(params, step, x[part], t_age[part])
+            discounted = discounted + (current - previous) * factor
+            previous = current
+        final[:, part], rate[:, part] = previous, discounted
+    return final, rate
+
+
 def _quantiles(values: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
     """Percentile interval over the draws (axis 0), ignoring failed (NaN) draws."""
     with warnings.catch_warnings():
         # every draw failed: NaN bounds, said by the cautions of clv_intervals
         warnings.filterwarnings("ignore", "All-NaN slice", RuntimeWarning)
-        low, high = np.nanquantile(values, [(1 - level) / 2, (1 + level) / 2], axis=0)
+        quantile = np.nanquantile if np.isnan(values).any() else np.quantile
+        low, high = quantile(values, [(1 - level) / 2, (1 + level) / 2], axis=0)
     return low, high
 
 
@@ -222,45 +239,57 @@ def clv_intervals(
     discount = (1 + monthly_discount_rate) ** -np.arange(1, months + 1)
     params = tuple(purchase_params[:, [i]] for i in range(purchase_params.shape[1]))
     p, q, v = (spend_params[:, [i]] for i in range(3))
-    n_rows, n = len(uf), len(f)
-    # customers ordered by their distinct row, so a block of rows is a block of customers
-    order = np.argsort(inverse, kind="stable")
-    bounds = np.searchsorted(inverse[order], np.arange(0, n_rows + CHUNK, CHUNK))
-    out = np.empty((n, 6))
-    totals = np.zeros((draws, 3))
+    with np.errstate(all="ignore"):
+        # purchases of a customer alive now depend on (frequency, T) only: fewer pairs
+        (pair_x, _, pair_t), pair_of_row = distinct_rows(uf, np.zeros(len(uf)), ut)
+        final, rate = _purchases_if_alive(family, params, pair_x, pair_t, steps, discount)
+    # customers with the same row, spend and group have the same draws: one key each
+    codes = np.zeros(len(f), dtype=np.int64)
     if groups is not None:
         labels = pd.Categorical(groups.reindex(summary.index))
-        group_codes = labels.codes
-        group_sums = np.zeros((2, draws, len(labels.categories)))
+        codes = labels.codes.astype(np.int64)
+    keys = pd.DataFrame({"row": inverse, "m": m, "g": codes})
+    key_of_customer = keys.groupby(["row", "m", "g"], sort=False).ngroup().to_numpy()
+    keys = keys.drop_duplicates()  # in the order ngroup numbers them
+    key_count = np.bincount(key_of_customer).astype(float)
+    by_row = np.argsort(keys["row"].to_numpy(), kind="stable")
+    key_row, key_m, key_g = (keys[c].to_numpy()[by_row] for c in ("row", "m", "g"))
+    key_count = key_count[by_row]
+    position = np.empty(len(by_row), dtype=np.int64)
+    position[by_row] = np.arange(len(by_row))
+    key_of_customer = position[key_of_customer]
+    n_rows = len(uf)
+    row_count = np.bincount(inverse, minlength=n_rows).astype(float)
+    bounds = np.searchsorted(key_row, np.arange(0, n_rows + CHUNK, CHUNK))
+    row_out, key_out = np.empty((n_rows, 4)), np.empty((len(key_row), 2))
+    totals = np.zeros((draws, 3))
+    n_groups = len(labels.categories) if groups is not None else 1
+    group_sums = np.zeros((2, draws, n_groups))
     with np.errstate(all="ignore"):
         for block, start in enumerate(range(0, n_rows, CHUNK)):
             rows = slice(start, start + CHUNK)
-            x, t_x, age = uf[rows], ur[rows], ut[rows]
-            alive = family.p_alive(params, x, t_x, age)
-            previous, discounted = 0.0, 0.0
-            for step, factor in zip(steps, discount, strict=True):
-                current = family.purchases_if_alive(params, step, x, age)
-                discounted = discounted + (current - previous) * factor
-                previous = current
-            purchases = alive * previous
-            value_rate = alive * discounted  # discounted purchases over the horizon
-            customers = order[bounds[block] : bounds[block + 1]]
-            local = inverse[customers] - start
-            cf, cm = f[customers], m[customers]
+            alive = family.p_alive(params, uf[rows], ur[rows], ut[rows])
+            pairs = pair_of_row[rows]
+            purchases = alive * final[:, pairs]
+            value_rate = alive * rate[:, pairs]  # discounted purchases over the horizon
+            row_out[rows, 0:2] = np.column_stack(_quantiles(alive, level))
+            row_out[rows, 2:4] = np.column_stack(_quantiles(purchases, level))
+            totals[:, 0] += alive @ row_count[rows]
+            totals[:, 1] += purchases @ row_count[rows]
+            block_keys = slice(bounds[block], bounds[block + 1])
+            local = key_row[block_keys] - start
+            cf, cm = uf[key_row[block_keys]], key_m[block_keys]
             spend = (v * p + p * cf * cm) / (p * cf + q - 1)  # Gamma-Gamma E[Z | x, m]
             clv = margin * spend * value_rate[:, local]
-            out[customers, 0:2] = np.column_stack(_quantiles(alive[:, local], level))
-            out[customers, 2:4] = np.column_stack(_quantiles(purchases[:, local], level))
-            out[customers, 4:6] = np.column_stack(_quantiles(clv, level))
-            totals[:, 0] += alive[:, local].sum(axis=1)
-            totals[:, 1] += purchases[:, local].sum(axis=1)
-            totals[:, 2] += clv.sum(axis=1)
-            if groups is not None:
-                codes = group_codes[customers]
-                onehot = np.zeros((len(codes), group_sums.shape[2]))
-                onehot[codes >= 0, codes[codes >= 0]] = 1.0
-                group_sums[0] += purchases[:, local] @ onehot
-                group_sums[1] += clv @ onehot
+            key_out[block_keys] = np.column_stack(_quantiles(clv, level))
+            weights = key_count[block_keys]
+            totals[:, 2] += clv @ weights
+            onehot = np.zeros((len(local), n_groups))
+            g = key_g[block_keys]
+            onehot[g >= 0, g[g >= 0]] = weights[g >= 0]
+            group_sums[0] += purchases[:, local] @ onehot
+            group_sums[1] += clv @ onehot
+    out = np.column_stack([row_out[inverse], key_out[key_of_customer]])
     result = pd.DataFrame(
         out,
         index=summary.index.copy(),
