@@ -852,6 +852,20 @@ def test_notebook_runs_on_the_demo_data(tmp_path):
     assert abs(headlines["holdout_error_pct"]) < 50
     assert (tmp_path / "clv_customers.csv").exists()
     assert read_cautions(executed) == []  # the demo data meet every model check
+    # the model comparison, the chosen model and the intervals
+    assert headlines["model"] in {"BG/NBD", "MBG/NBD", "Pareto/NBD"}
+    assert headlines["total_clv_low"] < headlines["total_clv"] < headlines["total_clv_high"]
+    for name in ("p_alive", "expected_purchases", "clv"):
+        assert (customers[f"{name}_low"] <= customers[f"{name}_high"]).all()
+    text = "\n".join(
+        str(output.get("data", {}).get("text/plain", ""))
+        for cell in executed.cells
+        if cell.cell_type == "code"
+        for output in cell.get("outputs", [])
+    )
+    assert f"{headlines['model']} is used: among the models that identify customer dropout" in text
+    assert "pareto_nbd" in text and "bucket_error" in text  # the comparison table
+    assert "CLV" in text and "customers alive (expected)" in text  # the totals with intervals
 
 
 def _execute(tmp_path, transactions: pd.DataFrame):
