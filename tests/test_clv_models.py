@@ -374,3 +374,18 @@ def test_predict_clv_with_each_model_and_margin(cdnow_calibration):
         assert profit.attrs["margin"] == 0.3
     with pytest.raises(ValueError, match=r"margin is the share of revenue that is profit"):
         clv.predict_clv(summary, fitter, ggf, margin=1.5)
+
+
+def test_compare_models_refuses_one_time_buyers_in_one_sentence():
+    calibration = synthetic_summary(60, seed=2).add_suffix("_cal")
+    calibration["frequency_cal"] = 0.0
+    calibration["recency_cal"] = 0.0
+    calibration["frequency_holdout"] = 0.0
+    calibration["duration_holdout"] = 26.0
+    calibration.attrs["unit_days"] = 7
+    with pytest.raises(clv.ModelDataError) as error:
+        clv.compare_models(calibration)
+    assert str(error.value).startswith(
+        "All 60 customers are one-time buyers (frequency 0), and the BG/NBD model learns "
+        "from repeat purchases"
+    )

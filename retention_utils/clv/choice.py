@@ -112,13 +112,13 @@ def compare_models(
                 "finite_se": standard_errors_finite(fitter),
             }
         )
+    if len(failed) == len(models):  # the data cannot support any model: say why, once
+        raise ModelDataError(failed[models[0]])
     table = pd.DataFrame(rows)
     for col, default in (("converged", False), ("finite_se", False), ("dropout_identified", False)):
         table[col] = table[col].astype("boolean").fillna(default).astype(bool)
     eligible = table["converged"] & table["dropout_identified"] & table["finite_se"]
     pool = table[eligible] if eligible.any() else table[table["converged"]]
-    if pool.empty:
-        raise ModelDataError("No purchase model could be fitted: " + " ".join(failed.values()))
     chosen = pool.loc[pool["bucket_error"].idxmin(), "model"]
     table["chosen"] = table["model"] == chosen
     grouped = by_frequency.groupby("bucket", observed=False)
