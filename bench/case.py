@@ -123,6 +123,47 @@ def _toolkit_fits(summary):
     }
 
 
+def _toolkit_intervals(summary):
+    """BG/NBD + Gamma-Gamma fits, then 200 Laplace draws of every customer's P(alive),
+    expected purchases and CLV (the timed call covers all three; their split is in info)."""
+    clv = importlib.import_module("retention_utils.clv")
+    started = time.perf_counter()
+    bgf = clv.fit_bgnbd(summary, penalizer=0.0)
+    ggf = clv.fit_gamma_gamma(summary, penalizer=0.0)
+    fitted = time.perf_counter()
+    intervals = clv.clv_intervals(summary, bgf, ggf, draws=200, method="laplace")
+    done = time.perf_counter()
+    estimate = clv.predict_clv(summary, bgf, ggf)
+    return {
+        "fit_s": fitted - started,
+        "intervals_s": done - fitted,
+        "customers": len(summary),
+        "rows_fitted": {"bgnbd": len(bgf.data), "gamma_gamma": len(ggf.data)},
+        "totals": intervals.attrs["totals"].to_dict(),
+        "estimate": {k: float(estimate[k].sum()) for k in ("p_alive", "expected_purchases", "clv")},
+    }
+
+
+def _toolkit_compare(source):
+    """calibration_holdout (weeks) from the Parquet file, then compare_models."""
+    engine = importlib.import_module("retention_utils.engine")
+    clv = importlib.import_module("retention_utils.clv")
+    started = time.perf_counter()
+    calibration = engine.calibration_holdout(
+        source, calibration_end=CALIBRATION_END, freq="D", freq_multiplier=7
+    )
+    split = time.perf_counter()
+    table = clv.compare_models(calibration)
+    done = time.perf_counter()
+    return {
+        "holdout_s": split - started,
+        "compare_s": done - split,
+        "customers": len(calibration),
+        "table": table.to_dict(orient="list"),
+        "chosen": table.attrs["chosen"],
+    }
+
+
 def _lifetimes(name: str) -> Callable:
     def call(data):
         from bench import baselines
@@ -218,6 +259,37 @@ CASES: dict[str, Case] = {
             ),
         ),
         Case(
+            "intervals",
+            "fit_bgnbd + fit_gamma_gamma + clv_intervals (200 Laplace draws, 12 months) on the "
+            "RFM summary in weeks",
+            (
+                Side(
+                    "toolkit",
+                    "fits + clv_intervals",
+                    "frame",
+                    _toolkit_intervals,
+                    ("clv:clv_intervals",),
+                    baseline=True,
+                ),
+            ),
+            input="summary",
+        ),
+        Case(
+            "compare",
+            "calibration_holdout (weeks) + compare_models (BG/NBD, MBG/NBD, Pareto/NBD) from "
+            f"Parquet, calibration end {CALIBRATION_END}",
+            (
+                Side(
+                    "toolkit",
+                    "calibration_holdout + compare_models",
+                    "path",
+                    _toolkit_compare,
+                    ("clv:compare_models",),
+                    baseline=True,
+                ),
+            ),
+        ),
+        Case(
             "kpi",
             "kpi_table (monthly, active_days 365) vs plain pandas",
             (
@@ -264,7 +336,7 @@ def _missing(needs: tuple[str, ...]) -> list[str]:
 
 def _info(result: Any) -> dict:
     if isinstance(result, dict):
-        return {k: v for k, v in result.items() if k != "bgnbd" and k != "gamma_gamma"}
+        return {k: v for k, v in result.items() if k not in ("bgnbd", "gamma_gamma")}
     shape = getattr(result, "shape", None)
     return {"result_shape": list(shape)} if shape is not None else {}
 

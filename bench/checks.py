@@ -146,7 +146,32 @@ def check_load(results: dict, baseline: str = "pandas") -> str:
     return f"{len(expected):,} rows x {len(expected.columns)} columns equal"
 
 
+def check_intervals(results: dict, baseline: str = "toolkit") -> str:
+    """Each total's interval holds the estimate (sum of predict_clv)."""
+    result = results[baseline]
+    for name, value in result["estimate"].items():
+        low, high = result["totals"]["low"][name], result["totals"]["high"][name]
+        if not low <= value <= high:
+            raise AssertionError(f"{name}: estimate {value:,.1f} outside [{low:,.1f}, {high:,.1f}]")
+    return "each total's 90 % interval holds its estimate"
+
+
+def check_compare(results: dict, baseline: str = "toolkit") -> str:
+    """The chosen model has the lowest bucket error among those with dropout identified."""
+    table = results[baseline]["table"]
+    rows = list(
+        zip(table["model"], table["bucket_error"], table["dropout_identified"], strict=True)
+    )
+    eligible = [r for r in rows if r[2]] or rows
+    best = min(eligible, key=lambda r: r[1])[0]
+    if best != results[baseline]["chosen"]:
+        raise AssertionError(f"chosen {results[baseline]['chosen']}, lowest bucket error {best}")
+    return f"chosen: {best} (lowest bucket error among models with dropout identified)"
+
+
 CHECKS = {
+    "intervals": check_intervals,
+    "compare": check_compare,
     "rfm": check_rfm,
     "holdout": check_holdout,
     "fit": check_fit,

@@ -586,19 +586,22 @@ def test_no_dropout_is_flagged():
 
 
 def test_dropout_caution_on_a_fitter_with_set_parameters():
-    # the UCI Online Retail fit: a ~ 0, b = 5,560 (finite standard errors kept from the fit)
+    # the UCI Online Retail fit: a ~ 0, b = 5,560; the curvature of the likelihood is
+    # recomputed at the parameters set, where it is flat (standard errors not finite)
     bgf = clv.fit_bgnbd(synthetic_summary(2000, seed=3))
     assert clv.model_cautions(bgf) == []
     bgf.params_ = bgf.params_.copy()
     bgf.params_["a"], bgf.params_["b"] = 1.5e-6, 5560.0
     assert clv.model_cautions(bgf) == [
         "The BG/NBD fit does not identify customer dropout (a / (a + b) = 2.7e-10 per "
-        "purchase), so P(alive) is about 1 for everyone and cannot flag customers at risk: "
-        "rank customers by CLV and expected purchases instead."
+        "purchase, standard errors not finite), so P(alive) is about 1 for everyone and "
+        "cannot flag customers at risk: rank customers by CLV and expected purchases instead."
     ]
     checks = clv.model_checks(bgf).set_index("check")
     assert checks.loc["dropout identified", "status"] == "caution"
-    assert checks.loc["dropout identified", "value"] == "a/(a+b) = 2.7e-10"
+    assert checks.loc["dropout identified", "value"] == (
+        "a / (a + b) = 2.7e-10 per purchase; standard errors not finite"
+    )
 
 
 def test_no_caution_on_the_cdnow_sample(cdnow_models, cdnow_calibration, cdnow_bgf):
@@ -639,8 +642,8 @@ def test_at_risk_section_says_why_it_is_empty():
     assert at_risk.empty
     assert shown._repr_markdown_() == (
         "No customer is at risk because the BG/NBD fit does not identify dropout "
-        "(a / (a + b) = 2.7e-10 per purchase): P(alive) is about 1 for everyone, so rank "
-        "customers by CLV and expected purchases instead."
+        "(a / (a + b) = 2.7e-10 per purchase, standard errors not finite): P(alive) is about "
+        "1 for everyone, so rank customers by CLV and expected purchases instead."
     )
 
 
@@ -840,7 +843,7 @@ def test_notebook_runs_on_the_demo_data(tmp_path):
 
     executed = nbformat.read(out, as_version=4)
     declared = [p.name for p in PythonTranslator.inspect(nbformat.read(NOTEBOOK, 4).cells[1])]
-    assert len(declared) == 24  # every parameter is documented by papermill --help-notebook
+    assert len(declared) == 28  # every parameter is documented by papermill --help-notebook
     headlines = {h["name"]: h["value"] for h in read_headlines(executed)}
     customers = pd.read_parquet(tmp_path / "clv_customers.parquet")
     assert headlines["customers"] == len(customers) > 0
@@ -849,6 +852,20 @@ def test_notebook_runs_on_the_demo_data(tmp_path):
     assert abs(headlines["holdout_error_pct"]) < 50
     assert (tmp_path / "clv_customers.csv").exists()
     assert read_cautions(executed) == []  # the demo data meet every model check
+    # the model comparison, the chosen model and the intervals
+    assert headlines["model"] in {"BG/NBD", "MBG/NBD", "Pareto/NBD"}
+    assert headlines["total_clv_low"] < headlines["total_clv"] < headlines["total_clv_high"]
+    for name in ("p_alive", "expected_purchases", "clv"):
+        assert (customers[f"{name}_low"] <= customers[f"{name}_high"]).all()
+    text = "\n".join(
+        str(output.get("data", {}).get("text/plain", ""))
+        for cell in executed.cells
+        if cell.cell_type == "code"
+        for output in cell.get("outputs", [])
+    )
+    assert f"{headlines['model']} is used: among the models that identify customer dropout" in text
+    assert "pareto_nbd" in text and "bucket_error" in text  # the comparison table
+    assert "CLV" in text and "customers alive (expected)" in text  # the totals with intervals
 
 
 def _execute(tmp_path, transactions: pd.DataFrame):

@@ -12,6 +12,7 @@ import io
 import math
 import warnings
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -51,6 +52,61 @@ class ModelAssumptionWarning(UserWarning):
     """
 
 
+@dataclass(frozen=True)
+class FitInfo:
+    """How a model was fitted: what :func:`fit_with_ladder` and the ``fit_*`` functions
+    record, in one place (``fitter.info_``).
+
+    Attributes
+    ----------
+    model : str
+        ``"bgnbd"``, ``"mbgnbd"``, ``"pareto_nbd"`` or ``"gamma_gamma"``.
+    penalizer : float
+        Penalizer the fit converged with (lifetimes' ``penalizer_coef``).
+    penalizer_ladder : tuple of float
+        Penalizers tried, the first being the one asked for.
+    tol : float
+        Optimizer tolerance used.
+    n_customers : int
+        Customers fitted.
+    n_repeat_buyers : int
+        Of which with ``frequency > 0``.
+    unit_days : float or None
+        Days per time unit of the summary (None when it had no ``attrs["unit_days"]``).
+    log_likelihood : float
+        Total log-likelihood of the fitted data, unpenalized (NaN for Gamma-Gamma).
+    """
+
+    model: str
+    penalizer: float
+    penalizer_ladder: tuple[float, ...]
+    tol: float
+    n_customers: int
+    n_repeat_buyers: int
+    unit_days: float | None
+    log_likelihood: float = float("nan")
+
+
+def record_fit(fitter, info: FitInfo):
+    """Attach ``info`` to a fitted lifetimes model as ``info_``, with the single-attribute
+    names the rest of the package and earlier versions read (``unit_days_``,
+    ``n_customers_``, ``n_repeat_buyers_``, ``log_likelihood_``, ``penalizer_ladder_``,
+    ``tol_``)."""
+    fitter.info_ = info
+    fitter.penalizer_ladder_ = info.penalizer_ladder
+    fitter.tol_ = info.tol
+    fitter.n_customers_ = info.n_customers
+    fitter.n_repeat_buyers_ = info.n_repeat_buyers
+    fitter.unit_days_ = info.unit_days
+    fitter.log_likelihood_ = info.log_likelihood
+    return fitter
+
+
+def weighted_rows(data: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """The distinct rows of ``columns`` with their number of customers (``weights``)."""
+    return data.groupby(columns).size().rename("weights").reset_index()
+
+
 # --- lifetimes, without its side effects --------------------------------------------------
 
 _lifetimes_cache: dict[str, Any] = {}
@@ -69,7 +125,12 @@ def lifetimes_classes() -> dict[str, Any]:
                 option = None
             try:
                 # lifetimes changes global state on import: imported here, on first use only
-                from lifetimes import BetaGeoFitter, GammaGammaFitter
+                from lifetimes import (
+                    BetaGeoFitter,
+                    GammaGammaFitter,
+                    ModifiedBetaGeoFitter,
+                    ParetoNBDFitter,
+                )
                 from lifetimes.utils import ConvergenceError
             finally:
                 if option is not None:
@@ -77,6 +138,8 @@ def lifetimes_classes() -> dict[str, Any]:
         _lifetimes_cache.update(
             BetaGeoFitter=BetaGeoFitter,
             GammaGammaFitter=GammaGammaFitter,
+            ModifiedBetaGeoFitter=ModifiedBetaGeoFitter,
+            ParetoNBDFitter=ParetoNBDFitter,
             ConvergenceError=ConvergenceError,
         )
     return _lifetimes_cache

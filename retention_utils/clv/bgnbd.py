@@ -15,9 +15,6 @@ from scipy import special
 
 from retention_utils.clv.base import (
     DAYS_PER_MONTH,
-    MIN_REPEAT_BUYERS,
-    check_repeat_buyers,
-    fit_with_ladder,
     lifetimes_classes,
     model_unit_days,
     quiet_lifetimes,
@@ -30,92 +27,77 @@ from retention_utils.config import CUSTOMER
 DROPOUT_WARNING = 1e-3
 
 
-def _predicts(bgf) -> bool:
-    """True when the BG/NBD predictions are finite on the fitted data (not degenerate)."""
-    data = bgf.data
+def predicts_finite(fitter) -> bool:
+    """True when a fitted purchase model's predictions are finite on its fitted data."""
+    data = fitter.data
+    f, r, t_age = (data[c].to_numpy() for c in ("frequency", "recency", "T"))
     with quiet_lifetimes(), np.errstate(all="ignore"):
-        expected = bgf.conditional_expected_number_of_purchases_up_to_time(
-            1.0, data["frequency"], data["recency"], data["T"]
-        )
-        alive = bgf.conditional_probability_alive(
-            data["frequency"].to_numpy(), data["recency"].to_numpy(), data["T"].to_numpy()
-        )
+        expected = fitter.conditional_expected_number_of_purchases_up_to_time(1.0, f, r, t_age)
+        alive = fitter.conditional_probability_alive(f, r, t_age)
     return bool(np.all(np.isfinite(expected)) and np.all(np.isfinite(alive)))
 
 
-def fit_bgnbd(
-    summary: pd.DataFrame,
-    penalizer: float | None = None,
-    *,
-    min_repeat_buyers: int = MIN_REPEAT_BUYERS,
-):
-    """Fit the BG/NBD model of repeat purchases and customer dropout.
+def fit(rows: pd.DataFrame, penalizer: float, tol: float):
+    """lifetimes' BetaGeoFitter on distinct (frequency, recency, T) rows with ``weights``."""
+    fitter = lifetimes_classes()["BetaGeoFitter"](penalizer_coef=penalizer)
+    return fitter.fit(
+        rows["frequency"].to_numpy(),
+        rows["recency"].to_numpy(),
+        rows["T"].to_numpy(),
+        weights=rows["weights"].to_numpy(),
+        tol=tol,
+    )
 
-    Each customer buys at a Poisson rate ``lambda`` (Gamma(r, alpha) across customers) while
-    alive and, after each purchase, drops out with probability ``p`` (Beta(a, b) across
-    customers). Identical (frequency, recency, T) rows are fitted once through lifetimes'
-    ``weights`` (same likelihood, so the same parameters as an unweighted fit).
 
-    Parameters
-    ----------
-    summary : DataFrame
-        From :func:`~retention_utils.engine.rfm_summary` (``frequency``, ``recency``,
-        ``T``) or :func:`~retention_utils.engine.calibration_holdout` (``_cal`` columns).
-    penalizer : float, optional
-        L2 penalizer of lifetimes. ``None`` (default) tries 0, 0.001, 0.01, 0.1 in turn until
-        the fit converges; a number is tried first, then the larger values of that ladder.
-    min_repeat_buyers : int
-        Refuse to fit with fewer customers with ``frequency > 0`` (default 10).
+# --- the model's formulas, vectorised over parameter draws and customers -------------------
+# ``params`` is a tuple (r, alpha, a, b) of floats or of arrays of shape (draws, 1), which
+# broadcast against customer arrays of shape (customers,).
 
-    Returns
-    -------
-    lifetimes.BetaGeoFitter
-        Fitted; ``params_`` (r, alpha, a, b; alpha in the summary's time unit),
-        ``penalizer_coef`` (the penalizer used), plus ``penalizer_ladder_`` (penalizers
-        tried), ``tol_`` (optimizer tolerance used), ``log_likelihood_`` (total,
-        unpenalized, in the summary's units), ``n_customers_``, ``n_repeat_buyers_`` and
-        ``unit_days_`` (days per time unit).
 
-    Raises
-    ------
-    ModelDataError
-        All customers one-time buyers, fewer than ``min_repeat_buyers`` repeat buyers, or
-        no convergence with any penalizer.
-    ValueError
-        Invalid summary.
+def log_likelihood(params, x, t_x, t_age) -> np.ndarray:
+    """Log-likelihood of each (frequency x, recency t_x, age T) row (FHL 2005, eq. 6)."""
+    r, alpha, a, b = params
+    head = (
+        special.gammaln(r + x)
+        - special.gammaln(r)
+        + r * np.log(alpha)
+        + special.gammaln(a + b)
+        + special.gammaln(b + x)
+        - special.gammaln(b)
+        - special.gammaln(a + b + x)
+    )
+    alive = -(r + x) * np.log(alpha + t_age)
+    dropped = np.where(
+        x > 0,
+        np.log(a) - np.log(b + np.maximum(x, 1) - 1) - (r + x) * np.log(alpha + t_x),
+        -np.inf,
+    )
+    return head + np.logaddexp(alive, dropped)
 
-    Notes
-    -----
-    A larger penalizer than requested, or a dropout the data do not identify (mean dropout
-    probability per purchase ``a / (a + b)`` below 0.001, or standard errors that are not
-    finite: P(alive) is then about 1 for everyone), is reported by
-    :func:`~retention_utils.clv.model_cautions`, not as a Python warning.
 
-    References
-    ----------
-    Fader, Hardie & Lee (2005), Marketing Science 24(2), 275-284.
-    """
-    data = rfm_arrays(summary)
-    n, n_repeat = len(data), int((data["frequency"] > 0).sum())
-    check_repeat_buyers(n_repeat, n, min_repeat_buyers, "BG/NBD")
-    rows = data.groupby(["frequency", "recency", "T"]).size().rename("weights").reset_index()
-    fitter_class = lifetimes_classes()["BetaGeoFitter"]
+def p_alive(params, x, t_x, t_age) -> np.ndarray:
+    """P(alive | x, t_x, T) (FHL 2005, eq. 11), 0-1."""
+    r, alpha, a, b = params
+    log_odds = (r + x) * (np.log(alpha + t_age) - np.log(alpha + t_x)) + np.log(
+        a / (b + np.maximum(x, 1) - 1)
+    )
+    return np.where(x == 0, 1.0, special.expit(-log_odds))
 
-    def fit(value: float, tol: float):
-        return fitter_class(penalizer_coef=value).fit(
-            rows["frequency"].to_numpy(),
-            rows["recency"].to_numpy(),
-            rows["T"].to_numpy(),
-            weights=rows["weights"].to_numpy(),
-            tol=tol,
+
+def purchases_if_alive(params, t, x, t_age) -> np.ndarray:
+    """Repeat purchases expected in the next ``t`` units from a customer alive now
+    (FHL 2005, eq. 10 without its P(alive) factor); depends on x and T only."""
+    r, alpha, a, b = params
+    z = t / (alpha + t_age + t)
+    c = a + b + x - 1
+    log_hyp = np.log(special.hyp2f1(r + x, b + x, c, z))
+    bad = ~np.isfinite(log_hyp)
+    if np.any(bad):  # Euler's transformation where the series overflows (large x)
+        alt = np.log(special.hyp2f1(c - r - x, c - b - x, c, z)) + (c - r - b - 2 * x) * np.log1p(
+            -z
         )
-
-    fitter = fit_with_ladder(fit, penalizer, "BG/NBD", _predicts)
-    fitter.log_likelihood_ = bgnbd_log_likelihood(fitter)
-    fitter.n_customers_ = n
-    fitter.n_repeat_buyers_ = n_repeat
-    fitter.unit_days_ = summary.attrs.get("unit_days")
-    return fitter
+        log_hyp = np.where(bad, alt, log_hyp)
+    return (a + b + x - 1) / (a - 1) * -np.expm1(log_hyp + (r + x) * np.log1p(-z))
 
 
 def dropout_probability(bgf) -> float:

@@ -21,7 +21,7 @@ from retention_utils.clv.base import (
     summary_columns,
     unit_days_of,
 )
-from retention_utils.clv.diagnostics import dropout_detail, dropout_identified
+from retention_utils.clv.models import dropout_detail, dropout_identified, family_of
 from retention_utils.config import CUSTOMER
 
 #: Value segments of :func:`customer_table`, best first.
@@ -41,6 +41,7 @@ def predict_clv(
     months: int = 12,
     monthly_discount_rate: float = 0.01,
     *,
+    margin: float = 1.0,
     unit_days: float | None = None,
 ) -> pd.DataFrame:
     """Per-customer P(alive), expected purchases, expected order value and CLV.
@@ -57,12 +58,15 @@ def predict_clv(
     summary : DataFrame
         ``frequency``, ``recency``, ``T``, ``monetary_value`` (or ``_cal`` columns).
     bgf, ggf
-        Fitted BG/NBD and Gamma-Gamma models (:func:`fit_bgnbd`, :func:`fit_gamma_gamma`),
-        fitted in the summary's time unit.
+        Fitted purchase model (BG/NBD, MBG/NBD or Pareto/NBD: :func:`fit_model`) and
+        Gamma-Gamma model (:func:`fit_gamma_gamma`), fitted in the summary's time unit.
     months : int
         Horizon in months of 30 days.
     monthly_discount_rate : float
         Discount rate per month, as a fraction (0.01 = 1 % a month).
+    margin : float
+        Share of revenue that is profit, a fraction in (0, 1] (default 1: CLV in revenue).
+        ``expected_avg_value`` stays revenue per purchase; ``clv`` is multiplied by it.
     unit_days : float, optional
         Days per time unit of the summary; default ``summary.attrs["unit_days"]``.
 
@@ -72,8 +76,8 @@ def predict_clv(
         Indexed like ``summary``: ``p_alive`` (probability, 0-1), ``expected_purchases``
         (repeat purchases expected over the horizon), ``expected_avg_value`` (Gamma-Gamma
         expected value per purchase, currency) and ``clv`` (discounted value of the
-        horizon, currency). ``attrs``: ``unit_days``, ``months``, ``monthly_discount_rate``
-        and ``cautions`` (sentences; one when some predictions are not finite).
+        horizon, currency; profit when ``margin`` < 1). ``attrs``: ``unit_days``,
+        ``months``, ``monthly_discount_rate``, ``margin`` and ``cautions`` (sentences; one when some predictions are not finite).
     """
     days = unit_days_of(summary, unit_days)
     if isinstance(months, bool) or not isinstance(months, int | np.integer) or months < 1:
@@ -82,6 +86,10 @@ def predict_clv(
         raise ValueError(
             "monthly_discount_rate is a fraction per month (0.01 = 1 %), got "
             f"{monthly_discount_rate!r}."
+        )
+    if not 0 < margin <= 1:
+        raise ValueError(
+            f"margin is the share of revenue that is profit, a fraction in (0, 1], got {margin!r}."
         )
     data = rfm_arrays(summary, monetary=True)
     # NumPy arrays, not Series: the same float operations without pandas' per-operation
@@ -112,7 +120,7 @@ def predict_clv(
             "p_alive": np.asarray(p_alive, dtype=float),
             "expected_purchases": np.asarray(expected, dtype=float),
             "expected_avg_value": np.asarray(avg_value, dtype=float),
-            "clv": clv,
+            "clv": clv * margin,
         },
         index=summary.index.copy(),
     )
@@ -129,6 +137,7 @@ def predict_clv(
         unit_days=days,
         months=months,
         monthly_discount_rate=monthly_discount_rate,
+        margin=margin,
         cautions=cautions,
     )
     return out
@@ -222,6 +231,30 @@ def customer_table(
     return table
 
 
+def with_intervals(customers: pd.DataFrame, intervals: pd.DataFrame) -> pd.DataFrame:
+    """The customer table with the intervals of :func:`~retention_utils.clv.clv_intervals`
+    next to their estimates (``p_alive_low``, ``p_alive_high`` after ``p_alive``, ...).
+
+    The intervals' level, method and per-group CLV bounds are kept in the table's
+    ``attrs["intervals"]``, for :func:`segment_summary`.
+    """
+    out = customers.copy()
+    for name in ("clv", "expected_purchases", "p_alive"):
+        position = out.columns.get_loc(name) + 1
+        for suffix in ("high", "low"):
+            out.insert(
+                position, f"{name}_{suffix}", intervals[f"{name}_{suffix}"].reindex(out.index)
+            )
+    groups = intervals.attrs.get("group_totals")
+    out.attrs["intervals"] = {  # plain values: the attrs are written with the Parquet file
+        "level": intervals.attrs.get("level"),
+        "method": intervals.attrs.get("method"),
+        "group_clv_low": {} if groups is None else groups["clv_low"].to_dict(),
+        "group_clv_high": {} if groups is None else groups["clv_high"].to_dict(),
+    }
+    return out
+
+
 def segment_summary(customers: pd.DataFrame) -> pd.DataFrame:
     """Customers, shares, past revenue and predicted CLV per value segment.
 
@@ -230,7 +263,9 @@ def segment_summary(customers: pd.DataFrame) -> pd.DataFrame:
     DataFrame
         One row per segment: ``customers``, ``share_pct`` (percent of customers),
         ``revenue`` (past, total), ``mean_p_alive`` (0-1), ``expected_purchases`` (total),
-        ``clv`` (total) and ``clv_share_pct`` (percent of total CLV).
+        ``clv`` (total) and ``clv_share_pct`` (percent of total CLV); with intervals
+        (:func:`with_intervals` given ``groups=customers["segment"]``), also ``clv_low``
+        and ``clv_high`` (interval of the segment's total CLV).
     """
     grouped = customers.groupby("segment", observed=False)
     out = pd.DataFrame(
@@ -246,6 +281,11 @@ def segment_summary(customers: pd.DataFrame) -> pd.DataFrame:
     total_clv = out["clv"].sum()
     out["clv_share_pct"] = 100 * out["clv"] / total_clv if total_clv else np.nan
     out.index = out.index.astype(str)
+    intervals = customers.attrs.get("intervals") or {}
+    if intervals.get("group_clv_low"):
+        position = out.columns.get_loc("clv") + 1
+        for offset, name in enumerate(("clv_low", "clv_high")):
+            out.insert(position + offset, name, out.index.map(intervals[f"group_{name}"]))
     return out
 
 
@@ -273,8 +313,8 @@ def at_risk_customers(customers: pd.DataFrame, bgf, *, n: int = 20) -> pd.DataFr
     if out.empty:
         threshold = customers.attrs.get("alive_threshold", 0.5)
         out.attrs["note"] = (
-            "No customer is at risk because the BG/NBD fit does not identify dropout "
-            f"({dropout_detail(bgf)}): P(alive) is about 1 for everyone, so rank customers "
+            f"No customer is at risk because the {family_of(bgf)[1].label} fit does not "
+            f"identify dropout ({dropout_detail(bgf)}): P(alive) is about 1 for everyone, so rank customers "
             "by CLV and expected purchases instead."
             if not dropout_identified(bgf)
             else f"No high-value customer has a P(alive) below {threshold:g}, so none is at risk."

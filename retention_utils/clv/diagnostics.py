@@ -8,77 +8,28 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from retention_utils.clv.base import (
-    penalizer_needed,
-    quiet_lifetimes,
-    rfm_arrays,
-)
-from retention_utils.clv.bgnbd import (
-    DROPOUT_WARNING,
-    dropout_probability,
-    probability_of_purchases,
-)
+from retention_utils.clv import mbgnbd, pareto_nbd
+from retention_utils.clv.base import penalizer_needed, rfm_arrays
+from retention_utils.clv.bgnbd import probability_of_purchases
 from retention_utils.clv.gamma_gamma import CORRELATION_WARNING
 from retention_utils.clv.holdout import HoldoutValidation, frequency_buckets
+from retention_utils.clv.models import (
+    dropout_detail,
+    dropout_identified,
+    dropout_measure,
+    family_of,
+    params_of,
+    standard_errors_finite,
+)
 
 #: Fewer repeat buyers than this and the estimates are flagged as imprecise.
 CAUTION_REPEAT_BUYERS = 100
-
-
-def parameter_table(bgf, ggf=None) -> pd.DataFrame:
-    """Fitted parameters with standard errors and 95% intervals (lifetimes' Hessian).
-
-    Returns
-    -------
-    DataFrame
-        One row per parameter: ``model``, ``parameter``, ``estimate``, ``se``, ``low``,
-        ``high``. BG/NBD ``alpha`` is in the summary's time unit; Gamma-Gamma ``v`` is the
-        paper's ``gamma``.
-    """
-    frames = []
-    for model, fitter in (("BG/NBD", bgf), ("Gamma-Gamma", ggf)):
-        if fitter is None:
-            continue
-        with quiet_lifetimes():
-            summary = fitter.summary
-        frames.append(
-            pd.DataFrame(
-                {
-                    "model": model,
-                    "parameter": summary.index,
-                    "estimate": summary["coef"].to_numpy(),
-                    "se": summary["se(coef)"].to_numpy(),
-                    "low": summary["lower 95% bound"].to_numpy(),
-                    "high": summary["upper 95% bound"].to_numpy(),
-                }
-            )
-        )
-    return pd.concat(frames, ignore_index=True)
 
 
 #: Holdout error of total purchases (percent, either way) beyond which the model is flagged.
 HOLDOUT_ERROR_CAUTION = 20.0
 #: Gamma-Gamma ``q`` at or below which spend is too heavy-tailed for a stable average.
 HEAVY_TAIL_Q = 2.0
-
-
-def standard_errors_finite(fitter) -> bool:
-    """True when every standard error of a fitted model's parameters is finite."""
-    with quiet_lifetimes():
-        se = fitter.summary["se(coef)"].to_numpy(dtype=float)
-    return bool(np.all(np.isfinite(se)))
-
-
-def dropout_identified(bgf) -> bool:
-    """True when BG/NBD identifies dropout: ``a / (a + b) >= 0.001`` and finite standard
-    errors (SPEC section 4, "Model choice"); otherwise P(alive) cannot flag churners."""
-    return dropout_probability(bgf) >= DROPOUT_WARNING and standard_errors_finite(bgf)
-
-
-def dropout_detail(bgf) -> str:
-    """The figures behind :func:`dropout_identified`, as text for a sentence."""
-    text = f"a / (a + b) = {dropout_probability(bgf):.1e} per purchase"
-    return text if standard_errors_finite(bgf) else text + ", standard errors not finite"
 
 
 class _Check(NamedTuple):
@@ -95,7 +46,7 @@ def _repeat_buyers_check(bgf) -> _Check:
     return _Check(
         "repeat buyers",
         f"{n_repeat:,} of {n:,}",
-        "BG/NBD learns from repeat purchases; with fewer than "
+        "The purchase models learn from repeat purchases; with fewer than "
         f"{CAUTION_REPEAT_BUYERS} repeat buyers its parameters are imprecise.",
         f"Only {n_repeat:,} of {n:,} customers are repeat buyers (fewer than "
         f"{CAUTION_REPEAT_BUYERS}), so the model parameters are imprecise (see their "
@@ -120,16 +71,18 @@ def _penalizer_check(model: str, fitter) -> _Check:
 
 
 def _dropout_check(bgf) -> _Check:
-    value = f"a/(a+b) = {dropout_probability(bgf):.3g}"
+    label = family_of(bgf)[1].label
+    value = dropout_measure(bgf)[1]
     return _Check(
         "dropout identified",
         value if standard_errors_finite(bgf) else value + "; standard errors not finite",
-        "The chance that a customer stops after a purchase. Near 0 (or with standard "
-        "errors that are not finite), the data show no dropout and P(alive) is about 1 "
-        "for everyone (it cannot flag churners).",
+        "How much the data show customers stopping (BG/NBD, MBG/NBD: the chance of "
+        "stopping after a purchase; Pareto/NBD: the mean lifetime). With no dropout (or "
+        "standard errors that are not finite), P(alive) is about 1 for everyone and "
+        "cannot flag churners.",
         None
         if dropout_identified(bgf)
-        else f"The BG/NBD fit does not identify customer dropout ({dropout_detail(bgf)}), "
+        else f"The {label} fit does not identify customer dropout ({dropout_detail(bgf)}), "
         "so P(alive) is about 1 for everyone and cannot flag customers at risk: rank "
         "customers by CLV and expected purchases instead.",
     )
@@ -167,7 +120,7 @@ def _heavy_tail_check(ggf) -> _Check:
 
 
 def _holdout_check(validation: HoldoutValidation) -> _Check:
-    totals = validation.totals.loc["BG/NBD"]
+    totals = validation.totals.iloc[0]
     error = float(totals["error_pct"])
     meaning = (
         "Predicted minus actual repeat purchases in the holdout, in percent of actual; "
@@ -198,7 +151,7 @@ def _checks(bgf, ggf, validation) -> list[_Check]:
     checks = []
     if getattr(bgf, "n_repeat_buyers_", None) is not None:  # fitted by fit_bgnbd
         checks.append(_repeat_buyers_check(bgf))
-    checks += [_penalizer_check("BG/NBD", bgf), _dropout_check(bgf)]
+    checks += [_penalizer_check(family_of(bgf)[1].label, bgf), _dropout_check(bgf)]
     if ggf is not None:
         checks += [
             _penalizer_check("Gamma-Gamma", ggf),
@@ -256,7 +209,8 @@ def model_cautions(bgf, ggf=None, validation: HoldoutValidation | None = None) -
 
 
 def period_transactions(summary: pd.DataFrame, bgf, *, max_frequency: int = 7) -> pd.DataFrame:
-    """Customers by number of repeat purchases: actual vs expected under the fitted model.
+    """Customers by number of repeat purchases: actual vs expected under the fitted model
+    (BG/NBD, MBG/NBD or Pareto/NBD).
 
     The expected count for ``x`` repeat purchases is ``sum_i P(X(T_i) = x)`` over customers
     (computed exactly, not simulated); the last bucket is ``max_frequency`` or more.
@@ -270,8 +224,15 @@ def period_transactions(summary: pd.DataFrame, bgf, *, max_frequency: int = 7) -
     buckets = frequency_buckets(data["frequency"], max_frequency)
     actual = pd.Series(buckets).value_counts(sort=False)
     ages = data["T"].value_counts()
+    model, _ = family_of(bgf)
+    params = params_of(bgf)
+    probability = {
+        "bgnbd": lambda t, x: probability_of_purchases(bgf, t, x),
+        "mbgnbd": lambda t, x: mbgnbd.probability_of_purchases(params, t, x),
+        "pareto_nbd": lambda t, x: pareto_nbd.probability_of_purchases(params, t, x),
+    }[model]
     probs = np.column_stack(
-        [probability_of_purchases(bgf, ages.index.to_numpy(), x) for x in range(max_frequency)]
+        [probability(ages.index.to_numpy(dtype=float), x) for x in range(max_frequency)]
     )
     expected = probs.T @ ages.to_numpy(dtype=float)
     expected = np.append(expected, len(data) - expected.sum())

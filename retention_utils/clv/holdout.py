@@ -16,6 +16,7 @@ from retention_utils.clv.base import (
     summary_columns,
     unit_days_of,
 )
+from retention_utils.clv.models import family_of
 from retention_utils.stats import mean_interval
 
 
@@ -116,29 +117,32 @@ def holdout_plan(summary: pd.DataFrame, holdout_days: int) -> HoldoutPlan:
 
 @dataclass(frozen=True)
 class HoldoutValidation:
-    """Holdout checks of a BG/NBD model fitted on the calibration period.
+    """Holdout checks of a purchase model (BG/NBD, MBG/NBD, Pareto/NBD) fitted on the calibration period.
 
     Attributes
     ----------
     by_frequency : DataFrame
         Per calibration-frequency bucket (0, 1, ..., ``max_frequency``+): ``customers``,
         ``actual`` mean holdout purchases with its 95% t interval (``actual_low``,
-        ``actual_high``), ``predicted`` (BG/NBD) and ``naive`` (calibration rate times
+        ``actual_high``), ``predicted`` (the model) and ``naive`` (calibration rate times
         holdout length) mean holdout purchases.
     totals : DataFrame
-        One row per method (``BG/NBD``, ``naive``): ``actual`` and ``predicted`` total holdout
+        One row per method (the model's label, e.g. ``BG/NBD``, then ``naive``): ``actual`` and ``predicted`` total holdout
         purchases, ``error_pct`` (predicted vs actual, percent), and per-customer ``mae``
         and ``rmse`` (purchases).
     per_customer : DataFrame
         ``actual``, ``predicted``, ``naive`` holdout purchases per customer.
     duration : float
         Holdout length in the summary's time unit.
+    model : str
+        Name of the model validated (``BG/NBD``, ``MBG/NBD`` or ``Pareto/NBD``).
     """
 
     by_frequency: pd.DataFrame
     totals: pd.DataFrame
     per_customer: pd.DataFrame
     duration: float
+    model: str = "BG/NBD"
 
 
 def frequency_buckets(frequency: pd.Series, max_frequency: int) -> pd.Categorical:
@@ -151,14 +155,14 @@ def frequency_buckets(frequency: pd.Series, max_frequency: int) -> pd.Categorica
 def validate_holdout(
     calibration: pd.DataFrame, bgf, *, max_frequency: int = 7
 ) -> HoldoutValidation:
-    """Compare holdout purchases with the BG/NBD predictions and a naive baseline.
+    """Compare holdout purchases with a purchase model's predictions and a naive baseline.
 
     Parameters
     ----------
     calibration : DataFrame
         From :func:`~retention_utils.engine.calibration_holdout`.
     bgf
-        BG/NBD model fitted on the calibration columns
+        Purchase model fitted on the calibration columns
         (:func:`~retention_utils.clv.fit_bgnbd`).
     max_frequency : int
         Last frequency bucket (``max_frequency`` or more repeat purchases).
@@ -209,7 +213,7 @@ def validate_holdout(
     per_customer = per_customer.drop(columns="bucket")
     rows = {}
     total_actual = float(per_customer["actual"].sum())
-    for label, col in (("BG/NBD", "predicted"), ("naive", "naive")):
+    for label, col in ((family_of(bgf)[1].label, "predicted"), ("naive", "naive")):
         error = per_customer[col] - per_customer["actual"]
         total = float(per_customer[col].sum())
         rows[label] = {
@@ -221,4 +225,6 @@ def validate_holdout(
         }
     totals = pd.DataFrame.from_dict(rows, orient="index")
     totals.index.name = "method"
-    return HoldoutValidation(by_frequency.reset_index(), totals, per_customer, duration)
+    return HoldoutValidation(
+        by_frequency.reset_index(), totals, per_customer, duration, family_of(bgf)[1].label
+    )

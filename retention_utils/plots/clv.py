@@ -92,6 +92,7 @@ def plot_holdout_by_frequency(
     duration: float | None = None,
     unit_days: float | None = None,
     naive: bool = True,
+    model: str = "BG/NBD",
     ax: plt.Axes | None = None,
     **kwargs,
 ) -> plt.Axes:
@@ -105,6 +106,8 @@ def plot_holdout_by_frequency(
         Holdout length and days per unit, for the axis label.
     naive : bool
         Also draw the naive baseline (calibration rate times holdout length).
+    model : str
+        Name of the model in the legend (``HoldoutValidation.model``).
     """
     ax = get_ax(ax)
     x = np.arange(len(by_frequency))
@@ -122,7 +125,7 @@ def plot_holdout_by_frequency(
         by_frequency["predicted"],
         "s--",
         color=COLORS["predicted"],
-        label="predicted (BG/NBD)",
+        label=f"predicted ({model})",
         **kwargs,
     )
     if naive:
@@ -150,6 +153,46 @@ def plot_holdout_by_frequency(
         length = f" ({float(duration):.3g} time units)"
     ax.set_ylabel(f"Mean purchases in the holdout{length}")
     ax.set_title("Holdout purchases by calibration frequency")
+    ax.legend(loc="upper left")
+    return ax
+
+
+def plot_model_comparison(
+    comparison: pd.DataFrame, *, ax: plt.Axes | None = None, **kwargs
+) -> plt.Axes:
+    """Mean holdout purchases by calibration frequency: actual, and one line per model.
+
+    Parameters
+    ----------
+    comparison : DataFrame
+        :func:`retention_utils.clv.compare_models` output (its ``attrs["by_frequency"]``;
+        the chosen model is drawn thicker).
+    """
+    ax = get_ax(ax)
+    table = comparison.attrs["by_frequency"]
+    labels = {"bgnbd": "BG/NBD", "mbgnbd": "MBG/NBD", "pareto_nbd": "Pareto/NBD"}
+    x = np.arange(len(table))
+    ax.plot(x, table["actual"], "o-", color=COLORS["actual"], label="actual", **kwargs)
+    styles = ("s--", "^-.", "D:")
+    for style, model in zip(styles, [m for m in comparison["model"] if m in table], strict=False):
+        chosen = model == comparison.attrs["chosen"]
+        ax.plot(
+            x,
+            table[model],
+            style,
+            linewidth=2.4 if chosen else 1.2,
+            label=labels.get(model, model) + (" (chosen)" if chosen else ""),
+            **kwargs,
+        )
+    ax.set_xticks(
+        x,
+        [f"{f}\nn={n:,}" for f, n in zip(table["frequency_cal"], table["customers"], strict=True)],
+    )
+    ax.set_xlabel("Repeat purchases in the calibration period")
+    duration, unit_days = comparison.attrs.get("duration"), comparison.attrs.get("unit_days")
+    length = f" ({duration * unit_days:.0f} days)" if duration and unit_days else ""
+    ax.set_ylabel(f"Mean purchases in the holdout{length}")
+    ax.set_title("Holdout purchases by calibration frequency: the three models")
     ax.legend(loc="upper left")
     return ax
 
