@@ -37,8 +37,9 @@ CALIBRATION_END = "2025-06-30"
 class Side:
     """One way of computing a case's result.
 
-    ``load``: ``"path"`` (the call gets the Parquet path) or ``"frame"`` (the Parquet file
-    is read into pandas during setup, untimed). ``needs``: ``module:function`` names of the
+    ``load``: ``"path"`` (the call gets the Parquet path), ``"csv"`` (the call gets the path
+    of a CSV copy of the Parquet file, written once beside it, untimed) or ``"frame"`` (the
+    Parquet file is read into pandas during setup, untimed). ``needs``: ``module:function`` names of the
     toolkit that must exist for the side to run.
     """
 
@@ -91,6 +92,16 @@ def _kpis(source):
 
 def _cohorts(source):
     return _toolkit("cohorts:cohort_matrix")(source, metric="customers")
+
+
+def _load(source):
+    return _toolkit("io:load_transactions")(source)
+
+
+def _read_parquet(source):
+    import pandas as pd
+
+    return pd.read_parquet(source)
 
 
 def _toolkit_fits(summary):
@@ -185,6 +196,28 @@ CASES: dict[str, Case] = {
             input="summary",
         ),
         Case(
+            "load",
+            "load_transactions (read, parse, validate, count) from Parquet and from CSV vs "
+            "pandas read_parquet",
+            (
+                Side(
+                    "loader_parquet",
+                    "load_transactions, from Parquet",
+                    "path",
+                    _load,
+                    ("io:load_transactions",),
+                ),
+                Side(
+                    "loader_csv",
+                    "load_transactions, from CSV",
+                    "csv",
+                    _load,
+                    ("io:load_transactions",),
+                ),
+                Side("pandas", "pandas read_parquet", "path", _read_parquet, baseline=True),
+            ),
+        ),
+        Case(
             "kpi",
             "kpi_table (monthly, active_days 365) vs plain pandas",
             (
@@ -259,7 +292,12 @@ def measure(
         from bench.baselines import import_lifetimes
 
         import_lifetimes()
-    data: Any = source if side.load == "path" else pd.read_parquet(source)
+    if side.load == "csv":
+        from bench.data import csv_copy
+
+        data: Any = str(csv_copy(Path(source)))
+    else:
+        data = source if side.load == "path" else pd.read_parquet(source)
     record["setup_s"] = time.perf_counter() - started
     record["setup_peak_mb"] = _peak_mb()
 

@@ -128,12 +128,31 @@ def check_cohort(results: dict, baseline: str = "pandas") -> str:
     return f"{len(expected)} cohorts, {observable} observable cells equal"
 
 
+def check_load(results: dict, baseline: str = "pandas") -> str:
+    """Every loaded column equals the file's: IDs as text, timestamps, amounts exactly."""
+    expected = results[baseline]
+    for side, got, _ in _pairs(results, baseline):
+        if len(got) != len(expected):
+            raise AssertionError(f"{side}: {len(got)} rows, {baseline} {len(expected)}")
+        for column in expected.columns:
+            want = expected[column]
+            have = got[column]
+            if column.endswith("_id"):
+                want = want.astype(str)
+            elif column == "order_date":
+                want = want.astype("datetime64[us]")
+            if not np.array_equal(have.to_numpy(), want.to_numpy()):
+                raise AssertionError(f"{side}: column {column} differs from {baseline}")
+    return f"{len(expected):,} rows x {len(expected.columns)} columns equal"
+
+
 CHECKS = {
     "rfm": check_rfm,
     "holdout": check_holdout,
     "fit": check_fit,
     "kpi": check_kpi,
     "cohort": check_cohort,
+    "load": check_load,
 }
 
 

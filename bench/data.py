@@ -74,6 +74,24 @@ def write_transactions(n_rows: int, data_dir: Path = DATA_DIR, seed: int = SEED)
     return path
 
 
+def csv_copy(path: Path) -> Path:
+    """A CSV copy of a Parquet log (same stem, ``.csv``), written by DuckDB once, then reused:
+    the input of the loading case's CSV side."""
+    target = path.with_suffix(".csv")
+    if not target.exists() or target.stat().st_mtime < path.stat().st_mtime:
+        import duckdb
+
+        tmp = target.with_suffix(f".tmp{os.getpid()}.csv")
+        with duckdb.connect() as con:
+            con.execute("SET enable_progress_bar = false")
+            con.execute(
+                f"COPY (SELECT * FROM read_parquet('{path}')) TO '{tmp}' "
+                "(HEADER, DELIMITER ',', TIMESTAMPFORMAT '%Y-%m-%d %H:%M:%S')"
+            )
+        tmp.replace(target)
+    return target
+
+
 def write_summary(n_rows: int, data_dir: Path = DATA_DIR, seed: int = SEED) -> Path:
     """The RFM summary in weeks of the log of ``n_rows`` rows (built by the engine), cached."""
     path = summary_path(n_rows, data_dir, seed)

@@ -35,12 +35,13 @@ FULL_PLAN: dict[str, tuple[int, ...]] = {
     "fit": (1_000_000, 10_000_000),
     "kpi": (1_000_000, 10_000_000),
     "cohort": (1_000_000, 10_000_000),
+    "load": (1_000_000, 10_000_000),
 }
 #: Report pack: CDNOW master (built-in data set) and the 1e7 row log, with 1 and 2 workers.
 PACK_DATA: tuple[str | int, ...] = ("cdnow", 10_000_000)
 PACK_JOBS = (1, 2)
 SMOKE_ROWS = 3_000
-CASE_ORDER = ("rfm", "holdout", "fit", "kpi", "cohort")
+CASE_ORDER = ("rfm", "holdout", "fit", "kpi", "cohort", "load")
 
 #: SPEC section 7.
 RFM_TARGET_ROWS = 10_000_000

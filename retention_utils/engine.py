@@ -91,7 +91,9 @@ def as_table(source: Source, *, required: tuple[str, ...] = (CUSTOMER, ORDER_DAT
     FileNotFoundError
         When a path or glob matches no file.
     retention_utils.DataValidationError
-        When a required canonical column is missing.
+        When a required canonical column is missing, or has a type the engine cannot use
+        (dates must be timestamps or dates, amounts numbers): the message names the column
+        and the type found.
     """
     if isinstance(source, ir.Table):
         table = source
@@ -120,7 +122,40 @@ def as_table(source: Source, *, required: tuple[str, ...] = (CUSTOMER, ORDER_DAT
                 for col in missing
             ]
         )
+    _check_types(table, required, source)
     return table
+
+
+#: What the engine needs of each canonical column it computes with.
+_DATE_COLUMNS = {ORDER_DATE, "start_date", "end_date"}
+_NUMBER_COLUMNS = {AMOUNT, "mrr"}
+
+
+def _check_types(table: ir.Table, required: tuple[str, ...], source: Source) -> None:
+    """Refuse text dates or text amounts before a query fails deep inside ibis."""
+    schema = table.schema()
+    problems = []
+    for col in required:
+        dtype = schema[col]
+        if col in _DATE_COLUMNS and not (dtype.is_timestamp() or dtype.is_date()):
+            needed = "a timestamp or a date"
+        elif col in _NUMBER_COLUMNS and not dtype.is_numeric():
+            needed = "numbers"
+        else:
+            continue
+        problems.append(
+            {
+                "column": col,
+                "rule": f"has type {dtype} where the engine needs {needed}",
+                "count": 0,
+                "hint": "Load the data with load_transactions(...) (it parses text dates and "
+                "amounts, with date_format=, dayfirst=, decimal=), or store the column with "
+                "that type in the file",
+            }
+        )
+    if problems:
+        where = f"file {str(source)!r}" if isinstance(source, str | os.PathLike) else "table"
+        raise DataValidationError(problems, f"engine's input {where}")
 
 
 def _read_path(path: Path) -> ir.Table:

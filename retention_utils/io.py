@@ -1,36 +1,41 @@
-"""Loading and validation: raw files in, canonical tables out (SPEC sections 3 and 6).
+"""Loading: raw files in, canonical tables out (SPEC sections 3 and 6).
 
-Every loader accepts a path (CSV, Parquet, Excel) or a DataFrame plus column-mapping keywords
-whose defaults are the canonical names, parses each column with one explicit rule, validates
-the result against the pandera schemas of :mod:`retention_utils.schemas`, and returns the
-canonical DataFrame. Problems are collected and raised together as one
-:class:`DataValidationError`; corrections (dropped rows, converted IDs, netted returns) are
-counted in a data-quality summary stored in ``df.attrs["quality"]`` and shown by
-:func:`quality_table`.
+Every loader accepts a path (CSV, TSV, Parquet, Excel, or a glob of them) or a DataFrame,
+plus column-mapping keywords whose defaults are the canonical names and the reading options
+``encoding=``, ``decimal=``, ``thousands=`` and ``sheet=``. It reads the raw cells
+(:mod:`retention_utils.reading`), parses each column with one explicit rule
+(:mod:`retention_utils.parsing`), validates the result against the pandera schemas of
+:mod:`retention_utils.schemas`, and returns the canonical DataFrame. Problems are collected
+and raised together as one :class:`DataValidationError` naming the file; corrections
+(dropped rows, converted IDs, removed currency marks, netted returns) are counted in a
+data-quality summary stored in ``df.attrs["quality"]`` and shown by :func:`quality_table`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import difflib
-import os
-import re
-from dataclasses import dataclass, field
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
-import duckdb
-import numpy as np
 import pandas as pd
 import pandera.pandas as pa
-from pandas.api.types import is_datetime64_any_dtype, is_numeric_dtype
-from pandas.errors import EmptyDataError
 
 from retention_utils import config, periods, schemas
 from retention_utils.config import AMOUNT, CUSTOMER, ORDER, ORDER_DATE, RESPONSE_DATE
 from retention_utils.errors import EXAMPLES, DataValidationError, example_value, problem
-
-PathOrFrame = str | os.PathLike | pd.DataFrame
+from retention_utils.parsing import (
+    NumberFormat,
+    parse_amounts,
+    parse_dates,
+    parse_ids,
+    parse_numbers,
+    parse_scores,
+)
+from retention_utils.quality import QualitySummary, count_distinct, count_duplicates
+from retention_utils.quality import progress_bar_off as progress_bar_off
+from retention_utils.quality import quality_table as quality_table
+from retention_utils.quality import query_frame as query_frame
+from retention_utils.reading import PathOrFrame, RawTable, missing_column, read_raw
 
 __all__ = [
     "BUILTIN_DATASETS",
@@ -46,340 +51,35 @@ __all__ = [
     "quality_table",
 ]
 
-
-@dataclass
-class QualitySummary:
-    """What a loader read, dropped, corrected and flagged."""
-
-    table: str
-    source: str
-    rows_read: int = 0
-    rows_kept: int = 0
-    dropped: dict[str, int] = field(default_factory=dict)
-    corrections: list[str] = field(default_factory=list)
-    returns: int = 0
-    duplicates: int = 0
-    customers: int = 0
-    date_min: str | None = None
-    date_max: str | None = None
-
-    def drop(self, reason: str, count: int) -> None:
-        if count:
-            self.dropped[reason] = self.dropped.get(reason, 0) + int(count)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "table": self.table,
-            "source": self.source,
-            "rows_read": self.rows_read,
-            "rows_kept": self.rows_kept,
-            "dropped": dict(self.dropped),
-            "corrections": list(self.corrections),
-            "returns": self.returns,
-            "duplicates": self.duplicates,
-            "customers": self.customers,
-            "date_min": self.date_min,
-            "date_max": self.date_max,
-        }
+#: Kept under its old name for callers of the counting helper.
+_count_duplicates = count_duplicates
 
 
-def quality_table(df: pd.DataFrame) -> pd.DataFrame:
-    """The data-quality summary of a loaded table as a two-column frame for display."""
-    q = df.attrs.get("quality")
-    if not q:
-        raise ValueError("This table was not produced by a retention_utils loader.")
-    rows: list[tuple[str, str]] = [
-        ("source", str(q["source"])),
-        ("rows read", f"{q['rows_read']:,}"),
-    ]
-    for reason, n in q["dropped"].items():
-        rows.append((f"rows dropped: {reason}", f"{n:,}"))
-    rows.append(("rows kept", f"{q['rows_kept']:,}"))
-    if q["table"] == "transactions":
-        rows.append(("return lines (negative amount)", f"{q['returns']:,}"))
-    rows.append(("duplicate rows (kept unless duplicates='drop')", f"{q['duplicates']:,}"))
-    if q["table"] != "retention costs":
-        rows.append(("customers", f"{q['customers']:,}"))
-    if q["date_min"]:
-        rows.append(("date range", f"{q['date_min']} to {q['date_max']}"))
-    for text in q["corrections"]:
-        rows.append(("correction", text))
-    return pd.DataFrame(rows, columns=["check", "result"])
-
-
-# --- reading ---------------------------------------------------------------------------
-
-
-def _read(source: PathOrFrame, table: str) -> tuple[pd.DataFrame, str]:
-    """Raw frame and a description of where it came from. CSV cells are read as text."""
-    if isinstance(source, pd.DataFrame):
-        df, name = source.copy(), "DataFrame"
-    elif isinstance(source, str | os.PathLike):
-        path = Path(source)
-        name = str(path)
-        if not path.exists():
-            raise FileNotFoundError(
-                f"The {table} file {name!r} does not exist (working directory: {os.getcwd()})."
-            )
-        if path.stat().st_size == 0:
-            raise DataValidationError(
-                [{"column": "(file)", "rule": f"the file {name!r} is empty", "count": 0}], table
-            )
-        suffix = path.suffix.lower()
-        try:
-            if suffix in {".parquet", ".pq"}:
-                df = pd.read_parquet(path)
-            elif suffix in {".xlsx", ".xlsm", ".xls"}:
-                df = pd.read_excel(path, dtype=object)  # keep text cells ("007") as text
-            elif suffix in {".csv", ".txt", ".tsv", ".gz"}:
-                sep = "\t" if suffix == ".tsv" else None
-                df = pd.read_csv(
-                    path,
-                    dtype=str,
-                    keep_default_na=False,
-                    na_values=[""],
-                    sep=sep,
-                    engine="python" if sep is None else "c",
-                )
-            else:
-                raise ValueError(
-                    f"Cannot read {name!r}: use a .csv, .parquet or .xlsx file, or pass a DataFrame."
-                )
-        except EmptyDataError:
-            raise DataValidationError(
-                [{"column": "(file)", "rule": f"the file {name!r} is empty", "count": 0}], table
-            ) from None
-    else:
-        raise TypeError(
-            f"Expected a file path or a pandas DataFrame for the {table}, "
-            f"got {type(source).__name__}."
-        )
-    if len(df) == 0:
-        raise DataValidationError(
-            [
-                {
-                    "column": "(file)",
-                    "rule": f"{name!r} has a header ({', '.join(map(str, df.columns))}) "
-                    "but no data rows",
-                    "count": 0,
-                }
-            ],
-            table,
-        )
-    df.columns = [str(c).strip() for c in df.columns]
-    return df.reset_index(drop=True), name
-
-
-def _missing_column(column: str, parameter: str, found: list[str]) -> dict:
-    close = difflib.get_close_matches(column, found, n=1, cutoff=0.5)
-    hint = f"Columns found: {', '.join(found)}. Pass {parameter}='<your column name>'"
-    if close:
-        hint += f" (did you mean {parameter}={close[0]!r}?)"
-    return {
-        "column": column,
-        "rule": f"column not found (mapping parameter {parameter})",
-        "count": 0,
-        "hint": hint,
-    }
-
-
-# --- column parsers: one explicit rule per column --------------------------------------
-
-_OFFSET = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$")
-_ISO_START = re.compile(r"^\d{4}-\d{2}-\d{2}")
-
-
-def _parse_ids(raw: pd.Series, column: str, summary: QualitySummary) -> pd.Series:
-    """IDs as strings: leading zeros kept, ``12345.0`` from a float column becomes ``12345``."""
-    if is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
-        values = raw.astype("float64")
-        present = values.dropna()
-        if len(present) and (present == np.round(present)).all():
-            text = values.astype("Int64").astype("string")
-            if raw.dtype.kind == "f":
-                summary.corrections.append(
-                    f"{column}: IDs stored as floats (e.g. 17850.0) read as whole numbers (17850)"
-                )
-        else:
-            text = values.astype("string")
-    else:
-        text = raw.astype("string").str.strip()
-        text = text.where(text != "")
-        present = text.dropna()
-        looks_float = len(present) and re.fullmatch(r"\d+\.0", str(present.iloc[0]))
-        if looks_float and present.str.fullmatch(r"\d+\.0").all():  # first value first: fast
-            text = text.str.replace(r"\.0$", "", regex=True)
-            summary.corrections.append(
-                f"{column}: IDs written as floats (e.g. '12345.0') read as '12345'"
-            )
-    return text.astype("str")
-
-
-def _parse_dates(
-    raw: pd.Series,
-    column: str,
+def _open(
+    source: PathOrFrame,
+    table: str,
     *,
-    date_format: str | None,
-    dayfirst: bool,
-    summary: QualitySummary,
-    problems: list[dict],
-    parameter: str,
-) -> pd.Series:
-    """Parse a date column with a single format for all rows.
-
-    The rule is, in order: ``date_format`` if given; ISO 8601 when the first value looks ISO;
-    otherwise the format pandas infers from the first value (day-first only when
-    ``dayfirst=True``). Values that do not fit the rule are reported, never guessed one by
-    one, so day and month are never swapped silently. Timestamps with UTC offsets are
-    converted to naive UTC; a column mixing offsets and naive times is an error.
-    """
-    if is_datetime64_any_dtype(raw):
-        out = raw
-        if getattr(raw.dt, "tz", None) is not None:
-            out = raw.dt.tz_convert("UTC").dt.tz_localize(None)
-            summary.corrections.append(f"{column}: time-zone-aware timestamps converted to UTC")
-        return out.astype("datetime64[us]")
-    text = raw.astype("string").str.strip()
-    text = text.where(text != "")
-    present = text.notna()
-    if not present.any():
-        problems.append(problem(column, "no dates in this column", ~present, raw))
-        return pd.Series(pd.NaT, index=raw.index, dtype="datetime64[us]")
-    first = text[present].iloc[0]
-    if date_format:
-        fmt = date_format
-    elif _ISO_START.match(first) and not dayfirst:
-        fmt = "ISO8601"
-    else:
-        fmt = pd.core.tools.datetimes.guess_datetime_format(first, dayfirst=dayfirst)
-        if fmt is None:
-            problems.append(
-                problem(
-                    column,
-                    "cannot tell the date format from the first value",
-                    present & (text == first),
-                    raw,
-                    hint=f"Pass date_format= (e.g. date_format='%d/%m/%Y') with {parameter}",
-                )
-            )
-            return pd.Series(pd.NaT, index=raw.index, dtype="datetime64[us]")
-        if not dayfirst and re.match(r"^\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}", first):
-            summary.corrections.append(
-                f"{column}: dates like {first!r} read month-first ({fmt}); "
-                "pass dayfirst=True if they are day-first"
-            )
-    has_offset = text.str.contains(_OFFSET, na=False)
-    with_offsets = bool(has_offset.any())
-    if with_offsets and not has_offset[present].all():
-        problems.append(
-            problem(
-                column,
-                "mixes timestamps with and without a time-zone offset",
-                present & ~has_offset,
-                raw,
-                hint="Give every timestamp an offset (or none) so they can be put on one clock",
-            )
-        )
-        return pd.Series(pd.NaT, index=raw.index, dtype="datetime64[us]")
-    parsed = pd.to_datetime(text, format=fmt, errors="coerce", utc=with_offsets)
-    if with_offsets:
-        parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
-        summary.corrections.append(f"{column}: timestamps with UTC offsets converted to naive UTC")
-    bad = present & parsed.isna()
-    if bad.any():
-        rule_text = "ISO 8601 (YYYY-MM-DD)" if fmt == "ISO8601" else repr(fmt)
-        hint = "Pass date_format= with the format of this column"
-        looks_dayfirst = text[bad].str.match(r"^(1[3-9]|2\d|3[01])[/.-]\d{1,2}[/.-]").any()
-        if looks_dayfirst and not dayfirst:
-            hint = "These look day-first (day > 12 first): pass dayfirst=True or date_format='%d/%m/%Y'"
-        elif fmt == "ISO8601":
-            hint = (
-                "The column mixes date formats; pass date_format= with the one format it should use"
-            )
-        problems.append(
-            problem(
-                column, f"values that do not parse as dates in format {rule_text}", bad, raw, hint
-            )
-        )
-    missing = ~present
-    if missing.any():
-        problems.append(problem(column, "missing dates", missing, raw))
-    return parsed.astype("datetime64[us]")
+    encoding: str | None,
+    decimal: str,
+    thousands: str | None,
+    sheet: str | int | None,
+) -> tuple[RawTable, QualitySummary, NumberFormat]:
+    """Read ``source`` and start its quality summary; the number format is checked first."""
+    numbers = NumberFormat(decimal=decimal, thousands=thousands)
+    raw = read_raw(source, table, encoding=encoding or None, sheet=sheet)
+    summary = QualitySummary(
+        table=table,
+        source=raw.source,
+        rows_read=len(raw.frame),
+        files=max(1, len(raw.files)),
+        reading=list(raw.reading),
+    )
+    return raw, summary, numbers
 
 
-_MONEY = re.compile(
-    r"^(?P<sign>-)?\s*(?P<open>\()?\s*(?P<sign2>-)?\s*(?:[$€£¥]|[A-Z]{3}\s)?\s*"
-    r"(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)"
-    r"\s*(?:[$€£¥]|\s[A-Z]{3})?\s*(?P<close>\))?$"
-)
-
-
-def _parse_amounts(
-    raw: pd.Series, column: str, summary: QualitySummary, problems: list[dict]
-) -> pd.Series:
-    """Numbers, or text like ``"$1,234.50"``, ``"(12.00)"`` (negative), ``"-3.5"``.
-
-    Anything else (``"1.234,50"``, ``"twelve"``) is reported with examples, never NaN.
-    """
-    if is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
-        values = raw.astype("float64")
-        bad = values.isna() | ~np.isfinite(values.fillna(0))
-        if bad.any():
-            problems.append(problem(column, "missing or infinite amounts", bad, raw))
-        return values
-    text = raw.astype("string").str.strip()
-    parts = text.str.extract(_MONEY)
-    plain = pd.to_numeric(text, errors="coerce")
-    paren_ok = parts["open"].isna() == parts["close"].isna()
-    matched = parts["num"].notna() & paren_ok
-    number = pd.to_numeric(parts["num"].str.replace(",", "", regex=False), errors="coerce")
-    negative = parts["sign"].notna() | parts["sign2"].notna() | parts["open"].notna()
-    values = plain.where(plain.notna(), number.where(~negative, -number).where(matched))
-    values = values.astype("float64")
-    converted = plain.isna() & values.notna()
-    if converted.any():
-        summary.corrections.append(
-            f"{column}: {int(converted.sum()):,} amounts parsed from currency text "
-            "(symbols and thousands separators removed, parentheses read as negative)"
-        )
-    bad = values.isna() | ~np.isfinite(values.fillna(0))
-    if bad.any():
-        problems.append(
-            problem(
-                column,
-                "values that are not amounts",
-                bad,
-                raw,
-                hint="Use plain numbers with '.' as the decimal point (e.g. 1234.50)",
-            )
-        )
-    return values
-
-
-def _parse_numbers(
-    raw: pd.Series, column: str, problems: list[dict], *, required: bool = True
-) -> pd.Series:
-    values = pd.to_numeric(raw, errors="coerce").astype("float64")
-    bad = raw.notna() & values.isna()
-    if required:
-        bad = bad | raw.isna()
-    if bad.any():
-        problems.append(problem(column, "values that are not numbers", bad, raw))
-    return values
-
-
-def _require(df: pd.DataFrame, mapping: dict[str, tuple[str, str]], table: str) -> None:
-    """``mapping``: canonical name -> (user column, mapping parameter)."""
-    found = list(df.columns)
-    missing = [
-        _missing_column(col, param, found) for col, param in mapping.values() if col not in df
-    ]
-    if missing:
-        raise DataValidationError(missing, table)
-
-
-def _validate(df: pd.DataFrame, schema: Any, table: str, problems: list[dict]) -> None:
-    """Run a pandera schema lazily and raise every problem (with the parsing ones) at once."""
+def _validate(df: pd.DataFrame, schema: Any, raw: RawTable) -> None:
+    """Run a pandera schema lazily and raise every problem it finds at once."""
+    problems: list[dict] = []
     try:
         schema.validate(df, lazy=True)
     except pa.errors.SchemaErrors as exc:
@@ -396,13 +96,13 @@ def _validate(df: pd.DataFrame, schema: Any, table: str, problems: list[dict]) -
                 }
             )
     if problems:
-        raise DataValidationError(problems, table)
+        raise raw.error(problems)
 
 
 def _finish(df: pd.DataFrame, summary: QualitySummary, date_col: str | None) -> pd.DataFrame:
     summary.rows_kept = len(df)
     if CUSTOMER in df:
-        summary.customers = _count_distinct(df[CUSTOMER])
+        summary.customers = count_distinct(df[CUSTOMER])
     if date_col and len(df):
         summary.date_min = str(df[date_col].min().date())
         summary.date_max = str(df[date_col].max().date())
@@ -417,66 +117,13 @@ def _drop_missing_ids(df: pd.DataFrame, summary: QualitySummary) -> pd.DataFrame
     return df[~missing]
 
 
-# --- DuckDB over a pandas frame (counting large frames fast) -----------------------
-
-
-def query_frame(frame: pd.DataFrame, sql: str) -> tuple | None:
-    """The first row of ``sql`` run by DuckDB on ``frame`` (named ``frame`` in the query).
-
-    None when DuckDB cannot read the frame faithfully, so the caller falls back to pandas:
-    Python-object columns (DuckDB would read ``1`` and ``"1"`` there as the same text) or a
-    type DuckDB rejects. Runs on a connection of its own, not the engine's.
-    """
-    if any(pd.api.types.is_object_dtype(dtype) for dtype in frame.dtypes):
-        return None
-    try:
-        with duckdb.connect() as con:
-            progress_bar_off(con)
-            con.register("frame", frame)
-            return con.execute(sql).fetchone()
-    except duckdb.Error:
-        return None
-
-
-def progress_bar_off(con) -> None:
-    """DuckDB draws a progress bar on stdout during long queries; reports must stay clean.
-
-    In a Jupyter kernel without ipywidgets, DuckDB refuses to change the setting at all (and
-    draws no bar there either), so the refusal is ignored.
-    """
-    with contextlib.suppress(duckdb.InvalidInputException):
-        con.execute("SET enable_progress_bar = false")
-
-
-def _count_duplicates(raw: pd.DataFrame) -> int:
-    """Rows identical to an earlier row in every column.
-
-    Counted by DuckDB (a hash aggregate, under a second for ten million rows, where pandas'
-    ``duplicated`` takes ten); by pandas where DuckDB cannot read the frame faithfully
-    (Python-object columns from spreadsheets or hand-made frames).
-    """
-    columns = ", ".join('"' + str(c).replace('"', '""') + '"' for c in raw.columns)
-    row = query_frame(raw, f"SELECT count(*) FROM (SELECT DISTINCT {columns} FROM frame)")
-    if row is None:
-        return int(raw.duplicated(keep="first").sum())
-    return len(raw) - int(row[0])
-
-
-def _count_distinct(values: pd.Series) -> int:
-    """Distinct non-missing values; DuckDB for long columns (3x faster than pandas on text)."""
-    row = None
-    if len(values) >= 100_000:
-        row = query_frame(values.rename("v").to_frame(), "SELECT count(DISTINCT v) FROM frame")
-    return int(values.nunique()) if row is None else int(row[0])
-
-
 def _handle_duplicates(
     df: pd.DataFrame, raw: pd.DataFrame, duplicates: str, summary: QualitySummary
 ) -> pd.DataFrame:
     """Count rows identical to an earlier row in every column of the input; drop on request."""
     if duplicates not in {"keep", "drop"}:
         raise ValueError("duplicates must be 'keep' or 'drop'.")
-    summary.duplicates = _count_duplicates(raw)
+    summary.duplicates = count_duplicates(raw)
     if duplicates == "drop" and summary.duplicates:
         dup = raw.duplicated(keep="first")
         summary.drop("exact duplicate row (duplicates='drop')", summary.duplicates)
@@ -519,10 +166,6 @@ def _observation_cut(
     return df[~late]
 
 
-def _is_path_like(source: Any) -> bool:
-    return isinstance(source, str | os.PathLike)
-
-
 # --- public loaders --------------------------------------------------------------------
 
 
@@ -537,6 +180,10 @@ def load_transactions(
     unit_price_col: str | None = None,
     date_format: str | None = None,
     dayfirst: bool = False,
+    encoding: str | None = None,
+    decimal: str = ".",
+    thousands: str | None = None,
+    sheet: str | int | None = None,
     observation_end: Any = None,
     returns: str = "net",
     duplicates: str = "keep",
@@ -546,8 +193,11 @@ def load_transactions(
 
     Parameters
     ----------
-    source : path or DataFrame
-        CSV, Parquet or Excel file, or a DataFrame; one row per order or order line.
+    source : path, glob or DataFrame
+        CSV/TSV, Parquet or Excel file, a glob of such files (``orders_2024_*.csv``, read and
+        stacked), or a DataFrame; one row per order or order line. Currency marks in amounts
+        (``$``, ``zł``, ``EUR``, ...) are removed and counted; two currencies in one column
+        are an error.
     customer_col, date_col, amount_col, order_col : str
         Your column names for the customer ID, the order timestamp, the net line amount and
         the order ID. ``order_col`` may be None (or absent when left at its default): then
@@ -559,6 +209,17 @@ def load_transactions(
         the format of the first value.
     dayfirst : bool, default False
         Read ambiguous dates such as ``03/04/2024`` as 3 April.
+    encoding : str, optional
+        Encoding of a text file; default: detected among UTF-8 (with or without a byte-order
+        mark), cp1250 and cp1252.
+    decimal : {".", ","}, default "."
+        Decimal mark of numbers written as text; ``","`` reads ``1 234,50`` and ``1.234,50``.
+    thousands : str, optional
+        Thousands separator of numbers written as text (``" "``, ``"."``, ``","`` or ``"'"``);
+        default ``","`` with ``decimal="."`` and a space (any kind) or ``"."`` with
+        ``decimal=","``.
+    sheet : str or int, optional
+        Excel sheet name or position (from 0); default the first sheet.
     observation_end : date-like, optional
         Last day of data used (inclusive); later rows are dropped and counted.
     returns : {"net", "drop"}, default "net"
@@ -580,15 +241,19 @@ def load_transactions(
     Raises
     ------
     FileNotFoundError
-        The file does not exist.
+        The file does not exist, or no file matches the glob.
     DataValidationError
-        Missing columns, unparseable dates or amounts, an empty file: every problem at once.
+        Missing or duplicated columns, unparseable dates or amounts, two currencies, a
+        float ID too large to be exact, an empty file: every problem at once, naming the
+        file, the column, the rows and the parameter to use.
     """
     table = "transactions"
     if returns not in {"net", "drop"}:
         raise ValueError("returns must be 'net' (net against same-day purchases) or 'drop'.")
-    raw, name = _read(source, table)
-    summary = QualitySummary(table=table, source=name, rows_read=len(raw))
+    raw, summary, numbers = _open(
+        source, table, encoding=encoding, decimal=decimal, thousands=thousands, sheet=sheet
+    )
+    frame = raw.frame
     line_items = quantity_col is not None or unit_price_col is not None
     needed = {CUSTOMER: (customer_col, "customer_col"), ORDER_DATE: (date_col, "date_col")}
     if line_items:
@@ -600,27 +265,27 @@ def load_transactions(
         needed[AMOUNT] = (amount_col, "amount_col")
     else:
         raise ValueError("Give amount_col=, or quantity_col= and unit_price_col=.")
-    use_order = bool(order_col) and (order_col in raw.columns or order_col != ORDER)
+    use_order = bool(order_col) and (order_col in frame.columns or order_col != ORDER)
     if use_order:
         needed[ORDER] = (order_col, "order_col")
-    _require(raw, needed, table)
+    raw.require(needed)
 
     mapped = {col for col, _ in needed.values()} | {CUSTOMER, ORDER_DATE, AMOUNT, ORDER}
     if segment_cols is None:
-        segments = [c for c in raw.columns if c not in mapped]
+        segments = [c for c in frame.columns if c not in mapped]
     else:
         segments = list(segment_cols)
-        absent = [c for c in segments if c not in raw.columns]
+        absent = [c for c in segments if c not in frame.columns]
         if absent:
-            raise DataValidationError(
-                [_missing_column(c, "segment_cols", list(raw.columns)) for c in absent], table
+            raise raw.error(
+                [missing_column(c, "segment_cols", list(frame.columns)) for c in absent]
             )
 
     problems: list[dict] = []
-    out = pd.DataFrame(index=raw.index)
-    out[CUSTOMER] = _parse_ids(raw[customer_col], customer_col, summary)
-    out[ORDER_DATE] = _parse_dates(
-        raw[date_col],
+    out = pd.DataFrame(index=frame.index)
+    out[CUSTOMER] = parse_ids(frame[customer_col], customer_col, summary, problems)
+    out[ORDER_DATE] = parse_dates(
+        frame[date_col],
         date_col,
         date_format=date_format,
         dayfirst=dayfirst,
@@ -628,25 +293,27 @@ def load_transactions(
         problems=problems,
         parameter="date_col",
     )
-    _check_future(out[ORDER_DATE], raw[date_col], date_col, observation_end, problems)
+    _check_future(out[ORDER_DATE], frame[date_col], date_col, observation_end, problems)
     if line_items:
-        qty = _parse_numbers(raw[quantity_col], quantity_col, problems)
-        price = _parse_amounts(raw[unit_price_col], unit_price_col, summary, problems)
+        qty = parse_numbers(frame[quantity_col], quantity_col, problems, numbers)
+        price = parse_amounts(frame[unit_price_col], unit_price_col, summary, problems, numbers)
         out[AMOUNT] = qty * price
     else:
-        out[AMOUNT] = _parse_amounts(raw[amount_col], amount_col, summary, problems)
+        out[AMOUNT] = parse_amounts(frame[amount_col], amount_col, summary, problems, numbers)
     for col in segments:
-        out[col] = raw[col]
+        out[col] = frame[col]
     if problems:
-        raise DataValidationError(problems, table)
+        raise raw.error(problems)
 
     if use_order:
-        out["_order"] = raw[order_col]
-    out = _handle_duplicates(out, raw, duplicates, summary)
+        out["_order"] = frame[order_col]
+    out = _handle_duplicates(out, frame, duplicates, summary)
     out = _drop_missing_ids(out, summary)
     out = _observation_cut(out, ORDER_DATE, observation_end, summary)
     if use_order:
-        out[ORDER] = _parse_ids(out.pop("_order"), order_col, QualitySummary(table, name))
+        out[ORDER] = parse_ids(out.pop("_order"), order_col, summary, problems)
+        if problems:
+            raise raw.error(problems)
         missing_order = out[ORDER].isna()
         if missing_order.any():
             out.loc[missing_order, ORDER] = _synthetic_order_ids(out[missing_order])
@@ -670,7 +337,7 @@ def load_transactions(
             "same customer's purchases of the same day"
         )
     out = out[[CUSTOMER, ORDER_DATE, AMOUNT, ORDER, *segments]]
-    _validate(out, schemas.Transactions, table, [])
+    _validate(out, schemas.Transactions, raw)
     return _finish(out, summary, ORDER_DATE)
 
 
@@ -691,6 +358,10 @@ def load_surveys(
     ces_scale_max: int = 7,
     date_format: str | None = None,
     dayfirst: bool = False,
+    encoding: str | None = None,
+    decimal: str = ".",
+    thousands: str | None = None,
+    sheet: str | int | None = None,
     observation_end: Any = None,
     duplicates: str = "keep",
     segment_cols: list[str] | None = None,
@@ -702,14 +373,19 @@ def load_surveys(
     often carry only some scores); a column named explicitly must exist. Scores are whole
     numbers within their scale, or empty (a skipped question, counted). Scores out of scale or
     not whole numbers raise :class:`DataValidationError` listing the rows.
+
+    Paths, globs and the reading options ``encoding``, ``decimal``, ``thousands`` and
+    ``sheet`` work as in :func:`load_transactions`.
     """
     table = "surveys"
     if csat_scale_max not in schemas.CSAT_SCALES:
         raise ValueError(f"csat_scale_max must be one of {sorted(schemas.CSAT_SCALES)}.")
     if ces_scale_max not in schemas.CES_SCALES:
         raise ValueError(f"ces_scale_max must be one of {sorted(schemas.CES_SCALES)}.")
-    raw, name = _read(source, table)
-    summary = QualitySummary(table=table, source=name, rows_read=len(raw))
+    raw, summary, numbers = _open(
+        source, table, encoding=encoding, decimal=decimal, thousands=thousands, sheet=sheet
+    )
+    frame = raw.frame
     scales = {
         "csat": (csat_col, "csat_col", schemas.CSAT_SCALES[csat_scale_max]),
         "nps": (nps_col, "nps_col", schemas.NPS_SCALE),
@@ -719,33 +395,34 @@ def load_surveys(
     needed = {CUSTOMER: (customer_col, "customer_col"), RESPONSE_DATE: (date_col, "date_col")}
     present: dict[str, tuple[str, tuple[int, int]]] = {}
     for score, (col, param, scale) in scales.items():
-        if not col or (col == defaults[score] and col not in raw.columns):
+        if not col or (col == defaults[score] and col not in frame.columns):
             continue
         needed[score] = (col, param)
         present[score] = (col, scale)
-    _require(raw, needed, table)
+    raw.require(needed)
     if not present:
-        raise DataValidationError(
+        raise raw.error(
             [
                 {
                     "column": "csat/nps/ces",
                     "rule": "no score column found",
                     "count": 0,
-                    "hint": f"Columns found: {', '.join(raw.columns)}. Name your score columns "
+                    "hint": f"Columns found: {', '.join(frame.columns)}. Name your score columns "
                     "with csat_col=, nps_col= or ces_col=",
                 }
-            ],
-            table,
+            ]
         )
     mapped = {col for col, _ in needed.values()}
     segments = (
-        [c for c in raw.columns if c not in mapped] if segment_cols is None else list(segment_cols)
+        [c for c in frame.columns if c not in mapped]
+        if segment_cols is None
+        else list(segment_cols)
     )
     problems: list[dict] = []
-    out = pd.DataFrame(index=raw.index)
-    out[CUSTOMER] = _parse_ids(raw[customer_col], customer_col, summary)
-    out[RESPONSE_DATE] = _parse_dates(
-        raw[date_col],
+    out = pd.DataFrame(index=frame.index)
+    out[CUSTOMER] = parse_ids(frame[customer_col], customer_col, summary, problems)
+    out[RESPONSE_DATE] = parse_dates(
+        frame[date_col],
         date_col,
         date_format=date_format,
         dayfirst=dayfirst,
@@ -753,49 +430,22 @@ def load_surveys(
         problems=problems,
         parameter="date_col",
     )
-    _check_future(out[RESPONSE_DATE], raw[date_col], date_col, observation_end, problems)
+    _check_future(out[RESPONSE_DATE], frame[date_col], date_col, observation_end, problems)
     for score, (col, (low, high)) in present.items():
-        out[score] = _parse_scores(raw[col], col, low, high, problems)
+        out[score] = parse_scores(frame[col], col, low, high, problems)
         missing = int(out[score].isna().sum())
         if missing:
             summary.corrections.append(f"{col}: {missing:,} responses without a score (skipped)")
     for col in segments:
-        out[col] = raw[col]
+        out[col] = frame[col]
     if problems:
-        raise DataValidationError(problems, table)
-    out = _handle_duplicates(out, raw, duplicates, summary)
+        raise raw.error(problems)
+    out = _handle_duplicates(out, frame, duplicates, summary)
     out = _drop_missing_ids(out, summary)
     out = _observation_cut(out, RESPONSE_DATE, observation_end, summary)
     schema = schemas.survey_schema({s: scale for s, (_, scale) in present.items()})
-    _validate(out, schema, table, [])
+    _validate(out, schema, raw)
     return _finish(out, summary, RESPONSE_DATE)
-
-
-def _parse_scores(raw: pd.Series, column: str, low: int, high: int, problems: list[dict]):
-    values = pd.to_numeric(raw, errors="coerce").astype("float64")
-    not_number = raw.notna() & values.isna()
-    if is_numeric_dtype(raw):
-        not_number = pd.Series(False, index=raw.index)
-    else:
-        text = raw.astype("string").str.strip()
-        not_number = text.notna() & (text != "") & values.isna()
-    if not_number.any():
-        problems.append(problem(column, "scores that are not numbers", not_number, raw))
-    fractional = values.notna() & (values != np.round(values))
-    if fractional.any():
-        problems.append(problem(column, "scores that are not whole numbers", fractional, raw))
-    outside = values.notna() & ~fractional & ((values < low) | (values > high))
-    if outside.any():
-        problems.append(
-            problem(
-                column,
-                f"scores outside the {low}-{high} scale",
-                outside,
-                raw,
-                hint="Check the scale parameter (csat_scale_max=, ces_scale_max=) or the export",
-            )
-        )
-    return values.where(~fractional).round().astype("Int64")
 
 
 def load_subscriptions(
@@ -807,30 +457,42 @@ def load_subscriptions(
     mrr_col: str = "mrr",
     date_format: str | None = None,
     dayfirst: bool = False,
+    encoding: str | None = None,
+    decimal: str = ".",
+    thousands: str | None = None,
+    sheet: str | int | None = None,
     segment_cols: list[str] | None = None,
 ) -> pd.DataFrame:
     """Load a subscription table: ``customer_id``, ``start_date``, ``end_date`` (empty = still
     active), ``mrr`` (monthly recurring revenue, >= 0). A customer may have several rows
-    (upgrades and downgrades start a new row)."""
+    (upgrades and downgrades start a new row).
+
+    Paths, globs and the reading options ``encoding``, ``decimal``, ``thousands`` and
+    ``sheet`` work as in :func:`load_transactions`.
+    """
     table = "subscriptions"
-    raw, name = _read(source, table)
-    summary = QualitySummary(table=table, source=name, rows_read=len(raw))
+    raw, summary, numbers = _open(
+        source, table, encoding=encoding, decimal=decimal, thousands=thousands, sheet=sheet
+    )
+    frame = raw.frame
     needed = {
         CUSTOMER: (customer_col, "customer_col"),
         "start_date": (start_col, "start_col"),
         "end_date": (end_col, "end_col"),
         "mrr": (mrr_col, "mrr_col"),
     }
-    _require(raw, needed, table)
+    raw.require(needed)
     mapped = {col for col, _ in needed.values()}
     segments = (
-        [c for c in raw.columns if c not in mapped] if segment_cols is None else list(segment_cols)
+        [c for c in frame.columns if c not in mapped]
+        if segment_cols is None
+        else list(segment_cols)
     )
     problems: list[dict] = []
-    out = pd.DataFrame(index=raw.index)
-    out[CUSTOMER] = _parse_ids(raw[customer_col], customer_col, summary)
-    out["start_date"] = _parse_dates(
-        raw[start_col],
+    out = pd.DataFrame(index=frame.index)
+    out[CUSTOMER] = parse_ids(frame[customer_col], customer_col, summary, problems)
+    out["start_date"] = parse_dates(
+        frame[start_col],
         start_col,
         date_format=date_format,
         dayfirst=dayfirst,
@@ -838,11 +500,11 @@ def load_subscriptions(
         problems=problems,
         parameter="start_col",
     )
-    end_raw = raw[end_col]
+    end_raw = frame[end_col]
     end_present = end_raw.notna() & (end_raw.astype("string").str.strip() != "")
-    end = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[us]")
+    end = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[us]")
     if end_present.any():
-        end[end_present] = _parse_dates(
+        end[end_present] = parse_dates(
             end_raw[end_present],
             end_col,
             date_format=date_format,
@@ -852,13 +514,13 @@ def load_subscriptions(
             parameter="end_col",
         )
     out["end_date"] = end
-    out["mrr"] = _parse_amounts(raw[mrr_col], mrr_col, summary, problems)
+    out["mrr"] = parse_amounts(frame[mrr_col], mrr_col, summary, problems, numbers)
     for col in segments:
-        out[col] = raw[col]
+        out[col] = frame[col]
     if problems:
-        raise DataValidationError(problems, table)
+        raise raw.error(problems)
     out = _drop_missing_ids(out, summary)
-    _validate(out, schemas.Subscriptions, table, [])
+    _validate(out, schemas.Subscriptions, raw)
     return _finish(out, summary, "start_date")
 
 
@@ -869,19 +531,27 @@ def load_costs(
     cost_col: str = "cost",
     date_format: str | None = None,
     dayfirst: bool = False,
+    encoding: str | None = None,
+    decimal: str = ".",
+    thousands: str | None = None,
+    sheet: str | int | None = None,
 ) -> pd.DataFrame:
     """Load retention costs: ``period_start`` (first day of the period) and ``cost`` (>= 0,
-    in the currency of the transactions)."""
+    in the currency of the transactions).
+
+    Paths, globs and the reading options ``encoding``, ``decimal``, ``thousands`` and
+    ``sheet`` work as in :func:`load_transactions`.
+    """
     table = "retention costs"
-    raw, name = _read(source, table)
-    summary = QualitySummary(table=table, source=name, rows_read=len(raw))
-    _require(
-        raw, {"period_start": (period_col, "period_col"), "cost": (cost_col, "cost_col")}, table
+    raw, summary, numbers = _open(
+        source, table, encoding=encoding, decimal=decimal, thousands=thousands, sheet=sheet
     )
+    frame = raw.frame
+    raw.require({"period_start": (period_col, "period_col"), "cost": (cost_col, "cost_col")})
     problems: list[dict] = []
-    out = pd.DataFrame(index=raw.index)
-    out["period_start"] = _parse_dates(
-        raw[period_col],
+    out = pd.DataFrame(index=frame.index)
+    out["period_start"] = parse_dates(
+        frame[period_col],
         period_col,
         date_format=date_format,
         dayfirst=dayfirst,
@@ -889,10 +559,10 @@ def load_costs(
         problems=problems,
         parameter="period_col",
     )
-    out["cost"] = _parse_amounts(raw[cost_col], cost_col, summary, problems)
+    out["cost"] = parse_amounts(frame[cost_col], cost_col, summary, problems, numbers)
     if problems:
-        raise DataValidationError(problems, table)
-    _validate(out, schemas.RetentionCosts, table, [])
+        raise raw.error(problems)
+    _validate(out, schemas.RetentionCosts, raw)
     return _finish(out, summary, "period_start")
 
 
@@ -902,8 +572,6 @@ def load_costs(
 def _lifetimes_dataset(name: str) -> Path:
     """Path of a file shipped in lifetimes' datasets folder, found without importing lifetimes
     (its import changes global state and its datasets module needs pkg_resources)."""
-    from importlib.util import find_spec
-
     spec = find_spec("lifetimes")
     if spec is None or not spec.submodule_search_locations:
         raise ModuleNotFoundError("The lifetimes package is not installed (pip install lifetimes).")
@@ -940,7 +608,8 @@ def load_cdnow(sample: bool = False) -> pd.DataFrame:
 def load_online_retail(path: PathOrFrame | None = None, **kwargs: Any) -> pd.DataFrame:
     """UCI Online Retail (Chen 2015, CC BY 4.0): invoice lines of a UK gift retailer,
     2010-12-01 to 2011-12-09. Amount = Quantity * UnitPrice (GBP); cancellations (negative
-    quantities) are returns; lines without a customer are dropped and counted."""
+    quantities) are returns; lines without a customer are dropped and counted; its 5,268
+    exact duplicate lines are kept unless ``duplicates="drop"``."""
     if path is None:
         candidates = [config.ONLINE_RETAIL, config.SHARED_ONLINE_RETAIL]
         path = next((p for p in candidates if p.exists()), None)
@@ -965,10 +634,12 @@ BUILTIN_DATASETS = {
         "demo": lambda **kw: load_transactions(config.SAMPLE_TRANSACTIONS, **_only(kw, _TX_KW)),
         "cdnow": lambda **kw: load_cdnow(sample=False),
         "cdnow_sample": lambda **kw: load_cdnow(sample=True),
-        "online_retail": lambda **kw: load_online_retail(**_only(kw, {"observation_end"})),
+        "online_retail": lambda **kw: load_online_retail(**_only(kw, _TX_KW)),
     },
     "surveys": {
-        "demo": lambda **kw: load_surveys(config.SAMPLE_SURVEYS, **_only(kw, {"observation_end"}))
+        "demo": lambda **kw: load_surveys(
+            config.SAMPLE_SURVEYS, **_only(kw, {"observation_end", "duplicates"})
+        )
     },
     "subscriptions": {"demo": lambda **kw: load_subscriptions(config.SAMPLE_SUBSCRIPTIONS)},
     "costs": {"demo": lambda **kw: load_costs(config.SAMPLE_COSTS)},
@@ -994,8 +665,10 @@ def open_dataset(
     Names: ``"demo"`` (the embedded demo shop, all kinds), ``"cdnow"``, ``"cdnow_sample"``,
     ``"online_retail"`` (transactions). ``""`` or None returns None (the notebooks use it for
     "not given"). Mapping keywords with empty-string values are treated as not given, so
-    notebook parameters can pass ``order_col=""``. Built-in data sets carry their own column
-    mapping and ignore the mapping keywords (``observation_end`` still applies).
+    notebook parameters can pass ``order_col=""``, ``sheet=""`` or ``decimal=""``. A path may
+    be a glob (``orders_2024_*.csv``). Built-in data sets carry their own column mapping and
+    reading options and ignore those keywords (``observation_end``, and for the demo data
+    and Online Retail ``returns`` and ``duplicates``, still apply).
     """
     if kind not in _LOADERS:
         raise ValueError(f"kind must be one of {sorted(_LOADERS)}.")
@@ -1026,4 +699,4 @@ def open_dataset(
 
 
 def _is_path_like_file(text: str) -> bool:
-    return Path(text).exists() or any(sep in text for sep in ("/", "\\", "."))
+    return Path(text).exists() or any(sep in text for sep in ("/", "\\", ".", "*", "?"))

@@ -840,7 +840,7 @@ def test_notebook_runs_on_the_demo_data(tmp_path):
 
     executed = nbformat.read(out, as_version=4)
     declared = [p.name for p in PythonTranslator.inspect(nbformat.read(NOTEBOOK, 4).cells[1])]
-    assert len(declared) == 19  # every parameter is documented by papermill --help-notebook
+    assert len(declared) == 24  # every parameter is documented by papermill --help-notebook
     headlines = {h["name"]: h["value"] for h in read_headlines(executed)}
     customers = pd.read_parquet(tmp_path / "clv_customers.parquet")
     assert headlines["customers"] == len(customers) > 0

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from retention_utils import io
+from retention_utils import io, quality
 from retention_utils.io import DataValidationError
 
 
@@ -191,7 +191,7 @@ def test_dates_after_observation_end_dropped_and_counted(tmp_path):
 def test_currency_strings_parsed(tmp_path):
     text = (
         TX
-        + 'c1,2024-01-01,"$1,234.50",o1\nc1,2024-01-02,(12.00),o2\nc1,2024-01-03,€ 3,o3\nc1,2024-01-04,-2.5,o4\n'
+        + 'c1,2024-01-01,"$1,234.50",o1\nc1,2024-01-02,(12.00),o2\nc1,2024-01-03,3 USD,o3\nc1,2024-01-04,-2.5,o4\n'
     )
     out = io.load_transactions(write(tmp_path, text))
     assert out["amount"].tolist() == [1234.5, -12.0, 3.0, -2.5]
@@ -207,11 +207,14 @@ def test_bad_amounts_rejected_with_examples(tmp_path):
     )
     with pytest.raises(DataValidationError) as err:
         io.load_transactions(write(tmp_path, text))
-    (problem,) = err.value.problems
-    assert problem["rule"] == "values that are not amounts"
-    assert problem["count"] == 3
-    assert problem["examples"] == ["1.234,50", "twelve", None]
-    assert problem["rows"] == [1, 2, 3]
+    european, other = err.value.problems
+    assert european["rule"] == "values that look like European numbers (decimal comma)"
+    assert (european["examples"], european["rows"]) == (["1.234,50"], [1])
+    assert "Pass decimal=','" in european["hint"]
+    assert other["rule"] == "values that are not amounts"
+    assert other["count"] == 2
+    assert other["examples"] == ["twelve", None]
+    assert other["rows"] == [2, 3]
 
 
 def test_negative_amounts_are_returns(tmp_path):
@@ -229,7 +232,7 @@ def test_all_problems_reported_at_once(tmp_path):
     with pytest.raises(DataValidationError) as err:
         io.load_transactions(write(tmp_path, text))
     assert {p["column"] for p in err.value.problems} == {"order_date", "amount"}
-    assert str(err.value).startswith("2 problems in the transactions:")
+    assert str(err.value).startswith(f"2 problems in the transactions file '{tmp_path}/tx.csv':")
 
 
 # --- rows ---------------------------------------------------------------------------------
@@ -399,7 +402,7 @@ def test_quality_table_lists_drops_and_corrections(tmp_path):
 
 def test_distinct_count_of_large_text_columns_agrees_with_pandas():
     values = pd.Series([f"c{i % 12_345}" for i in range(150_000)] + [None] * 10, dtype="str")
-    assert io._count_distinct(values) == values.nunique() == 12_345
+    assert quality.count_distinct(values) == values.nunique() == 12_345
 
 
 # --- rows dated in the future (SPEC section 3) ----------------------------------------------
