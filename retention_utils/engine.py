@@ -205,8 +205,7 @@ def _observation_end(table: ir.Table, observation_end) -> pd.Timestamp:
 
 
 def _last_day(table: ir.Table) -> pd.Timestamp:
-    with _quiet_pandas_bridge():
-        value = table[ORDER_DATE].max().execute()
+    value = scalar(table[ORDER_DATE].max())
     if value is None or pd.isna(value):
         raise ValueError(
             "There are no transactions: the data is empty, every row is after observation_end, "
@@ -357,6 +356,57 @@ def rfm_summary(
     table = as_table(transactions)
     end = _observation_end(table, observation_end)
     out = _rfm_frame(table, end, freq, freq_multiplier)
+    out.attrs.update(
+        unit_days=unit_days,
+        freq=freq,
+        freq_multiplier=freq_multiplier,
+        observation_end=end.date().isoformat(),
+    )
+    return out
+
+
+def rfm_counts(
+    transactions: Source,
+    *,
+    freq: str = "D",
+    freq_multiplier: int = 1,
+    observation_end=None,
+) -> pd.DataFrame:
+    """The distinct (frequency, recency, T) rows of :func:`rfm_summary` with their number of
+    customers, counted on the table's backend: what a BG/NBD or Pareto/NBD fit needs (as
+    lifetimes' ``weights``), without one row per customer leaving the backend.
+
+    Returns
+    -------
+    DataFrame
+        Float columns ``frequency``, ``recency``, ``T`` (units as in :func:`rfm_summary`) and
+        ``customers`` (int64), sorted; ``attrs`` as in :func:`rfm_summary`.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> tx = pd.DataFrame({"customer_id": ["a", "a", "b", "c"],
+    ...                    "order_date": pd.to_datetime(["2024-01-01", "2024-01-08",
+    ...                                                  "2024-01-05", "2024-01-05"]),
+    ...                    "amount": [10.0, 20.0, 7.0, 3.0]})
+    >>> rfm_counts(tx, observation_end="2024-01-10").values.tolist()
+    [[0.0, 0.0, 5.0, 2.0], [1.0, 7.0, 9.0, 1.0]]
+    """
+    unit_days = _rfm_unit_days(freq, freq_multiplier)
+    table = as_table(transactions)
+    end = _observation_end(table, observation_end)
+    periods = _purchase_periods_expr(table, freq, end)
+    rfm = _customer_rfm_expr(periods, lifetimes_period_start(end, freq))
+    counts = rfm.group_by(["periods", "recency_days", "T_days"]).aggregate(customers=rfm.count())
+    raw = to_pandas(counts.order_by(["periods", "recency_days", "T_days"]))
+    out = pd.DataFrame(
+        {
+            "frequency": raw["periods"].astype("float64").to_numpy() - 1,
+            "recency": _in_units(raw["recency_days"], freq, freq_multiplier).to_numpy(),
+            "T": _in_units(raw["T_days"], freq, freq_multiplier).to_numpy(),
+            "customers": raw["customers"].astype("int64").to_numpy(),
+        }
+    )
     out.attrs.update(
         unit_days=unit_days,
         freq=freq,
@@ -1070,7 +1120,7 @@ def window_counts(
         active=(d.is_purchase & in_window).cast("int64").max(),
         before=(d.is_purchase & (d.day < ibis.literal(start.date()))).cast("int64").max(),
         orders=d.orders.sum(where=in_window),
-        revenue=d.amount.sum(where=in_window),
+        revenue=d.net_micros.sum(where=in_window),  # micro-units: exact on every backend
     )
     c = per_customer
     agg = c.aggregate(
@@ -1083,7 +1133,7 @@ def window_counts(
         active_customers=c.active.sum(),
         repeat_customers=((c.active == 1) & (c.orders >= 2)).cast("int64").sum(),
         orders=c.orders.sum(),
-        revenue=c.revenue.sum(),
+        revenue=money_expr(c.revenue.sum()),
     )
     row = to_pandas(agg).iloc[0]
     out = {k: int(0 if pd.isna(row[k]) else row[k]) for k in agg.columns if k != "revenue"}
