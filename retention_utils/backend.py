@@ -190,6 +190,11 @@ def open_transactions(
 def spark_table(frame: pd.DataFrame, con) -> ir.Table:
     """A pandas frame as a Spark table of the ibis backend ``con`` (a cached Spark view)."""
     name = f"_retention_{id(frame):x}_{len(frame)}"
+    # Missing text would reach Spark as the text "nan": send it as None (a null).
+    text = [c for c in frame.columns if pd.api.types.is_string_dtype(frame[c])]
+    if text:
+        frame = frame.astype({c: object for c in text})
+        frame[text] = frame[text].where(frame[text].notna(), None)
     with quiet_bridge():
         con.create_view(name, ibis.memtable(frame), overwrite=True)
         return con.table(name).cache()
@@ -315,9 +320,13 @@ def to_pandas(expr: ir.Table) -> pd.DataFrame:
 
 
 def scalar(expr: ir.Scalar):
-    """Execute a scalar expression (a count, a min or max) on its backend."""
+    """Execute a scalar expression (a count, a min or max) on its backend; timestamps come
+    back in microseconds on every backend (Spark gives nanoseconds)."""
     with quiet_bridge():
-        return expr.execute()
+        value = expr.execute()
+    if isinstance(value, pd.Timestamp):
+        return value.as_unit("us")
+    return value
 
 
 # --- Reuse across calls ----------------------------------------------------------------
