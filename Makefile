@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 OUT ?= reports/demo
 
-.PHONY: setup test report lab lint format data bench bench-smoke browser-check clean
+.PHONY: setup setup-spark test report lab lint format data bench bench-smoke browser-check clean
 
 setup: $(STAMP)
 
@@ -17,6 +17,15 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $(STAMP)
+
+# Spark engine: pyspark (built from an sdist, about 2 minutes) beside the lock; needs Java 17.
+SPARK_STAMP := $(VENV)/.spark-installed
+setup-spark: $(SPARK_STAMP)
+
+$(SPARK_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install --quiet --no-build-isolation -e ".[spark]"
+	$(BIN)/python -m pip check
+	touch $(SPARK_STAMP)
 
 test: setup
 	$(BIN)/python -m pytest

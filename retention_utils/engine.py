@@ -1,4 +1,4 @@
-"""The aggregation engine: all per-transaction work, written with ibis, run by DuckDB.
+"""The aggregation engine: all per-transaction work, written with ibis, run by DuckDB or Spark.
 
 Every function here accepts a transaction source with the canonical columns
 (``customer_id``, ``order_date``, ``amount``, optional ``order_id`` and segment columns):
@@ -6,10 +6,13 @@ Every function here accepts a transaction source with the canonical columns
 * a pandas DataFrame (as returned by :func:`retention_utils.load_transactions`),
 * a path or glob to Parquet or CSV files (read by DuckDB without going through pandas, so
   files larger than memory work), or
-* an ibis table (any backend ibis supports; DuckDB in process is the default).
+* an ibis table (any backend ibis supports; DuckDB in process is the default; Spark tables
+  from :func:`open_transactions`),
 
 and returns small pandas frames. Expressions are plain ibis (no backend-specific SQL and no
-per-row Python), so the same code can run on another ibis backend such as Spark.
+per-row Python) in the subset Spark accepts (no ``nunique`` over a window, no ``sample(seed=)``,
+no temporary tables), so a query runs where its table lives: connections, sessions and the
+cache are in :mod:`retention_utils.backend`.
 
 Netting of returns (SPEC section 3): amounts are summed exactly (integer micro-units) per
 order and per customer and calendar day. A day (an order) is a purchase when its net amount
@@ -20,26 +23,35 @@ is not (see :func:`is_purchase_expr`).
 from __future__ import annotations
 
 import contextlib
-import glob as _glob
 import json
 import os
 import shutil
-import uuid
 import warnings
-from collections import OrderedDict
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
+from retention_utils.backend import (  # noqa: F401  (the engine's public backend layer)
+    Source,
+    as_table,
+    clear_cache,
+    connection,
+    is_spark,
+    keep_daily,
+    kept_daily,
+    open_transactions,
+    quiet_bridge,
+    scalar,
+    spark_backend,
+    spark_session,
+    to_pandas,
+)
 from retention_utils.config import AMOUNT, CUSTOMER, ORDER, ORDER_DATE
-from retention_utils.errors import DataValidationError, whole_number
-from retention_utils.io import progress_bar_off, query_frame
+from retention_utils.errors import whole_number
 from retention_utils.periods import (
     WEEK_ORIGIN,
     PeriodGrid,
@@ -52,232 +64,24 @@ from retention_utils.periods import (
     period_start,
 )
 
-Source = pd.DataFrame | str | os.PathLike | ir.Table
-
-_connection: Any = None
-
-
-def connection():
-    """The in-process DuckDB connection used when a source is a DataFrame or a path."""
-    global _connection
-    if _connection is None:
-        con = ibis.duckdb.connect()
-        progress_bar_off(con.con)
-        _connection = con
-    return _connection
-
-
-@contextlib.contextmanager
-def _quiet_pandas_bridge() -> Iterator[None]:
-    """Hide two known warnings of this stack, and only those: the Pandas4Warning of ibis's
-    pandas bridge on pandas 3, and the DuckDB 2.0 deprecation of ``fetch_arrow_table`` that
-    ibis 12's DuckDB backend triggers when it reads files or creates tables."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings(
-            "ignore", category=pd.errors.Pandas4Warning, module=r"ibis\.formats\.pandas"
-        )
-        warnings.filterwarnings(
-            "ignore",
-            message=r"fetch_arrow_table\(\) is deprecated",
-            category=DeprecationWarning,
-            module=r"ibis\.backends\.duckdb",
-        )
-        yield
-
-
-def as_table(source: Source, *, required: tuple[str, ...] = (CUSTOMER, ORDER_DATE, AMOUNT)):
-    """An ibis table for a DataFrame, a Parquet/CSV path or glob, or an ibis table.
-
-    Raises
-    ------
-    FileNotFoundError
-        When a path or glob matches no file.
-    retention_utils.DataValidationError
-        When a required canonical column is missing, or has a type the engine cannot use
-        (dates must be timestamps or dates, amounts numbers): the message names the column
-        and the type found.
-    """
-    if isinstance(source, ir.Table):
-        table = source
-    elif isinstance(source, pd.DataFrame):
-        table = _frame_table(source)
-    elif isinstance(source, str | os.PathLike):
-        table = _read_path(Path(source))
-    else:
-        raise TypeError(
-            f"Expected a DataFrame, a Parquet/CSV path or an ibis table, got {type(source).__name__}."
-        )
-    missing = [c for c in required if c not in table.columns]
-    if missing:
-        raise DataValidationError(
-            [
-                {
-                    "column": col,
-                    "rule": "required column is missing",
-                    "count": 0,
-                    "examples": [],
-                    "rows": [],
-                    "hint": f"columns found: {', '.join(table.columns)}; load the file with "
-                    "load_transactions(..., customer_col=, date_col=, amount_col=) to map "
-                    "your column names",
-                }
-                for col in missing
-            ]
-        )
-    _check_types(table, required, source)
-    return table
-
-
-#: What the engine needs of each canonical column it computes with.
-_DATE_COLUMNS = {ORDER_DATE, "start_date", "end_date"}
-_NUMBER_COLUMNS = {AMOUNT, "mrr"}
-
-
-def _check_types(table: ir.Table, required: tuple[str, ...], source: Source) -> None:
-    """Refuse text dates or text amounts before a query fails deep inside ibis."""
-    schema = table.schema()
-    problems = []
-    for col in required:
-        dtype = schema[col]
-        if col in _DATE_COLUMNS and not (dtype.is_timestamp() or dtype.is_date()):
-            needed = "a timestamp or a date"
-        elif col in _NUMBER_COLUMNS and not dtype.is_numeric():
-            needed = "numbers"
-        else:
-            continue
-        problems.append(
-            {
-                "column": col,
-                "rule": f"has type {dtype} where the engine needs {needed}",
-                "count": 0,
-                "hint": "Load the data with load_transactions(...) (it parses text dates and "
-                "amounts, with date_format=, dayfirst=, decimal=), or store the column with "
-                "that type in the file",
-            }
-        )
-    if problems:
-        where = f"file {str(source)!r}" if isinstance(source, str | os.PathLike) else "table"
-        raise DataValidationError(problems, f"engine's input {where}")
-
-
-def _read_path(path: Path) -> ir.Table:
-    text = str(path)
-    if any(ch in text for ch in "*?["):
-        matches = _glob.glob(text)
-    else:
-        matches = [text] if path.exists() else []
-    if not matches:
-        raise FileNotFoundError(f"No file found at {text!r}.")
-    suffix = Path(matches[0]).suffix.lower()
-    con = connection()
-    with _quiet_pandas_bridge():
-        if suffix in {".parquet", ".pq"}:
-            return con.read_parquet(text)
-        if suffix in {".csv", ".txt", ".gz"}:
-            return con.read_csv(text)
-    raise ValueError(
-        f"The engine reads Parquet or CSV files, not {suffix!r}; load other formats with "
-        "retention_utils.load_transactions first."
-    )
-
-
-def to_pandas(expr: ir.Table) -> pd.DataFrame:
-    """Execute an expression and return a pandas DataFrame."""
-    with _quiet_pandas_bridge():
-        return expr.to_pandas()
-
-
-# --- Reuse across calls ----------------------------------------------------------------
-#
-# A notebook calls the engine many times on the same large DataFrame, and each call would
-# rebuild the daily purchase table from every transaction row (about 1.5 s per call for ten
-# million rows). For DataFrames of CACHE_MIN_ROWS rows or more, the engine keeps the daily
-# table of the last CACHE_SIZE frames in DuckDB and reuses it while the frame's content is
-# unchanged: the key is a hash of every row (0.15 s for ten million rows), so editing the
-# frame in place, or passing another frame, simply misses the cache. Paths and ibis tables
-# are never cached. ``clear_cache()`` releases the memory.
-
-#: DataFrames with at least this many rows have their daily purchase table kept.
-CACHE_MIN_ROWS = 200_000
-#: How many DataFrames are kept (least recently used first out).
-CACHE_SIZE = 2
-
-
-@dataclass
-class _Cached:
-    table: ir.Table  # the DataFrame as an ibis memtable
-    daily: ir.Table | None = None  # its daily purchase table, materialised on second use
-    requests: int = 0  # times the daily table was asked for
-
-
-_cache: OrderedDict[tuple, _Cached] = OrderedDict()
-
-
-def clear_cache() -> None:
-    """Forget the daily purchase tables kept for large DataFrames."""
-    for entry in _cache.values():
-        _drop_daily(entry)
-    _cache.clear()
-
-
-def _drop_daily(entry: _Cached) -> None:
-    if entry.daily is not None:
-        name = entry.daily.get_name().rsplit(".", 1)[-1]
-        connection().raw_sql(f'DROP TABLE IF EXISTS "{name}"')
-        entry.daily = None
-
-
-def _content_key(frame: pd.DataFrame) -> tuple | None:
-    """Rows, columns, dtypes and the sum of every row's hash; None when DuckDB cannot hash
-    the frame faithfully (see :func:`query_frame`)."""
-    row = query_frame(frame, "SELECT sum(hash(f)::HUGEINT) FROM frame AS f")
-    if row is None:
-        return None
-    return (len(frame), tuple(map(str, frame.columns)), tuple(map(str, frame.dtypes)), row[0])
-
-
-def _frame_table(frame: pd.DataFrame) -> ir.Table:
-    """The ibis table of a DataFrame: the kept one when the same content was seen before."""
-    key = _content_key(frame) if CACHE_SIZE > 0 and len(frame) >= CACHE_MIN_ROWS else None
-    if key is not None and key in _cache:
-        _cache.move_to_end(key)
-        return _cache[key].table
-    with _quiet_pandas_bridge():
-        table = ibis.memtable(frame)
-    if key is not None:
-        _cache[key] = _Cached(table)
-        while len(_cache) > CACHE_SIZE:
-            _drop_daily(_cache.popitem(last=False)[1])
-    return table
+_quiet_pandas_bridge = quiet_bridge
 
 
 def _kept_daily(table: ir.Table, *, now: bool = False) -> ir.Table | None:
-    """The materialised daily purchase table of a kept DataFrame's table, else None.
+    """The kept daily purchase table of ``table`` (see :func:`retention_utils.backend.kept_daily`)."""
+    return kept_daily(table, purchase_days_expr, now=now)
 
-    It is built when asked for the second time (or ``now``): a single call computes straight
-    from the transactions (writing the table first would make it slower), repeated calls pay
-    once.
+
+def keep(transactions: pd.DataFrame | ir.Table) -> None:
+    """Build the daily purchase table now, for the engine calls that follow.
+
+    A large DataFrame (``backend.CACHE_MIN_ROWS`` rows or more; smaller ones are left alone, they
+    are fast anyway) has its table built on the second call otherwise: a report that makes
+    several calls on the same frame saves the first call's pass over every transaction. An
+    ibis table (on Spark for example) is kept only when given here; on Spark the daily table
+    is cached by Spark and never collected. Later calls must pass the same table object.
     """
-    entry = next((e for e in _cache.values() if e.table is table), None)
-    if entry is None:
-        return None
-    entry.requests += 1
-    if entry.daily is None and (now or entry.requests >= 2):
-        name = f"_retention_daily_{uuid.uuid4().hex}"
-        with _quiet_pandas_bridge():
-            entry.daily = connection().create_table(name, purchase_days_expr(table), temp=True)
-    return entry.daily
-
-
-def keep(transactions: pd.DataFrame) -> None:
-    """Build the daily purchase table of a large DataFrame now, for the engine calls that
-    follow (otherwise it is built on the second call). A report that makes several calls on
-    the same frame saves the first call's pass over every transaction; frames under
-    :data:`CACHE_MIN_ROWS` rows are left alone (they are fast anyway).
-    """
-    if not isinstance(transactions, pd.DataFrame):
-        raise TypeError(f"keep() takes a DataFrame, got {type(transactions).__name__}.")
-    _kept_daily(_frame_table(transactions), now=True)
+    keep_daily(transactions, purchase_days_expr)
 
 
 def days_up_to(table: ir.Table, observation_end=None) -> ir.Table:
@@ -405,8 +209,7 @@ def _observation_end(table: ir.Table, observation_end) -> pd.Timestamp:
 
 
 def _last_day(table: ir.Table) -> pd.Timestamp:
-    with _quiet_pandas_bridge():
-        value = table[ORDER_DATE].max().execute()
+    value = scalar(table[ORDER_DATE].max())
     if value is None or pd.isna(value):
         raise ValueError(
             "There are no transactions: the data is empty, every row is after observation_end, "
@@ -557,6 +360,57 @@ def rfm_summary(
     table = as_table(transactions)
     end = _observation_end(table, observation_end)
     out = _rfm_frame(table, end, freq, freq_multiplier)
+    out.attrs.update(
+        unit_days=unit_days,
+        freq=freq,
+        freq_multiplier=freq_multiplier,
+        observation_end=end.date().isoformat(),
+    )
+    return out
+
+
+def rfm_counts(
+    transactions: Source,
+    *,
+    freq: str = "D",
+    freq_multiplier: int = 1,
+    observation_end=None,
+) -> pd.DataFrame:
+    """The distinct (frequency, recency, T) rows of :func:`rfm_summary` with their number of
+    customers, counted on the table's backend: what a BG/NBD or Pareto/NBD fit needs (as
+    lifetimes' ``weights``), without one row per customer leaving the backend.
+
+    Returns
+    -------
+    DataFrame
+        Float columns ``frequency``, ``recency``, ``T`` (units as in :func:`rfm_summary`) and
+        ``customers`` (int64), sorted; ``attrs`` as in :func:`rfm_summary`.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> tx = pd.DataFrame({"customer_id": ["a", "a", "b", "c"],
+    ...                    "order_date": pd.to_datetime(["2024-01-01", "2024-01-08",
+    ...                                                  "2024-01-05", "2024-01-05"]),
+    ...                    "amount": [10.0, 20.0, 7.0, 3.0]})
+    >>> rfm_counts(tx, observation_end="2024-01-10").values.tolist()
+    [[0.0, 0.0, 5.0, 2.0], [1.0, 7.0, 9.0, 1.0]]
+    """
+    unit_days = _rfm_unit_days(freq, freq_multiplier)
+    table = as_table(transactions)
+    end = _observation_end(table, observation_end)
+    periods = _purchase_periods_expr(table, freq, end)
+    rfm = _customer_rfm_expr(periods, lifetimes_period_start(end, freq))
+    counts = rfm.group_by(["periods", "recency_days", "T_days"]).aggregate(customers=rfm.count())
+    raw = to_pandas(counts.order_by(["periods", "recency_days", "T_days"]))
+    out = pd.DataFrame(
+        {
+            "frequency": raw["periods"].astype("float64").to_numpy() - 1,
+            "recency": _in_units(raw["recency_days"], freq, freq_multiplier).to_numpy(),
+            "T": _in_units(raw["T_days"], freq, freq_multiplier).to_numpy(),
+            "customers": raw["customers"].astype("int64").to_numpy(),
+        }
+    )
     out.attrs.update(
         unit_days=unit_days,
         freq=freq,
@@ -1272,7 +1126,7 @@ def window_counts(
         active=(d.is_purchase & in_window).cast("int64").max(),
         before=(d.is_purchase & (d.day < ibis.literal(start.date()))).cast("int64").max(),
         orders=d.orders.sum(where=in_window),
-        revenue=d.amount.sum(where=in_window),
+        revenue=d.net_micros.sum(where=in_window),  # micro-units: exact on every backend
     )
     c = per_customer
     agg = c.aggregate(
@@ -1285,7 +1139,7 @@ def window_counts(
         active_customers=c.active.sum(),
         repeat_customers=((c.active == 1) & (c.orders >= 2)).cast("int64").sum(),
         orders=c.orders.sum(),
-        revenue=c.revenue.sum(),
+        revenue=money_expr(c.revenue.sum()),
     )
     row = to_pandas(agg).iloc[0]
     out = {k: int(0 if pd.isna(row[k]) else row[k]) for k in agg.columns if k != "revenue"}

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from pandas.testing import assert_frame_equal
 
-from retention_utils import cohorts, engine, io, kpis
+from retention_utils import backend, cohorts, engine, io, kpis
 
 END = "2025-06-30"
 
@@ -21,7 +21,7 @@ def tx():
 def cache_on(monkeypatch):
     """Every DataFrame is kept, whatever its size."""
     engine.clear_cache()
-    monkeypatch.setattr(engine, "CACHE_MIN_ROWS", 0)
+    monkeypatch.setattr(backend, "CACHE_MIN_ROWS", 0)
     yield
     engine.clear_cache()
 
@@ -52,12 +52,12 @@ def _assert_same(got: dict, expected: dict) -> None:
 
 
 def test_kept_daily_table_gives_the_same_results(tx, cache_on):
-    engine.CACHE_MIN_ROWS = 10**12
+    backend.CACHE_MIN_ROWS = 10**12
     fresh = _everything(tx)
-    engine.CACHE_MIN_ROWS = 0
+    backend.CACHE_MIN_ROWS = 0
     first = _everything(tx)  # builds the kept table
-    assert len(engine._cache) == 1
-    assert next(iter(engine._cache.values())).daily is not None
+    assert len(backend._cache) == 1
+    assert next(iter(backend._cache.values())).daily is not None
     second = _everything(tx)  # reuses it
     _assert_same(first, fresh)
     _assert_same(second, fresh)
@@ -70,18 +70,18 @@ def test_a_frame_edited_in_place_is_not_served_from_the_cache(tx, cache_on):
     frame.loc[0, "amount"] += 1000.0  # same object, new content
     after = engine.customer_history(frame)
     assert after.loc[customer, "revenue"] == pytest.approx(before.loc[customer, "revenue"] + 1000)
-    assert len(engine._cache) == 2  # one entry per content
+    assert len(backend._cache) == 2  # one entry per content
 
 
 def test_an_equal_copy_reuses_the_kept_table_and_the_oldest_is_dropped(tx, cache_on):
     engine.rfm_summary(tx)
     engine.rfm_summary(tx.copy())
-    assert len(engine._cache) == 1
-    kept = next(iter(engine._cache.values())).daily.get_name().rsplit(".", 1)[-1]
+    assert len(backend._cache) == 1
+    kept = next(iter(backend._cache.values())).daily.get_name().rsplit(".", 1)[-1]
     assert kept in _duckdb_tables()
     for extra in (1.0, 2.0):
         engine.rfm_summary(tx.assign(amount=tx["amount"] + extra))
-    assert len(engine._cache) == engine.CACHE_SIZE
+    assert len(backend._cache) == backend.CACHE_SIZE
     assert kept not in _duckdb_tables()
     engine.clear_cache()
     assert not [n for n in _duckdb_tables() if n.startswith("_retention_daily")]
@@ -93,12 +93,12 @@ def _duckdb_tables() -> set[str]:
 
 
 def test_small_frames_and_object_columns_are_not_kept(tx, cache_on):
-    engine.CACHE_MIN_ROWS = len(tx) + 1
+    backend.CACHE_MIN_ROWS = len(tx) + 1
     engine.rfm_summary(tx)
-    assert len(engine._cache) == 0
-    engine.CACHE_MIN_ROWS = 0
+    assert len(backend._cache) == 0
+    backend.CACHE_MIN_ROWS = 0
     engine.rfm_summary(tx.assign(note=pd.Series("text", index=tx.index, dtype=object)))
-    assert len(engine._cache) == 0
+    assert len(backend._cache) == 0
 
 
 def test_scratch_duckdb_queries_work_inside_a_jupyter_kernel(tmp_path):
@@ -109,7 +109,7 @@ def test_scratch_duckdb_queries_work_inside_a_jupyter_kernel(tmp_path):
 
     code = """
 import pandas as pd
-from retention_utils import engine, io
+from retention_utils import backend, engine, io
 
 def no_pandas(*args, **kwargs):
     raise AssertionError("pandas fallback used")
@@ -117,7 +117,7 @@ def no_pandas(*args, **kwargs):
 frame = pd.DataFrame({"a": pd.array(["x", "x", "y"], dtype="str"), "b": [1.0, 1.0, 2.0]})
 pd.DataFrame.duplicated = no_pandas
 assert io._count_duplicates(frame) == 1
-assert engine._content_key(frame) is not None
+assert backend._content_key(frame) is not None
 """
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
     path = tmp_path / "kernel.ipynb"
@@ -129,20 +129,20 @@ assert engine._content_key(frame) is not None
 
 def test_the_daily_table_is_written_only_when_asked_for_twice(tx, cache_on):
     engine.customer_history(tx)
-    (entry,) = engine._cache.values()
+    (entry,) = backend._cache.values()
     assert entry.daily is None  # one call: straight from the transactions
     engine.customer_history(tx)
     assert entry.daily is not None
 
 
 def test_keep_builds_the_daily_table_at_once_and_gives_the_same_results(tx, cache_on):
-    engine.CACHE_MIN_ROWS = 10**12
+    backend.CACHE_MIN_ROWS = 10**12
     fresh = engine.customer_history(tx)
     engine.keep(tx)  # below the threshold: nothing is kept
-    assert len(engine._cache) == 0
-    engine.CACHE_MIN_ROWS = 0
+    assert len(backend._cache) == 0
+    backend.CACHE_MIN_ROWS = 0
     engine.keep(tx)
-    (entry,) = engine._cache.values()
+    (entry,) = backend._cache.values()
     assert entry.daily is not None
     assert_frame_equal(engine.customer_history(tx), fresh, check_exact=False, rtol=1e-12)
     with pytest.raises(TypeError, match="DataFrame"):

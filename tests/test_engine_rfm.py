@@ -18,8 +18,10 @@ from retention_utils.engine import (
     customer_purchase_days,
     daily_purchases,
     purchase_tracking,
+    rfm_counts,
     rfm_summary,
 )
+from retention_utils.io import load_cdnow
 
 
 def lifetimes_utils():
@@ -438,3 +440,15 @@ def test_no_purchase_day_and_one_day_histories_are_one_sentence():
         "calibration and a holdout period: holdout_days=180 puts calibration_end at "
         "2023-07-05, before the first purchase."
     )
+
+
+@pytest.mark.parametrize("options", [{}, {"freq": "W"}, {"freq": "D", "freq_multiplier": 7}])
+def test_rfm_counts_are_the_summary_rows_counted(options):
+    tx = load_cdnow(sample=True)
+    summary = rfm_summary(tx, **options)
+    expected = (
+        summary.groupby(["frequency", "recency", "T"]).size().rename("customers").reset_index()
+    )
+    got = rfm_counts(tx, **options)
+    pd.testing.assert_frame_equal(got, expected, check_exact=True)
+    assert got.attrs == summary.attrs

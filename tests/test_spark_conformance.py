@@ -1,0 +1,186 @@
+"""Every engine function gives the same result on Spark as on the embedded DuckDB (SPEC section
+8): the same data (demo shop, a CDNOW slice, edge cases) is queried on both and the pandas
+results must be equal: counts exactly, money to 1e-9.
+
+One local Spark session (``local[1]``) serves the whole module. Without pyspark or Java the
+module is skipped, except under CI (``CI`` set), where it fails: ``.ci/run`` installs both.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import tx_frame
+
+from retention_utils import backend, engine, io
+
+pytestmark = pytest.mark.spark
+
+_MISSING = (
+    "pyspark is not installed (run `make setup-spark`)"
+    if backend.pyspark is None
+    else "Java is not installed (Debian: apt-get install default-jre-headless)"
+    if not (os.environ.get("JAVA_HOME") or shutil.which("java"))
+    else None
+)
+if _MISSING and os.environ.get("CI"):
+    pytest.fail(f"The Spark conformance suite cannot run under CI: {_MISSING}.", pytrace=False)
+if _MISSING:
+    pytest.skip(f"Spark conformance suite skipped: {_MISSING}.", allow_module_level=True)
+
+
+#: Returns, a $0.00 order, a purchase returned in full, times of day on both sides of
+#: midnight, a customer with a segment value missing, and a return-only customer.
+EDGE = tx_frame(
+    [
+        ("a", "2024-01-01 23:59:59", 10.0, "o1", "web"),
+        ("a", "2024-01-01 00:00:01", -4.0, "o2", "web"),
+        ("a", "2024-01-02 00:00:00", 0.0, "o3", "web"),  # a free item: a purchase
+        ("a", "2024-02-15 12:30:00", 20.0, "o4", "shop"),
+        ("b", "2024-01-10 08:00:00", 30.0, "o5", "shop"),
+        ("b", "2024-01-10 18:00:00", -30.0, "o6", "shop"),  # returned in full: no purchase
+        ("b", "2024-03-03 09:15:00", 12.34, "o7", "shop"),
+        ("b", "2024-03-03 09:15:00", 0.01, "o7", "shop"),  # two lines of one order
+        ("c", "2024-02-29 23:00:00", 5.5, "o8", None),
+        ("c", "2024-04-30 01:00:00", 7.25, "o9", None),
+        ("d", "2024-03-01 10:00:00", -3.0, "o10", "web"),  # only a return
+        ("e", "2024-04-01 00:00:00", 99.99, "o11", "web"),
+        ("e", "2024-04-08 00:00:00", 0.0, "o12", "web"),
+    ]
+)
+
+
+@pytest.fixture(scope="module")
+def spark():
+    return backend.spark_backend(master="local[1]")
+
+
+@pytest.fixture(scope="module")
+def data(spark):
+    """Each data set as a pandas frame (run on DuckDB) and as a Spark table."""
+    frames = {
+        "demo": io.open_dataset("demo"),
+        "cdnow": io.load_cdnow(sample=True),
+        "edge": EDGE,
+    }
+    return {name: (frame, backend.spark_table(frame, spark)) for name, frame in frames.items()}
+
+
+def assert_same(duck, spark) -> None:
+    """Equal results: same index, columns and dtypes; counts, text and dates exactly, floats
+    (money) to 1e-9."""
+    if isinstance(duck, dict):
+        assert duck.keys() == spark.keys()
+        duck, spark = pd.Series(duck).to_frame(), pd.Series(spark).to_frame()
+    pd.testing.assert_index_equal(spark.index, duck.index, exact=True)
+    assert list(spark.columns) == list(duck.columns)
+    for col in duck.columns:
+        a, b = duck[col], spark[col]
+        assert b.dtype == a.dtype, f"{col}: {b.dtype} on Spark, {a.dtype} on DuckDB"
+        if a.dtype.kind == "f":
+            np.testing.assert_allclose(b.to_numpy(), a.to_numpy(), rtol=0, atol=1e-9, err_msg=col)
+        elif a.dtype == object:  # a column of mixed numbers (window_counts): exact values
+            assert b.tolist() == pytest.approx(a.tolist(), rel=0, abs=1e-9), col
+        else:
+            pd.testing.assert_series_equal(b, a, check_exact=True, obj=col)
+    assert spark.attrs.keys() == duck.attrs.keys()
+
+
+CASES = {
+    "daily_purchases": (engine.daily_purchases, {}),
+    "daily_purchases_by": (engine.daily_purchases, {"by": ["channel"]}),
+    "rfm_days": (engine.rfm_summary, {}),
+    "rfm_weeks": (engine.rfm_summary, {"freq": "W", "observation_end": "2024-04-15"}),
+    "rfm_fractional_weeks": (engine.rfm_summary, {"freq": "D", "freq_multiplier": 7}),
+    "rfm_counts": (engine.rfm_counts, {"freq": "D", "freq_multiplier": 7}),
+    "holdout": (engine.calibration_holdout, {"holdout_days": 60}),
+    "customer_history": (engine.customer_history, {}),
+    "purchase_tracking": (engine.purchase_tracking, {}),
+    "kpi_months": (engine.kpi_counts, {"freq": "M", "active_days": 60}),
+    "kpi_weeks": (engine.kpi_counts, {"freq": "W", "active_days": 30}),
+    "kpi_segment": (
+        engine.kpi_counts,
+        {"freq": "Q", "segment_col": "channel", "segment_value": "web"},
+    ),
+    "window": (
+        engine.window_counts,
+        {"start": "2024-02-01", "end": "2024-04-01", "active_days": 45},
+    ),
+    "cohorts": (engine.cohort_counts, {"freq": "M"}),
+    "cohorts_by_segment": (engine.cohort_counts, {"freq": "M", "segment": "channel"}),
+    "survival": (engine.survival_counts, {"active_days": 30}),
+    "survival_by_segment": (engine.survival_counts, {"active_days": 30, "by": "channel"}),
+}
+
+#: The larger data sets run the functions the reports lean on (their time is Spark's).
+DATASET_CASES = {
+    "edge": list(CASES),
+    "demo": ["rfm_days", "holdout", "kpi_segment", "window", "cohorts_by_segment"],
+    "cdnow": ["rfm_fractional_weeks", "rfm_counts", "kpi_months"],
+}
+#: Options that fit the larger data sets' dates better than the edge case's.
+DATASET_OPTIONS = {
+    ("demo", "window"): {"start": "2024-07-01", "end": "2025-07-01", "active_days": 180},
+    ("demo", "holdout"): {"calibration_end": "2025-01-31"},
+    ("demo", "kpi_segment"): {"freq": "Q", "segment_col": "channel", "segment_value": "social"},
+    ("cdnow", "kpi_months"): {"freq": "M", "active_days": 90},
+}
+
+
+@pytest.mark.parametrize(
+    ("dataset", "case"), [(d, c) for d, cases in DATASET_CASES.items() for c in cases]
+)
+def test_same_result_on_spark_and_duckdb(data, dataset, case):
+    function, options = CASES[case]
+    options = DATASET_OPTIONS.get((dataset, case), options)
+    frame, table = data[dataset]
+    assert_same(function(frame, **options), function(table, **options))
+
+
+def test_an_empty_segment_fails_the_same_way(data):
+    frame, table = data["edge"]
+    options = {"freq": "M", "segment_col": "channel", "segment_value": "catalogue"}
+    with pytest.raises(ValueError) as on_duckdb:
+        engine.kpi_counts(frame, **options)
+    with pytest.raises(ValueError) as on_spark:
+        engine.kpi_counts(table, **options)
+    assert str(on_spark.value) == str(on_duckdb.value)
+
+
+def test_subscription_flows(spark):
+    subs = io.open_dataset("demo", "subscriptions")
+    table = backend.spark_table(subs, spark)
+    assert_same(engine.subscription_flows(subs), engine.subscription_flows(table))
+
+
+def test_response_followups(data):
+    surveys = io.open_dataset("demo", "surveys")
+    frame, table = data["demo"]
+    args = (surveys["customer_id"], surveys["response_date"])
+    duck = engine.response_followups(frame, *args, followup_days=90)
+    assert duck["repurchased"].sum() > 0
+    assert_same(duck, engine.response_followups(table, *args, followup_days=90))
+
+
+def test_a_kept_spark_table_is_cached_by_spark_and_gives_the_same_results(data):
+    frame, table = data["edge"]
+    expected = engine.customer_history(frame)
+    try:
+        engine.keep(table)
+        (entry,) = [e for e in backend._cache.values() if e.table is table]
+        assert backend.is_spark(entry.daily)
+        assert_same(expected, engine.customer_history(table))
+    finally:
+        engine.clear_cache()
+
+
+def test_paths_are_read_by_spark(tmp_path, spark):
+    path = tmp_path / "tx.parquet"
+    EDGE.to_parquet(path)
+    table = engine.open_transactions(path, engine="spark", spark_master="local[1]")
+    assert backend.is_spark(table)
+    assert_same(engine.rfm_summary(EDGE), engine.rfm_summary(table))
