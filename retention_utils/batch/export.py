@@ -40,6 +40,9 @@ from nbconvert import HTMLExporter
 from nbconvert.filters.markdown import markdown2html
 
 from retention_utils.batch.models import OK, ParameterRow, ReportPage
+from retention_utils.record import CAUTION_MIME_TYPE, MIME_TYPE
+from retention_utils.report import REPORT_CSS
+from retention_utils.report.notes import caution_html
 
 # Cell outputs kept in the export; everything else (JavaScript, widgets, mermaid, headline
 # payloads, JSON) is dropped. Headline figures keep their text/plain line.
@@ -58,7 +61,7 @@ _TEXT_TAGS = {
     "details", "div", "dl", "dt", "em", "figcaption", "figure", "h1", "h2", "h3", "h4", "h5",
     "h6", "hr", "i", "ins", "kbd", "li", "mark", "ol", "p", "pre", "q", "s", "samp", "small",
     "span", "strong", "sub", "summary", "sup", "table", "tbody", "td", "tfoot", "th", "thead",
-    "tr", "u", "ul", "var",
+    "tr", "u", "ul", "var", "section",
 }  # fmt: skip
 _IMAGE_URI = re.compile(r"data:image/(png|jpeg|gif|svg\+xml);base64,[A-Za-z0-9+/=\s]+", re.I)
 _STYLE_PROPERTIES = frozenset(
@@ -293,6 +296,13 @@ def prepare_notebook(nb: nbformat.NotebookNode, page: ReportPage) -> nbformat.No
                 if output.get("output_type") == "error" and page.traceback:
                     continue  # folded under the cause in the banner, not spread in the page
                 if "data" in output:
+                    if MIME_TYPE in output["data"]:
+                        continue  # a headline figure: shown in the summary block's tiles
+                    if CAUTION_MIME_TYPE in output["data"]:
+                        # a caution: a styled note in its section (it is in the summary too)
+                        note = output["data"][CAUTION_MIME_TYPE]
+                        text = caution_html(note.get("text", ""), section=note.get("section"))
+                        output["data"] = {"text/html": text}
                     data = {k: v for k, v in output["data"].items() if k in _KEPT_MIME_TYPES}
                     if "image/svg+xml" in data:
                         svg = data.pop("image/svg+xml")
@@ -308,8 +318,34 @@ def prepare_notebook(nb: nbformat.NotebookNode, page: ReportPage) -> nbformat.No
         if "parameters" in tags and not table_done and page.parameters:
             cells.append(_parameters_cell(page.parameters))
             table_done = True
-    nb.cells = cells
+    nb.cells = _summary_first(cells)
     return nb
+
+
+def _is_summary(cell: nbformat.NotebookNode) -> bool:
+    return cell.cell_type == "code" and any(
+        'id="summary"' in str((output.get("data") or {}).get("text/html", ""))
+        for output in cell.get("outputs", [])
+    )
+
+
+def _summary_first(cells: list) -> list:
+    """The report answers first (SPEC section 5): the cell showing the summary block
+    (``<section id="summary">``, see :mod:`retention_utils.report`) moves right after the
+    title, wherever the notebook computed it."""
+    summary = [c for c in cells if _is_summary(c)]
+    if not summary:
+        return cells
+    rest = [c for c in cells if not _is_summary(c)]
+    title = next(
+        (
+            i
+            for i, c in enumerate(rest)
+            if c.cell_type == "markdown" and re.match(r"\s{0,3}#\s", c.source)
+        ),
+        -1,
+    )
+    return rest[: title + 1] + summary + rest[title + 1 :]
 
 
 # --- the exporter -------------------------------------------------------------------------
@@ -387,7 +423,9 @@ Results above that point are shown; nothing after it ran.
 {%- endblock body_header -%}
 """
 
-_CSS = """
+_CSS = (
+    REPORT_CSS
+    + """
 body.jp-Notebook { max-width: 1100px; margin: 0 auto; padding: 1.5em 2em 4em; }
 .report-header { font-family: var(--jp-ui-font-family); margin-bottom: 1em; }
 .report-nav a { font-size: 0.9em; }
@@ -407,6 +445,7 @@ table.report-parameters tr.default td { color: #777; }
 table.report-parameters th { text-align: left; font-family: var(--jp-code-font-family); }
 .jp-OutputArea-output img { max-width: 100%; height: auto; }
 """
+)
 
 
 class ReportHTMLExporter(HTMLExporter):
