@@ -35,7 +35,7 @@ from bs4 import BeautifulSoup
 _CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 _IMAGES_JS = """
 (() => Array.from(document.images).map(img => ({
-  src: (img.currentSrc || img.src || '').slice(0, 80),
+  src: (img.currentSrc || img.src || '').slice(0, 300),  // data: URIs are cut short
   loaded: img.complete && img.naturalWidth > 0,
   width: img.naturalWidth,
 })))()
