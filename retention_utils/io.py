@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,7 @@ from retention_utils.reading import PathOrFrame, RawTable, missing_column, read_
 
 __all__ = [
     "BUILTIN_DATASETS",
+    "DatasetDefaults",
     "DataValidationError",
     "QualitySummary",
     "load_cdnow",
@@ -49,6 +51,7 @@ __all__ = [
     "load_subscriptions",
     "load_surveys",
     "load_transactions",
+    "dataset_defaults",
     "open_dataset",
     "quality_table",
 ]
@@ -647,6 +650,60 @@ BUILTIN_DATASETS = {
     "costs": {"demo": lambda **kw: load_costs(config.SAMPLE_COSTS)},
 }
 _TX_KW = {"observation_end", "returns", "duplicates"}
+
+
+@dataclass(frozen=True)
+class DatasetDefaults:
+    """What a report assumes about a data set when its parameters leave it open.
+
+    Attributes
+    ----------
+    currency : str or None
+        ISO code of the money amounts (None: not known, amounts shown without a unit).
+    compare_by : str or None
+        Column whose segments the reports compare (None: no comparison).
+    """
+
+    currency: str | None = None
+    compare_by: str | None = None
+
+
+#: Built-in data sets know their currency and their natural comparison column.
+_DATASET_DEFAULTS = {
+    "demo": DatasetDefaults(currency="EUR", compare_by="channel"),
+    "cdnow": DatasetDefaults(currency="USD"),
+    "cdnow_sample": DatasetDefaults(currency="USD"),
+    "online_retail": DatasetDefaults(currency="GBP"),
+}
+
+
+def dataset_defaults(source: object) -> DatasetDefaults:
+    """Currency and comparison column of a built-in data set; nothing assumed for a file.
+
+    Parameters
+    ----------
+    source : object
+        What a notebook's ``transactions`` (or ``surveys``) parameter holds: a built-in
+        name such as ``"online_retail"``, a path, or a DataFrame.
+
+    Returns
+    -------
+    DatasetDefaults
+        The built-in data set's defaults, or an empty :class:`DatasetDefaults` for anything
+        else (a user's file has no currency we could know).
+
+    Examples
+    --------
+    >>> dataset_defaults("online_retail").currency
+    'GBP'
+    >>> dataset_defaults("orders.csv")
+    DatasetDefaults(currency=None, compare_by=None)
+    """
+    if isinstance(source, str):
+        return _DATASET_DEFAULTS.get(source.strip(), DatasetDefaults())
+    return DatasetDefaults()
+
+
 _LOADERS = {
     "transactions": load_transactions,
     "surveys": load_surveys,

@@ -431,3 +431,11 @@ def test_future_dated_survey_answers_are_refused(tmp_path):
     )
     with pytest.raises(DataValidationError, match=r"dates in the future.*'2099-01-01' \(row 2\)"):
         io.load_surveys(path)
+
+
+def test_built_in_data_sets_know_their_currency_and_comparison_column():
+    assert io.dataset_defaults("online_retail") == io.DatasetDefaults(currency="GBP")
+    assert io.dataset_defaults("cdnow_sample").currency == "USD"
+    assert io.dataset_defaults("demo") == io.DatasetDefaults(currency="EUR", compare_by="channel")
+    assert io.dataset_defaults("my_orders.csv") == io.DatasetDefaults()
+    assert io.dataset_defaults(pd.DataFrame()) == io.DatasetDefaults()
