@@ -12,7 +12,7 @@ Every payload is also kept in a per-kernel registry (:func:`recorded_headlines`,
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from numbers import Integral, Real
 from typing import Any
 
@@ -125,6 +125,26 @@ def caution(text: str, *, section: str | None = None) -> dict:
     _RECORDED.append(payload)
     _publish({CAUTION_MIME_TYPE: payload, "text/markdown": f"**Caution.** {payload['text']}"})
     return payload
+
+
+def record_all(figures: Iterable[Mapping[str, Any]]) -> list[dict]:
+    """Record several headline figures, each a mapping of :func:`record`'s arguments.
+
+    Analysis modules build their headline figures as data (``{"name": ..., "value": ...,
+    "label": ..., "unit": ..., "low": ..., "high": ..., "note": ...}``), so a notebook
+    records a whole section's figures with one call.
+
+    Returns
+    -------
+    list of dict
+        The recorded payloads, in order.
+    """
+    return [record(**figure) for figure in figures]
+
+
+def caution_all(texts: Iterable[str], *, section: str | None = None) -> list[dict]:
+    """Record several cautions of one report section (see :func:`caution`)."""
+    return [caution(text, section=section) for text in texts]
 
 
 def _publish(bundle: dict) -> None:

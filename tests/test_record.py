@@ -4,9 +4,11 @@ from retention_utils.record import (
     CAUTION_MIME_TYPE,
     MIME_TYPE,
     caution,
+    caution_all,
     read_cautions,
     read_headlines,
     record,
+    record_all,
     recorded_cautions,
     recorded_headlines,
     reset,
@@ -61,4 +63,22 @@ def test_record_keeps_interval_and_note_and_stays_readable_by_the_runner():
         "note": "n=1,204",
     }
     assert read_headlines(_notebook({MIME_TYPE: payload})) == [payload]
+    reset()
+
+
+def test_record_all_and_caution_all_record_a_section_in_one_call():
+    reset()
+    figures = [
+        {"name": "customers", "value": 1200, "label": "Customers"},
+        {"name": "clv_total", "value": 10.5, "unit": "EUR", "low": 9.0, "high": 12.0},
+    ]
+    payloads = record_all(figures)
+    assert [p["name"] for p in payloads] == ["customers", "clv_total"]
+    assert [p["name"] for p in recorded_headlines()] == ["customers", "clv_total"]
+    assert recorded_headlines()[1]["low"] == 9.0
+    caution_all(["First.", "Second."], section="CLV")
+    assert [(c["text"], c["section"]) for c in recorded_cautions()] == [
+        ("First.", "CLV"),
+        ("Second.", "CLV"),
+    ]
     reset()
