@@ -231,3 +231,89 @@ def test_markdown_images_are_embedded_from_the_notebook_folder(tmp_path):
     (img,) = soup.find_all("img")
     assert img["src"].startswith("data:image/png;base64,")
     assert '<img alt="remote" src="https://e.com/x.png"/>' in soup.get_text()  # shown as text
+
+
+def tagged(cell: nbformat.NotebookNode, *tags: str) -> nbformat.NotebookNode:
+    cell.metadata["tags"] = list(tags)
+    return cell
+
+
+def appendix_notebook() -> nbformat.NotebookNode:
+    """A report whose definitions and data-quality table are tagged `appendix`, with the
+    summary block computed last (as the notebooks do)."""
+    quality = tagged(new_code_cell("quality"), "appendix")
+    quality.outputs = [display({"text/html": "<table><tr><td>rows read</td></tr></table>"})]
+    summary = new_code_cell("summary_block('cohort')")
+    summary.outputs = [
+        display({"text/html": '<section id="summary"><h2>Summary</h2></section>'}, "execute_result")
+    ]
+    retention = new_code_cell("plot")
+    retention.outputs = [display({"image/png": png_bytes(), "text/plain": "<Figure>"})]
+    return new_notebook(
+        cells=[
+            new_markdown_cell("# Cohort report\n\nHow many customers stay."),
+            tagged(new_markdown_cell("## Definitions\n\nA period is a month."), "appendix"),
+            tagged(new_code_cell('freq = "M"'), "parameters"),
+            tagged(new_code_cell('# Parameters\nfreq = "W"\n'), "injected-parameters"),
+            new_markdown_cell("## Set-up and data"),
+            quality,
+            new_markdown_cell("## Retention"),
+            retention,
+            tagged(new_markdown_cell("## Data quality notes\n\nRows read as given."), "appendix"),
+            summary,
+        ]
+    )
+
+
+def headings_in_order(html: str) -> list[str]:
+    soup = BeautifulSoup(html, "html.parser")
+    found = []
+    for tag in soup.find("main").find_all(["h1", "h2", "table", "img"]):
+        if tag.name == "table":
+            found.append("parameters" if "report-parameters" in tag.get("class", []) else "table")
+        elif tag.name == "img":
+            found.append("image")
+        else:
+            found.append(tag.get_text(strip=True).rstrip("¶"))
+    return found
+
+
+def test_appendix_cells_and_parameters_move_to_the_end_in_their_order():
+    page = ReportPage(title="t", parameters=[ParameterRow("freq", "W", set_by_run=True)])
+    html = render_report(appendix_notebook(), page)
+    assert headings_in_order(html) == [
+        "Cohort report",
+        "Summary",
+        "Set-up and data",
+        "Retention",
+        "image",
+        "Appendix",
+        "Definitions",
+        "table",  # the data-quality output, after the definitions as in the notebook
+        "Data quality notes",
+        "parameters",
+    ]
+    soup = BeautifulSoup(html, "html.parser")
+    assert soup.find("h2", id="appendix").get_text() == "Appendix"
+    assert unsafe_markup(html) == []
+
+
+def test_without_tagged_cells_the_parameters_table_alone_is_the_appendix():
+    nb = appendix_notebook()
+    for cell in nb.cells:
+        cell.metadata["tags"] = [t for t in cell.metadata.get("tags", []) if t != "appendix"]
+    page = ReportPage(title="t", parameters=[ParameterRow("freq", "W", set_by_run=True)])
+    order = headings_in_order(render_report(nb, page))
+    assert order[:3] == ["Cohort report", "Summary", "Definitions"]
+    assert order[-2:] == ["Appendix", "parameters"]
+    # no parameters and nothing tagged: no empty appendix
+    assert "Appendix" not in headings_in_order(render_report(nb, ReportPage(title="t")))
+
+
+def test_a_failing_appendix_cell_keeps_its_marker():
+    nb = appendix_notebook()
+    page = ReportPage(title="t", status="failed", error="boom", failed_cell=5)
+    soup = BeautifulSoup(render_report(nb, page), "html.parser")
+    marker = soup.find(id="failed-cell")
+    appendix = soup.find("h2", id="appendix")
+    assert appendix in marker.find_all_previous("h2")  # moved along with its cell

@@ -17,7 +17,9 @@ links require.js and MathJax from a CDN. This exporter:
   final page (:func:`unsafe_markup`) before writing it: an export that still contained live
   markup would be refused, not written;
 * replaces papermill's injected-parameters cell with a table of all parameters, adds a title
-  and, for a failed report, a banner naming the error with a link to the failing cell.
+  and, for a failed report, a banner naming the error with a link to the failing cell;
+* puts the answer first (SPEC section 5): the summary block right after the title, the
+  cells tagged ``appendix`` and the parameters table in an appendix at the end.
 """
 
 from __future__ import annotations
@@ -81,6 +83,11 @@ _STYLER_PROPERTIES = frozenset(
         "max-width", "opacity", "text-decoration",
     }
 )  # fmt: skip
+
+#: Cell tag of appendix material (definitions, data-quality table): exported at the end.
+APPENDIX_TAG = "appendix"
+#: ``id`` of the appendix heading in the exported page.
+APPENDIX_ID = "appendix"
 
 _CSP = (
     "default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:; "
@@ -268,58 +275,71 @@ def _svg_as_image(svg: str) -> str:
     return f'<img src="data:image/svg+xml;base64,{encoded}">'
 
 
+def _appendix_heading() -> nbformat.NotebookNode:
+    cell = nbformat.v4.new_markdown_cell(
+        f'<h2 id="{APPENDIX_ID}" class="report-appendix-title">Appendix</h2>'
+    )
+    cell.metadata["tags"] = ["report-appendix"]
+    return cell
+
+
 def prepare_notebook(nb: nbformat.NotebookNode, page: ReportPage) -> nbformat.NotebookNode:
-    """A copy of an executed notebook ready for export (see the module docstring)."""
+    """A copy of an executed notebook ready for export (see the module docstring).
+
+    The report answers first (SPEC section 5): the summary block moves right after the
+    title, and the cells tagged ``appendix`` (in their order) and the parameters table move
+    to an "Appendix" at the end (``<h2 id="appendix">``). The notebook itself keeps its order.
+    """
     nb = copy.deepcopy(nb)
     nb.metadata.pop("widgets", None)
     nb.metadata["title"] = page.title
-    cells = []
-    # The table replaces papermill's injected cell, or follows the parameters cell when no
-    # parameter was injected.
-    table_done = any(
-        "injected-parameters" in c.get("metadata", {}).get("tags", []) for c in nb.cells
-    )
+    body, appendix = [], []
     failed = page.failed_cell
     for index, cell in enumerate(nb.cells):
         tags = cell.get("metadata", {}).get("tags", [])
         if "papermill-error-cell-tag" in tags:
             continue  # replaced by our banner and marker
         if "injected-parameters" in tags:
-            if page.parameters:
-                cells.append(_parameters_cell(page.parameters))
-            continue
+            continue  # replaced by the parameters table, in the appendix
+        cells = appendix if APPENDIX_TAG in tags else body
         if index == failed and page.status != OK:
             cells.append(_failed_cell_marker(page))
         if cell.cell_type == "code":
-            outputs = []
-            for output in cell.get("outputs", []):
-                if output.get("output_type") == "error" and page.traceback:
-                    continue  # folded under the cause in the banner, not spread in the page
-                if "data" in output:
-                    if MIME_TYPE in output["data"]:
-                        continue  # a headline figure: shown in the summary block's tiles
-                    if CAUTION_MIME_TYPE in output["data"]:
-                        # a caution: a styled note in its section (it is in the summary too)
-                        note = output["data"][CAUTION_MIME_TYPE]
-                        text = caution_html(note.get("text", ""), section=note.get("section"))
-                        output["data"] = {"text/html": text}
-                    data = {k: v for k, v in output["data"].items() if k in _KEPT_MIME_TYPES}
-                    if "image/svg+xml" in data:
-                        svg = data.pop("image/svg+xml")
-                        if "image/png" not in data:
-                            data = {"text/html": _svg_as_image(svg), **data}
-                            output.setdefault("metadata", {})["report_svg_image"] = True
-                    if not data:
-                        continue
-                    output["data"] = data
-                outputs.append(output)
-            cell["outputs"] = outputs
+            cell["outputs"] = _shown_outputs(cell.get("outputs", []), page)
         cells.append(cell)
-        if "parameters" in tags and not table_done and page.parameters:
-            cells.append(_parameters_cell(page.parameters))
-            table_done = True
-    nb.cells = _summary_first(cells)
+    if page.parameters:
+        appendix.append(_parameters_cell(page.parameters))
+    if appendix:
+        appendix.insert(0, _appendix_heading())
+    nb.cells = _summary_first(body) + appendix
     return nb
+
+
+def _shown_outputs(outputs: list, page: ReportPage) -> list:
+    """The outputs of a code cell as the reader sees them (see the module docstring)."""
+    shown = []
+    for output in outputs:
+        if output.get("output_type") == "error" and page.traceback:
+            continue  # folded under the cause in the banner, not spread in the page
+        if "data" in output:
+            if MIME_TYPE in output["data"]:
+                continue  # a headline figure: shown in the summary block's tiles
+            if CAUTION_MIME_TYPE in output["data"]:
+                # a caution: a styled note in its section (it is in the summary too)
+                note = output["data"][CAUTION_MIME_TYPE]
+                text = caution_html(note.get("text", ""), section=note.get("section"))
+                output["data"] = {"text/html": text}
+            data = {k: v for k, v in output["data"].items() if k in _KEPT_MIME_TYPES}
+            if "image/svg+xml" in data:
+                svg = data.pop("image/svg+xml")
+                if "image/png" not in data:
+                    data = {"text/html": _svg_as_image(svg), **data}
+                    output.setdefault("metadata", {})["report_svg_image"] = True
+            if not data:
+                continue
+            output["data"] = data
+        shown.append(output)
+    return shown
 
 
 def _is_summary(cell: nbformat.NotebookNode) -> bool:
@@ -439,6 +459,7 @@ body.jp-Notebook { max-width: 1100px; margin: 0 auto; padding: 1.5em 2em 4em; }
 .report-failed-cell { background: #fdecea; border-left: 4px solid #e0625a; padding: 0.5em 1em;
   white-space: pre-wrap; font-family: var(--jp-code-font-family); font-size: 0.85em; }
 .report-header a, a.report-link { color: #0b57d0; text-decoration: underline; }
+h2.report-appendix-title { margin-top: 2.5em; padding-top: 0.6em; border-top: 2px solid #d0d7de; }
 table.report-parameters { font-size: 0.85em; margin: 0.5em 0 1.5em !important; }
 table.report-parameters caption { text-align: left; font-weight: bold; padding-bottom: 0.3em; }
 table.report-parameters tr.default td { color: #777; }
