@@ -44,7 +44,7 @@ def test_demo_pack_runs_clean(demo):
 def test_index_links_three_readable_reports(demo):
     out = demo["out"]
     soup = BeautifulSoup((out / "index.html").read_text(), "html.parser")
-    links = [row.find("a")["href"] for row in soup.select("table.reports tbody tr")]
+    links = [card.find("h3").find("a")["href"] for card in soup.select("article.report-card")]
     assert links == [f"{name}.html" for name in PACK]
     for report in demo["summary"]["reports"]:
         html = (out / report["html"]).read_text()

@@ -171,27 +171,34 @@ def test_output_dir_holds_each_reports_tables(batch):
     assert len((out / "ok__channel-email_files" / "customers.csv").read_text().splitlines()) == 3
 
 
-def test_index_has_one_row_per_report_and_links_errors(batch):
+def test_index_has_one_card_per_report_and_links_errors(batch):
     out = batch["out"]
     soup = BeautifulSoup((out / "index.html").read_text(), "html.parser")
-    rows = soup.select("table.reports tbody tr")
-    assert len(rows) == 6
-    first_links = [row.find("a")["href"] for row in rows]
-    assert first_links == [
+    cards = soup.select("article.report-card")
+    assert [card["id"] for card in cards] == [
+        "report-ok",
+        "report-fails",
+        "report-dies",
+        "report-hostile",
+    ]
+    card_links = [card.find("h3").find("a")["href"] for card in cards]
+    assert card_links == [
         "ok.html",
-        "ok__channel-email.html",
-        "ok__channel-web-social.html",
         "fails.html#report-error",
         "dies.html#report-error",
         "hostile.html",
     ]
-    fails_row = rows[3].get_text(" ")
-    assert "failed" in fails_row and "cell error" in fails_row
-    assert SCRIPT in fails_row  # the error text is shown, as text
-    assert "Customers: 3" in " ".join(fails_row.split())
-    assert "n_rows = 2" in " ".join(rows[0].get_text(" ").split())
+    # the segment reports are rows below the comparison table
+    rows = soup.select("table.segment-reports tbody tr")
+    row_links = [row.find("a")["href"] for row in rows]
+    assert row_links == ["ok__channel-email.html", "ok__channel-web-social.html"]
+    fails_card = " ".join(cards[1].get_text(" ").split())
+    assert "failed" in fails_card and "cell error" in fails_card
+    assert SCRIPT in fails_card  # the error text is shown, as text
+    assert "Customers 3" in fails_card  # a tile recorded before the failure
+    assert "n_rows = 2" in " ".join(cards[0].get_text(" ").split())
     assert unsafe_markup((out / "index.html").read_text()) == []
-    for link in first_links:
+    for link in card_links + row_links:
         assert (out / link.split("#")[0]).is_file()
 
 
@@ -436,9 +443,9 @@ def test_cautions_give_status_caution_and_earlier_reports_are_listed(tmp_path):
     assert "caution  cautious" in first.output
     assert "caution: Only 12 customers: the retention rates are imprecise." in first.output
     soup = BeautifulSoup((out / "index.html").read_text(), "html.parser")
-    row = soup.find("tr", id="report-cautious")
-    assert row.find("span", class_="status").get_text() == "caution"
-    assert [li.get_text() for li in row.find("ul", class_="cautions").find_all("li")] == (
+    card = soup.find("article", id="report-cautious")
+    assert card.find("span", class_="status").get_text() == "caution"
+    assert [li.get_text() for li in card.find("ul", class_="cautions").find_all("li")] == (
         cautious["cautions"]
     )
     page = BeautifulSoup((out / "cautious.html").read_text(), "html.parser")
@@ -451,8 +458,8 @@ def test_cautions_give_status_caution_and_earlier_reports_are_listed(tmp_path):
     (earlier,) = summary["earlier_reports"]
     assert (earlier["name"], earlier["html"]) == ("cautious", "cautious.html")
     soup = BeautifulSoup((out / "index.html").read_text(), "html.parser")
-    assert [a["href"] for a in soup.select("table.reports a")][:1] == ["ok.html"]
-    assert "cautious" not in soup.find("table", class_="reports").get_text()
+    assert [a["href"] for a in soup.select("article.report-card h3 a")] == ["ok.html"]
+    assert "cautious" not in soup.find("div", class_="cards").get_text()
     earlier_table = soup.find("table", class_="earlier").get_text(" ", strip=True)
     assert "Report with cautions" in earlier_table and "earlier run" in earlier_table
 

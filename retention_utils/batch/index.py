@@ -1,9 +1,11 @@
 """The batch's ``index.html`` and ``summary.json`` (the same content, for people and programs).
 
-The index shows, in this order: a banner when the run was interrupted; with
-``--segment-by``, a comparison table (one row per segment, the headline figures as columns)
-and the segments skipped with the reason; one row per report with its status, cautions and
-cause; and the reports left in the folder by earlier runs, marked as such. Every text is
+The index is a dashboard. It shows, in this order: a banner when the run was interrupted;
+one card per report (on all customers) with its status, its cautions or the cause of its
+failure, the headline tiles of its summary block and a link to it; with ``--segment-by``, a
+comparison table (one row per segment, the headline figures as columns), the segments
+skipped with the reason and one row per segment report; and the reports left in the folder
+by earlier runs, marked as such. Every text is
 escaped (autoescaping templates), and both files are replaced atomically.
 """
 
@@ -18,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from markupsafe import Markup
 
 from retention_utils.batch.export import _CSP, UnsafeExportError, unsafe_markup
 from retention_utils.batch.index_page import INDEX_TEMPLATE
@@ -30,6 +33,7 @@ from retention_utils.batch.models import (
     display_value,
 )
 from retention_utils.batch.outdir import INDEX, SUMMARY, atomic_write
+from retention_utils.report import REPORT_CSS, Tile, summary_tiles, tiles_html
 
 SUMMARY_VERSION = 2
 #: Headline figures compared across segments, in column order (``*`` matches any text).
@@ -155,7 +159,8 @@ def comparison(content: dict[str, Any]) -> dict[str, Any] | None:
 
     Rows: all customers first, then one per reported segment, largest first. Each row has
     ``segment``, ``customers``, ``rows``, ``reports`` (kind -> status and link) and
-    ``figures`` (one text per headline column, "" when not recorded).
+    ``figures``: per headline column, the ``text`` of the figure as its report's tile shows
+    it, its ``note`` and its ``interval`` ("" when not recorded).
     """
     segments = content.get("segments")
     if not segments:
@@ -174,8 +179,13 @@ def comparison(content: dict[str, Any]) -> dict[str, Any] | None:
         figures = []
         for column in columns:
             result = reports.get(column["kind"])
-            found = [h for h in (result.headlines if result else []) if h["name"] == column["name"]]
-            figures.append(found[0].get("text", "") if found else "")
+            headlines = {h["name"]: h for h in (result.headlines if result else [])}
+            payload = headlines.get(column["name"])
+            if payload is None:
+                figures.append({"text": "", "note": "", "interval": ""})
+                continue
+            tiles = {t.name: t for t in summary_tiles(column["kind"], headlines.values())}
+            figures.append(_figure(tiles.get(column["name"]), payload))
         size = sizes.get(value, {}) if value is not None else segments.get("all", {})
         rows.append(
             {
@@ -192,34 +202,47 @@ def comparison(content: dict[str, Any]) -> dict[str, Any] | None:
     return {"kinds": kinds, "columns": columns, "rows": rows}
 
 
+def _figure(tile: Tile | None, payload: dict) -> dict[str, str]:
+    """A comparison cell: the figure as its tile shows it, with its note and interval."""
+    if tile is None:  # a figure that is not a tile (a model parameter): its recorded text
+        return {"text": payload.get("text", ""), "note": payload.get("note") or "", "interval": ""}
+    text = tile.value if tile.missing or not tile.unit else f"{tile.value} {tile.unit}"
+    return {"text": text, "note": tile.note or "", "interval": tile.interval or ""}
+
+
+def _report_entry(result: ReportResult, root: Path | None) -> dict[str, Any]:
+    cause = result.cause or result.error or ""
+    tiles = summary_tiles(_kind(result.name), result.headlines)
+    return {
+        **result.to_dict(),
+        "link": _link(result),
+        "shown_parameters": _shown_parameters(result, root),
+        "cause_short": cause if len(cause) <= 300 else cause[:297] + "...",
+        # Tile markup escapes every text from the data (see retention_utils.report).
+        "tiles": Markup(tiles_html(tiles)),
+    }
+
+
 def render_index(content: dict[str, Any], root: Path | None = None) -> str:
     """HTML of the index page for a :func:`summary` dict (all text escaped); paths inside
-    ``root`` (the report folder) are shown relative to it."""
-    reports = []
-    for entry in content["reports"]:
-        result = ReportResult(**entry)
-        cause = result.cause or result.error or ""
-        reports.append(
-            {
-                **entry,
-                "link": _link(result),
-                "shown_parameters": _shown_parameters(result, root),
-                "cause_short": cause if len(cause) <= 300 else cause[:297] + "...",
-                "headlines": [
-                    {"label": h.get("label") or h.get("name"), "text": h.get("text", "")}
-                    for h in result.headlines
-                ],
-            }
-        )
+    ``root`` (the report folder) are shown relative to it.
+
+    Each report on all customers gets a card: status, cautions (or the cause of a failure),
+    the tiles of its summary block (units, intervals, notes) and its links. Reports on one
+    segment are compared in the comparison table and listed below it, one row each.
+    """
+    entries = [_report_entry(ReportResult(**entry), root) for entry in content["reports"]]
     segments = content.get("segments") or {}
     page = _INDEX.render(
         csp=_CSP,
+        report_css=Markup(REPORT_CSS),
         title=content["title"],
         counts=content["counts"],
         interrupted=content.get("interrupted", False),
         wall_time_s=content["wall_time_s"],
         generated=content["generated"].replace("T", " "),
-        reports=reports,
+        cards=[e for e in entries if not e["segment"]],
+        segment_reports=[e for e in entries if e["segment"]],
         comparison=comparison(content),
         segment_column=segments.get("column"),
         min_customers=segments.get("min_customers"),

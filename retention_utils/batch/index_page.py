@@ -36,15 +36,36 @@ table.compare tbody tr.all { background: #eef3fb; font-weight: bold; }
 .status.interrupted, .status.skipped, .status.earlier { background: #eceff1; color: #37474f; }
 .banner { border-radius: 4px; padding: 0.8em 1em; margin: 1em 0; background: #fdecea;
   border: 1px solid #e0625a; color: #611a15; }
-.error { color: #611a15; font-size: 0.85em; margin-top: 0.3em; max-width: 28em;
-  white-space: pre-wrap; word-break: break-word; }
-.cautions { color: #5d4200; font-size: 0.85em; margin: 0.3em 0 0; padding-left: 1.1em; max-width: 28em; }
+.error { color: #611a15; font-size: 0.9em; margin: 0.4em 0; white-space: pre-wrap;
+  word-break: break-word; }
+.error a { color: #611a15; font-weight: bold; }
+ul.cautions { color: #5d4200; background: #fff8e6; border: 1px solid #e6b34a;
+  border-left: 5px solid #e09b00; border-radius: 4px; font-size: 0.9em; margin: 0.6em 0;
+  padding: 0.4em 0.8em 0.4em 2em; }
+table.segment-reports ul.cautions { font-size: 0.85em; max-width: 40em; }
 ul.plain { list-style: none; padding: 0; margin: 0; }
 ul.plain li { margin: 0.1em 0; }
 code { font-size: 0.9em; background: #f3f3f3; padding: 0 0.25em; border-radius: 3px;
   word-break: break-all; }
-.headline-label { color: #555; }
-.links a { margin-right: 0.6em; white-space: nowrap; }
+.links a { margin-right: 0.8em; white-space: nowrap; }
+.fig-note { color: #666; font-size: 0.85em; font-weight: normal; white-space: normal;
+  max-width: 14em; margin-left: auto; }
+.cards { display: grid; gap: 1.2em; margin-top: 0.8em; }
+.report-card { border: 1px solid #d0d7de; border-left: 6px solid #2e7d32; border-radius: 6px;
+  padding: 0.8em 1.2em 0.6em; background: #fff; min-width: 0; }
+.report-card.caution { border-left-color: #e09b00; }
+.report-card.failed { border-left-color: #c62828; }
+.report-card.interrupted { border-left-color: #78909c; }
+.card-head { display: flex; flex-wrap: wrap; align-items: baseline; gap: 0.3em 0.8em;
+  margin-bottom: 0.6em; }
+.card-head h3 { margin: 0; font-size: 1.2em; }
+.card-head h3 a { color: #0b57d0; }
+.card-meta { color: #555; font-size: 0.85em; }
+.card-foot { display: flex; flex-wrap: wrap; align-items: baseline; gap: 0.3em 1.5em;
+  font-size: 0.9em; border-top: 1px solid #eee; padding-top: 0.4em; }
+.card-foot details { flex: 1 1 20em; min-width: 0; }
+.report-card .ru-tiles { margin-bottom: 0.6em; }
+{{ report_css }}
 </style>
 </head>
 <body>
@@ -59,6 +80,36 @@ code { font-size: 0.9em; background: #f3f3f3; padding: 0 0.25em; border-radius: 
 {{ counts.interrupted }} report{{ '' if counts.interrupted == 1 else 's' }} did not finish and
 {{ 'is' if counts.interrupted == 1 else 'are' }} marked <em>interrupted</em>; the figures
 below come from the reports that finished.</div>
+{%- endif %}
+{%- if cards %}
+<h2 id="reports">{{ 'Reports on all customers' if comparison else 'Reports of this run' }}</h2>
+<div class="cards">
+{%- for r in cards %}
+<article class="report-card {{ r.status }}" id="report-{{ r.name }}">
+<div class="card-head">
+<h3>{% if r.link %}<a href="{{ r.link }}">{{ r.title }}</a>{% else %}{{ r.title }}{% endif %}</h3>
+<span class="status {{ r.status }}">{{ r.status }}</span>
+<span class="card-meta"><code>{{ r.name }}</code> &middot; {{ '%.1f' | format(r.duration_s) }} s</span>
+</div>
+{%- if r.status in ('failed', 'interrupted') %}
+<p class="error">{% if r.link %}<a href="{{ r.link }}">{{ r.error_kind or r.status }}</a>{% else %}{{ r.error_kind or r.status }}{% endif %}: {{ r.cause_short }}</p>
+{%- endif %}
+{%- if r.cautions %}
+<ul class="cautions">{% for text in r.cautions %}<li>{{ text }}</li>{% endfor %}</ul>
+{%- endif %}
+{%- if r.tiles %}
+{%- if r.status in ('failed', 'interrupted') %}<p class="note">Figures computed before the report stopped:</p>{% endif %}
+{{ r.tiles }}
+{%- endif %}
+<div class="card-foot">
+<span class="links">{% if r.html %}<a href="{{ r.link }}">Open the report</a>{% endif %}
+{%- if r.executed_notebook %}<a href="{{ r.executed_notebook }}">notebook</a>{% endif %}
+{%- if r.log %}<a href="{{ r.log }}">log</a>{% endif %}</span>
+<details class="more"><summary>{{ r.shown_parameters | length or 'No' }} parameter{{ '' if r.shown_parameters | length == 1 else 's' }} set</summary><ul class="plain">{% for name, value in r.shown_parameters %}<li><code>{{ name }}</code> = {{ value }}</li>{% else %}<li>defaults</li>{% endfor %}</ul></details>
+</div>
+</article>
+{%- endfor %}
+</div>
 {%- endif %}
 {%- if comparison %}
 <h2 id="comparison">Segments by {{ segment_column }}</h2>
@@ -79,7 +130,7 @@ without a report are listed below the table.{% endif %}</p>
 {%- for kind in comparison.kinds %}{% set r = row.reports[kind] %}
 <td>{% if r %}<a href="{{ r.link }}" title="{{ r.cause }}"><span class="status {{ r.status }}">{{ r.status }}</span></a>{% endif %}</td>
 {%- endfor %}
-{%- for text in row.figures %}<td class="num">{{ text }}</td>{% endfor %}
+{%- for f in row.figures %}<td class="num"{% if f.interval %} title="{{ f.interval }}"{% endif %}>{{ f.text }}{% if f.note %}<div class="fig-note">{{ f.note }}</div>{% endif %}</td>{% endfor %}
 </tr>
 {%- endfor %}
 </tbody>
@@ -98,21 +149,19 @@ without a report are listed below the table.{% endif %}</p>
 </tbody>
 </table>
 {%- endif %}
-<h2 id="reports">Reports of this run</h2>
-<table class="reports">
-<thead><tr><th>Report</th><th>Parameters</th><th>Status</th><th>Duration</th>
-<th>Headline figures</th><th>Files</th></tr></thead>
+{%- if segment_reports %}
+<h2 id="segment-reports">Segment reports</h2>
+<table class="segment-reports">
+<thead><tr><th>Report</th><th>{{ segment_column }}</th><th>Status</th><th class="num">Duration</th><th>Files</th></tr></thead>
 <tbody>
-{%- for r in reports %}
+{%- for r in segment_reports %}
 <tr id="report-{{ r.name }}">
 <td>{% if r.link %}<a href="{{ r.link }}">{{ r.title }}</a>{% else %}{{ r.title }}{% endif %}<br><code>{{ r.name }}</code></td>
-<td>{% if r.shown_parameters | length > 4 %}<details class="more"><summary>{{ r.shown_parameters | length }} parameters set</summary>{% endif %}<ul class="plain">{% for name, value in r.shown_parameters %}<li><code>{{ name }}</code> = {{ value }}</li>{% else %}<li>defaults</li>{% endfor %}</ul>{% if r.shown_parameters | length > 4 %}</details>{% endif %}</td>
+<td>{{ r.segment[1] }}</td>
 <td><span class="status {{ r.status }}">{{ r.status }}</span>
-{%- if r.status in ('failed', 'interrupted') %}<div class="error">{% if r.link %}<a href="{{ r.link }}">{{ r.error_kind }}</a>{% else %}{{ r.error_kind }}{% endif %}: {{ r.cause_short }}</div>{% endif %}
+{%- if r.status in ('failed', 'interrupted') %}<div class="error">{{ r.error_kind or r.status }}: {{ r.cause_short }}</div>{% endif %}
 {%- if r.cautions %}<ul class="cautions">{% for text in r.cautions %}<li>{{ text }}</li>{% endfor %}</ul>{% endif %}</td>
 <td class="num">{{ '%.1f' | format(r.duration_s) }} s</td>
-<td><ul class="plain">{% for h in r.headlines[:3] %}<li><span class="headline-label">{{ h.label }}:</span> {{ h.text }}</li>{% endfor %}</ul>
-{%- if r.headlines | length > 3 %}<details class="more"><summary>{{ r.headlines | length - 3 }} more</summary><ul class="plain">{% for h in r.headlines[3:] %}<li><span class="headline-label">{{ h.label }}:</span> {{ h.text }}</li>{% endfor %}</ul></details>{% endif %}</td>
 <td class="links">{% if r.html %}<a href="{{ r.html }}">HTML</a>{% endif %}
 {%- if r.executed_notebook %}<a href="{{ r.executed_notebook }}">notebook</a>{% endif %}
 {%- if r.log %}<a href="{{ r.log }}">log</a>{% endif %}</td>
@@ -120,6 +169,7 @@ without a report are listed below the table.{% endif %}</p>
 {%- endfor %}
 </tbody>
 </table>
+{%- endif %}
 {%- if earlier %}
 <h2 id="earlier">Reports left by earlier runs</h2>
 <p class="note">These files are in this folder but were not written by this run: their

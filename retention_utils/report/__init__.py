@@ -7,7 +7,13 @@ batch runner import it.
 from retention_utils.report.notes import CautionNote, EmptySection, caution_note, empty_section
 from retention_utils.report.numbers import format_figure, format_number, format_p_value
 from retention_utils.report.style import REPORT_CSS
-from retention_utils.report.summary import SummaryBlock, Tile, summary_block
+from retention_utils.report.summary import (
+    SummaryBlock,
+    Tile,
+    summary_block,
+    summary_tiles,
+    tiles_html,
+)
 from retention_utils.report.tables import ReportTable, readable, report_table
 
 __all__ = [
@@ -25,4 +31,6 @@ __all__ = [
     "readable",
     "report_table",
     "summary_block",
+    "summary_tiles",
+    "tiles_html",
 ]

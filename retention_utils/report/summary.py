@@ -110,6 +110,12 @@ class Tile:
         return f"{self.label}: {text}" + (f" ({extra})" if extra else "")
 
 
+def tiles_html(tiles: Iterable[Tile]) -> str:
+    """The ``<div class="ru-tiles">`` grid of ``tiles`` ("" when there is none)."""
+    markup = "".join(tile.to_html() for tile in tiles)
+    return f'<div class="ru-tiles">{markup}</div>' if markup else ""
+
+
 @dataclass
 class SummaryBlock:
     """What a report says first (SPEC section 5): tiles, cautions and sentences."""
@@ -121,13 +127,12 @@ class SummaryBlock:
 
     def to_html(self) -> str:
         """The ``<section id="summary">`` markup, every text from the data escaped."""
-        tiles = "".join(tile.to_html() for tile in self.tiles)
         cautions = "".join(caution_html(c["text"], section=c.get("section")) for c in self.cautions)
         sentences = "".join(f"<li>{text_html(s)}</li>" for s in self.sentences)
         return (
             '<section id="summary" class="ru-summary">'
             f'<h2 class="ru-summary-title">{html.escape(self.title)}</h2>'
-            + (f'<div class="ru-tiles">{tiles}</div>' if tiles else "")
+            + tiles_html(self.tiles)
             + (f'<div class="ru-cautions">{cautions}</div>' if cautions else "")
             + (f'<ul class="ru-sentences">{sentences}</ul>' if sentences else "")
             + "</section>"
@@ -173,16 +178,37 @@ def summary_block(
     """
     if kind not in TILE_ORDER:
         raise ValueError(f"Unknown report kind {kind!r}: use one of {', '.join(TILE_ORDER)}.")
-    payloads = recorded_headlines() if headlines is None else [dict(h) for h in headlines]
-    for payload in payloads:
-        if payload.get("name") in MONEY and not payload.get("unit") and currency:
-            payload["unit"] = currency
+    payloads = _with_currency(
+        recorded_headlines() if headlines is None else headlines, currency=currency
+    )
     found = {p["name"]: p for p in payloads}
-    tiles = [_tile(p, kind, found) for p in _tile_payloads(kind, payloads)]
     sentences = [*_SENTENCES[kind](found)[:MAX_FIGURE_SENTENCES], NEXT_STEPS[kind]]
     listed = recorded_cautions() if cautions is None else cautions
     notes = [{"text": c, "section": None} if isinstance(c, str) else dict(c) for c in listed]
-    return SummaryBlock(title, tiles, notes, sentences)
+    return SummaryBlock(title, summary_tiles(kind, payloads), notes, sentences)
+
+
+def summary_tiles(
+    kind: str, headlines: Iterable[Mapping[str, Any]], *, currency: str | None = None
+) -> list[Tile]:
+    """The tiles of a report's summary block, from its recorded headline payloads.
+
+    The same tiles, in the same order and with the same intervals and notes, as
+    :func:`summary_block` shows; the batch index shows them per report. A ``kind`` other
+    than "cohort", "clv" or "satisfaction" gives one tile per figure, in recorded order.
+    """
+    payloads = _with_currency(headlines, currency=currency)
+    found = {p["name"]: p for p in payloads}
+    return [_tile(p, kind, found) for p in _tile_payloads(kind, payloads)]
+
+
+def _with_currency(headlines: Iterable[Mapping[str, Any]], *, currency: str | None) -> list[dict]:
+    """Copies of the payloads, money figures recorded without a unit in ``currency``."""
+    payloads = [dict(h) for h in headlines]
+    for payload in payloads:
+        if payload.get("name") in MONEY and not payload.get("unit") and currency:
+            payload["unit"] = currency
+    return payloads
 
 
 def _matches(name: str, pattern: str) -> bool:
@@ -190,8 +216,9 @@ def _matches(name: str, pattern: str) -> bool:
 
 
 def _tile_payloads(kind: str, payloads: list[dict]) -> list[dict]:
-    ordered = [p for pattern in TILE_ORDER[kind] for p in payloads if _matches(p["name"], pattern)]
-    hidden = TILE_ORDER[kind] + NOT_TILES.get(kind, ())
+    order = TILE_ORDER.get(kind, ())
+    ordered = [p for pattern in order for p in payloads if _matches(p["name"], pattern)]
+    hidden = order + NOT_TILES.get(kind, ())
     return ordered + [p for p in payloads if not any(_matches(p["name"], h) for h in hidden)]
 
 
