@@ -7,7 +7,17 @@ For every page (``index.html`` and each report) the check records:
 * any request that is not a local file or an embedded ``data:`` URI (the network is off:
   DevTools offline emulation, plus a dead proxy as a second wall),
 
-and saves a full-page screenshot. Chromium is driven through the DevTools protocol over a
+and saves a full-page screenshot. With ``widths`` it also reads the page as laid out at each
+window width (:data:`LAYOUT_JS`, :meth:`Chromium.layout`):
+
+* horizontal overflow of the page (``scrollWidth`` wider than the window; a wide table must
+  scroll inside its own box), naming the elements that stick out;
+* blocks overlapping each other (headings, paragraphs, table cells, tiles, images: boxes of
+  siblings in the flow that intersect) and text running out of its box;
+* warning text a reader must never see: ``Warning``, ``ipykernel_``, ``Traceback`` outside a
+  failed report's folded details, ``nan``/``NaN`` as a table cell.
+
+Chromium is driven through the DevTools protocol over a
 websocket (``websocket-client``, already a Jupyter dependency), so no extra package is
 needed; the browser itself is Debian's ``chromium`` package.
 """
@@ -41,6 +51,145 @@ _IMAGES_JS = """
 })))()
 """
 _MAX_SCREENSHOT_HEIGHT = 16000  # px; longer pages are cut there
+#: Window widths at which reports must read cleanly (a laptop and a desktop screen), px.
+WIDTHS = (1366, 1920)
+_HEIGHT = 900  # px, window height
+_DEFAULT_WIDTH = 1280  # px, window width of a plain check
+
+#: Measures the page as laid out; returns ``{overflow, overlaps, spills, warnings}``.
+LAYOUT_JS = r"""
+(() => {
+  const TOLERANCE = 2;  // px: sub-pixel rounding and borders that touch
+  const width = window.innerWidth;
+  const name = (el) => {
+    let text = el.tagName.toLowerCase();
+    if (el.id) text += '#' + el.id;
+    const classes = (typeof el.className === 'string' ? el.className : '')
+      .split(/\s+/).filter(c => c && !c.startsWith('jp-')).slice(0, 2);
+    if (classes.length) text += '.' + classes.join('.');
+    const words = (el.innerText || el.alt || '').trim().replace(/\s+/g, ' ').slice(0, 40);
+    return words ? `${text} "${words}"` : text;
+  };
+  const shown = (el) => {
+    const style = getComputedStyle(el);
+    if (style.display === 'none' || style.visibility === 'hidden') return null;
+    if (style.position === 'absolute' || style.position === 'fixed') return null;
+    if (style.display === 'inline' && el.tagName !== 'IMG') return null;
+    if (style.display === 'contents' || style.float !== 'none') return null;
+    const rect = el.getBoundingClientRect();
+    return rect.width > 0 && rect.height > 0 ? rect : null;
+  };
+  const clippedBy = (el) => {  // the nearest ancestor that scrolls or clips its content
+    for (let p = el.parentElement; p && p !== document.body; p = p.parentElement) {
+      if (getComputedStyle(p).overflowX !== 'visible') return p;
+    }
+    return null;
+  };
+  const skipped = (el) => ['SCRIPT', 'STYLE', 'HEAD', 'TITLE', 'META'].includes(el.tagName);
+
+  // 1. horizontal overflow of the page, and the outermost elements that cause it
+  const scrollWidth = document.documentElement.scrollWidth;
+  const overflow = [];
+  if (scrollWidth > width + TOLERANCE) {
+    const walk = (el) => {
+      for (const child of el.children) {
+        if (skipped(child)) continue;
+        const rect = child.getBoundingClientRect();
+        if (rect.right > width + TOLERANCE && !clippedBy(child)) {
+          overflow.push(`${name(child)} reaches ${Math.round(rect.right)} px`);
+        } else {
+          walk(child);
+        }
+        if (overflow.length >= 5) return;
+      }
+    };
+    walk(document.body);
+  }
+
+  // 2. siblings in the flow whose boxes intersect (a sweep over their tops)
+  const overlaps = [];
+  for (const parent of document.body.querySelectorAll('*')) {
+    if (skipped(parent) || parent.children.length < 2) continue;
+    const boxes = [];
+    for (const child of parent.children) {
+      if (skipped(child)) continue;
+      const rect = shown(child);
+      if (rect) boxes.push([child, rect]);
+    }
+    boxes.sort((a, b) => a[1].top - b[1].top);
+    for (let i = 0; i < boxes.length && overlaps.length < 20; i++) {
+      const [a, ra] = boxes[i];
+      for (let j = i + 1; j < boxes.length && boxes[j][1].top < ra.bottom - TOLERANCE; j++) {
+        const [b, rb] = boxes[j];
+        const across = Math.min(ra.right, rb.right) - Math.max(ra.left, rb.left);
+        const down = Math.min(ra.bottom, rb.bottom) - Math.max(ra.top, rb.top);
+        if (across > TOLERANCE && down > TOLERANCE) {
+          overlaps.push(`${name(a)} overlaps ${name(b)} (${Math.round(across)} x ${Math.round(down)} px)`);
+        }
+      }
+    }
+  }
+
+  // 3. text running out of its box (it lands on whatever is beside it); a box that clips
+  //    or scrolls its content keeps the text inside
+  const spills = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  const range = document.createRange();
+  for (let node = walker.nextNode(); node && spills.length < 20; node = walker.nextNode()) {
+    let block = node.parentElement;
+    if (!node.textContent.trim() || !block || skipped(block)) continue;
+    while (block.parentElement && getComputedStyle(block).display === 'inline') {
+      block = block.parentElement;
+    }
+    if (getComputedStyle(block).overflowX !== 'visible') continue;
+    const outer = block.getBoundingClientRect();
+    const beyond = (rect) => Math.max(rect.right - outer.right, outer.left - rect.left);
+    range.selectNodeContents(node);
+    if (!Array.from(range.getClientRects()).some(line => beyond(line) > TOLERANCE)) continue;
+    // a line box may end with a hanging space (pre-wrap): only visible characters count
+    const text = node.textContent;
+    for (let i = 0; i < Math.min(text.length, 5000); i++) {
+      if (!text[i].trim()) continue;
+      range.setStart(node, i);
+      range.setEnd(node, i + 1);
+      const out = beyond(range.getBoundingClientRect());
+      if (out > TOLERANCE) {
+        spills.push(`text "${text.trim().slice(0, 40)}" runs ${Math.round(out)} px out of ${name(block)}`);
+        break;
+      }
+    }
+  }
+
+  // 4. warning text a reader must never see (a failed report's folded details excepted)
+  const warnings = [];
+  const PATTERNS = [[/\b\w*Warning\b/, 'warning'], [/ipykernel_/, 'kernel path'],
+                    [/Traceback/, 'traceback']];
+  const texts = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = texts.nextNode(); node && warnings.length < 20; node = texts.nextNode()) {
+    const el = node.parentElement;
+    if (!el || skipped(el) || el.closest('details.report-traceback')) continue;
+    for (const [pattern, what] of PATTERNS) {
+      const found = node.textContent.match(pattern);
+      if (found) {
+        const at = node.textContent.indexOf(found[0]);
+        const around = node.textContent.slice(Math.max(0, at - 30), at + 50).replace(/\s+/g, ' ');
+        warnings.push(`${what}: "${around.trim()}" in ${name(el).split(' ')[0]}`);
+      }
+    }
+  }
+  for (const table of document.querySelectorAll('table')) {
+    const cells = Array.from(table.querySelectorAll('td, th'))
+      .filter(cell => cell.closest('table') === table)
+      .filter(cell => /^(nan|NaN|NaT|<NA>)$/.test(cell.textContent.trim()));
+    if (cells.length) {
+      const row = cells[0].closest('tr');
+      warnings.push(`${cells.length} missing value(s) shown as "${cells[0].textContent.trim()}" ` +
+                    `in a table, first in ${name(row)}`);
+    }
+  }
+  return {width, scrollWidth, overflow, overlaps, spills, warnings};
+})()
+"""
 
 
 def _remove_tree(path: Path, attempts: int = 50) -> None:
@@ -82,17 +231,37 @@ class PageCheck:
     errors: list[str] = field(default_factory=list)
     requests: list[str] = field(default_factory=list)  # non-local requests attempted
     screenshot: Path | None = None
+    #: Layout and text defects, each prefixed by the window width ("at 1366 px: ...").
+    layout: list[str] = field(default_factory=list)
+    screenshots: list[Path] = field(default_factory=list)  # one per width checked
 
     @property
     def ok(self) -> bool:
-        return not (self.broken_images or self.errors or self.requests)
+        return not self.problems()
 
     def problems(self) -> list[str]:
         return (
             [f"image did not load: {src}" for src in self.broken_images]
             + [f"error: {text}" for text in self.errors]
             + [f"network request: {url}" for url in self.requests]
+            + self.layout
         )
+
+
+def layout_problems(measured: dict) -> list[str]:
+    """One line per defect in the result of :data:`LAYOUT_JS` at one window width."""
+    at = f"at {measured['width']} px"
+    lines = []
+    if measured["scrollWidth"] > measured["width"] + 2:
+        culprits = "; ".join(measured["overflow"]) or "no single element found"
+        lines.append(
+            f"{at}: page overflow: {measured['scrollWidth']} px wide in a {measured['width']} px "
+            f"window ({culprits})"
+        )
+    lines += [f"{at}: overlap: {text}" for text in measured["overlaps"]]
+    lines += [f"{at}: overlap: {text}" for text in measured["spills"]]
+    lines += [f"{at}: warning text: {text}" for text in measured["warnings"]]
+    return lines
 
 
 class Chromium:
@@ -180,11 +349,15 @@ class Chromium:
             "Network.emulateNetworkConditions",
             {"offline": True, "latency": 0, "downloadThroughput": 0, "uploadThroughput": 0},
         )
+        self.resize(_DEFAULT_WIDTH)
+        return self
+
+    def resize(self, width: int, height: int = _HEIGHT) -> None:
+        """Set the window size in CSS px (the page is laid out again)."""
         self.send(
             "Emulation.setDeviceMetricsOverride",
-            {"width": 1280, "height": 900, "deviceScaleFactor": 1, "mobile": False},
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
         )
-        return self
 
     def __exit__(self, *exc: object) -> None:
         if self._socket is not None:
@@ -259,17 +432,38 @@ class Chromium:
 
     # -- checking a page --
 
-    def check(self, page: Path, screenshot: Path | None = None) -> PageCheck:
-        """Open ``page`` (a local HTML file) and report what went wrong, if anything."""
-        page = Path(page).resolve()
-        result = PageCheck(path=page)
+    def evaluate(self, expression: str) -> Any:
+        """The value of a JavaScript expression in the current page."""
+        reply = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True})
+        if "exceptionDetails" in reply:
+            raise BrowserError(f"Script failed: {reply['exceptionDetails'].get('text')}")
+        return reply["result"].get("value")
+
+    def layout(self, width: int) -> list[str]:
+        """Layout and text defects of the current page in a window ``width`` px wide."""
+        self.resize(width)
+        return layout_problems(self.evaluate(LAYOUT_JS))
+
+    def open(self, page: Path) -> None:
+        """Load a local HTML file and wait for its load event."""
         self._events.clear()
-        self.send("Page.navigate", {"url": page.as_uri()})
+        self.send("Page.navigate", {"url": Path(page).resolve().as_uri()})
         self._wait_for("Page.loadEventFired")
         self._drain(0.3)
-        images = self.send("Runtime.evaluate", {"expression": _IMAGES_JS, "returnByValue": True})[
-            "result"
-        ].get("value", [])
+
+    def check(
+        self, page: Path, screenshot: Path | None = None, *, widths: Iterable[int] = ()
+    ) -> PageCheck:
+        """Open ``page`` (a local HTML file) and report what went wrong, if anything.
+
+        With ``widths``, the layout is also checked at each window width (see
+        :data:`LAYOUT_JS`), and ``screenshot`` becomes one PNG per width,
+        ``<stem>-<width>.png``.
+        """
+        page = Path(page).resolve()
+        result = PageCheck(path=page)
+        self.open(page)
+        images = self.evaluate(_IMAGES_JS) or []
         result.images = len(images)
         result.broken_images = [img["src"] or "(no src)" for img in images if not img["loaded"]]
         for event in self._events:
@@ -290,16 +484,27 @@ class Chromium:
                 url = params.get("request", {}).get("url", "")
                 if not url.startswith(("file:", "data:", "about:")):
                     result.requests.append(url)
-        if screenshot is not None:
+        for width in widths:
+            result.layout += self.layout(width)
+            if screenshot is not None:
+                shot = Path(screenshot)
+                result.screenshots.append(
+                    self.screenshot(shot.with_name(f"{shot.stem}-{width}{shot.suffix}"))
+                )
+        if widths:
+            self.resize(_DEFAULT_WIDTH)
+            result.screenshot = result.screenshots[0] if result.screenshots else None
+        elif screenshot is not None:
             result.screenshot = self.screenshot(screenshot)
         return result
 
-    def screenshot(self, path: Path) -> Path:
-        """Save a full-page PNG of the current page (cut at 16,000 px)."""
+    def screenshot(self, path: Path, *, height: int | None = None) -> Path:
+        """Save a PNG of the current page: the whole page (cut at 16,000 px), or its top
+        ``height`` px."""
         metrics = self.send("Page.getLayoutMetrics")
         size = metrics.get("cssContentSize") or metrics["contentSize"]
         width = max(1, int(size["width"]))
-        height = max(1, min(int(size["height"]), _MAX_SCREENSHOT_HEIGHT))
+        height = max(1, min(int(size["height"]), height or _MAX_SCREENSHOT_HEIGHT))
         shot = self.send(
             "Page.captureScreenshot",
             {
@@ -335,16 +540,19 @@ def check_pages(
     pages: Iterable[str | Path],
     screenshot_dir: str | Path | None = None,
     *,
+    widths: Iterable[int] = (),
     executable: str | None = None,
     timeout: float = 30.0,
 ) -> list[PageCheck]:
-    """Open each page in one headless Chromium; screenshots as ``<stem>.png``."""
+    """Open each page in one headless Chromium; screenshots as ``<stem>.png`` (with
+    ``widths``: the layout checked and a screenshot ``<stem>-<width>.png`` per width)."""
     results = []
+    widths = tuple(widths)
     with Chromium(executable, timeout=timeout) as browser:
         for page in pages:
             page = Path(page)
             shot = Path(screenshot_dir) / f"{page.stem}.png" if screenshot_dir else None
-            results.append(browser.check(page, shot))
+            results.append(browser.check(page, shot, widths=widths))
     return results
 
 
@@ -361,23 +569,77 @@ def iter_problems(checks: Iterable[PageCheck]) -> Iterator[str]:
             yield f"{check.path.name}: {problem}"
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python tests/browser.py [FOLDER]`` (``make browser-check``): check a report folder.
+#: Bottom of the summary block in page coordinates (px), or null when there is none.
+_SUMMARY_BOTTOM_JS = """
+(() => {
+  const summary = document.getElementById('summary');
+  return summary ? Math.ceil(summary.getBoundingClientRect().bottom + window.scrollY) : null;
+})()
+"""
 
-    Opens ``index.html`` and every report in headless Chromium with the network off, checks
-    that every image loaded and no script error occurred, and saves screenshots into
-    ``FOLDER/screenshots/``. Exit code 0 when every page is clean, 1 otherwise.
+
+def readme_screenshots(
+    source: str | Path,
+    dest: str | Path,
+    *,
+    report: str = "cohort.html",
+    width: int = 1366,
+    max_height: int = 1800,
+    executable: str | None = None,
+) -> list[Path]:
+    """The README's two pictures, from a report folder: the top of ``report`` down to the
+    end of its summary block (``<dest>/report-summary.png``) and the top of the index
+    (``<dest>/index.png``), both at ``width`` px and at most ``max_height`` px tall."""
+    source, dest = Path(source), Path(dest)
+    for page in (source / report, source / "index.html"):
+        if not page.is_file():
+            raise FileNotFoundError(f"No {page.name} in {source}: run the reports first.")
+    with Chromium(executable) as browser:
+        browser.resize(width)
+        browser.open(source / report)
+        bottom = browser.evaluate(_SUMMARY_BOTTOM_JS)
+        summary = browser.screenshot(
+            dest / "report-summary.png", height=min(max_height, (bottom or _HEIGHT) + 24)
+        )
+        browser.open(source / "index.html")
+        index = browser.screenshot(dest / "index.png", height=min(max_height, 1300))
+    return [summary, index]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Check a report folder in headless Chromium, or take the README's screenshots.
+
+    ``python tests/browser.py [FOLDER]`` (``make browser-check``): opens ``index.html`` and
+    every report with the network off, at 1366 and 1920 px; checks that every image loaded,
+    no script error occurred, the page does not overflow sideways, no block overlaps another
+    and no warning text shows; saves screenshots into ``FOLDER/screenshots/``. Exit code 0
+    when every page is clean, 1 otherwise.
+
+    ``python tests/browser.py --screenshots [FOLDER [DEST]]`` (``make screenshots``): writes
+    the README's pictures (:func:`readme_screenshots`) from ``reports/demo`` into
+    ``reports/screenshots``.
     """
     args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["--screenshots"]:
+        source = Path(args[1] if len(args) > 1 else "reports/demo")
+        dest = Path(args[2] if len(args) > 2 else "reports/screenshots")
+        try:
+            for path in readme_screenshots(source, dest):
+                print(path)
+        except (BrowserError, FileNotFoundError) as exc:
+            print(f"Error: {exc}", file=sys.stderr)
+            return 1
+        return 0
     folder = Path(args[0] if args else "reports/demo")
     try:
-        checks = check_report_folder(folder)
+        checks = check_report_folder(folder, widths=WIDTHS)
     except (BrowserError, FileNotFoundError) as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 1
     for check in checks:
         status = "ok" if check.ok else "PROBLEM"
-        print(f"{status:7} {check.path.name}: {check.images} images -> {check.screenshot}")
+        shots = ", ".join(str(p) for p in check.screenshots)
+        print(f"{status:7} {check.path.name}: {check.images} images -> {shots}")
     problems = list(iter_problems(checks))
     for problem in problems:
         print(problem, file=sys.stderr)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
+import pytest
 
 #: Columns of the tuples given to :func:`tx_frame`, in order (a tuple may stop early).
 TX_COLUMNS = ("customer_id", "order_date", "amount", "order_id", "channel")
@@ -18,3 +21,19 @@ def tx_frame(rows, columns: tuple[str, ...] = TX_COLUMNS) -> pd.DataFrame:
     if "order_id" not in df:
         df["order_id"] = [f"o{i}" for i in range(len(df))]
     return df
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory):
+    """The demo report pack (`python -m retention_utils demo`), run once per test session:
+    ``result`` (the CLI's), ``out`` (the folder) and ``summary`` (summary.json)."""
+    # Imported here: the batch CLI (papermill, nbconvert) is slow to import and most test
+    # modules do not need it.
+    from typer.testing import CliRunner
+
+    from retention_utils.batch.cli import app
+
+    out = tmp_path_factory.mktemp("demo") / "reports"
+    result = CliRunner().invoke(app, ["demo", "--out", str(out)])
+    summary = json.loads((out / "summary.json").read_text())
+    return {"result": result, "out": out, "summary": summary}

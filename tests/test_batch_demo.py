@@ -1,4 +1,5 @@
-"""The real report pack end to end: `demo` on the embedded data, and a CLV run that must fail."""
+"""The real report pack end to end: `demo` on the embedded data (the session fixture `demo`
+of conftest.py), and a CLV run that must fail."""
 
 from __future__ import annotations
 
@@ -21,14 +22,6 @@ if importlib.util.find_spec("retention_utils.io") is None:  # the loaders are no
     pytest.skip("retention_utils.io is missing: the notebooks cannot run", allow_module_level=True)
 
 PACK = ("cohort", "clv", "satisfaction")
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    out = tmp_path_factory.mktemp("demo") / "reports"
-    result = CliRunner().invoke(app, ["demo", "--out", str(out)])
-    summary = json.loads((out / "summary.json").read_text())
-    return {"result": result, "out": out, "summary": summary}
 
 
 def test_demo_pack_runs_clean(demo):
