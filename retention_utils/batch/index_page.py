@@ -116,7 +116,7 @@ below come from the reports that finished.</div>
 <p class="note">One row per segment of at least {{ min_customers }} customer{{ '' if min_customers == 1 else 's' }} (a customer's
 segment is the value on their first purchase), largest first; the headline figures of each
 report as columns.{% if skipped %} {{ skipped | length }} segment{{ '' if skipped | length == 1 else 's' }}
-without a report are listed below the table.{% endif %}</p>
+without a report {{ 'is' if skipped | length == 1 else 'are' }} listed below the table.{% endif %}</p>
 <div class="scroll">
 <table class="compare">
 <thead><tr><th>{{ segment_column }}</th><th class="num sorted">Customers</th><th class="num">Rows</th>
