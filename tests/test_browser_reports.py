@@ -127,7 +127,7 @@ def test_demo_reports_read_cleanly_at_1366_and_1920_px(demo):
     names = [c.path.name for c in checks]
     assert names == ["index.html", "cohort.html", "clv.html", "satisfaction.html"]
     problems = [f"{c.path.name}: {line}" for c in checks for line in c.problems()]
-    assert problems == []
+    assert problems == [], "\n".join(problems)
 
 
 @pytest.mark.slow
