@@ -17,9 +17,9 @@ outside its scale or not a whole number is an error (:class:`retention_utils.Dat
 listing the rows), never silently dropped.
 
 Every difference (between consecutive periods, between segments) is "second minus first" in
-points of the score (percentage points for CSAT, NPS points, points of the CES index) and is
-tested: NPS with a normal test on ``SE = sqrt(SE1^2 + SE2^2)``, CSAT with the pooled
-two-proportion z test, CES with Welch's t test.
+points of the score (percentage points for CSAT, NPS points, CES points on its answer scale,
+e.g. 0.3 on 1-7) and is tested: NPS with a normal test on ``SE = sqrt(SE1^2 + SE2^2)``, CSAT
+with the pooled two-proportion z test, CES with Welch's t test.
 """
 
 from __future__ import annotations
@@ -57,21 +57,29 @@ __all__ = [
     "CSAT_GROUPS",
     "SCORES",
     "ScoreEstimate",
+    "Scales",
+    "UnlinkedSurveyError",
     "available_scores",
     "ces",
     "clv_by_score",
+    "clv_figures",
     "compare_scores",
     "compare_segments",
     "csat",
-    "describe_change",
-    "describe_repurchase_gap",
+    "detractor_followups",
+    "followup_figure",
+    "lowest_segment",
     "nps",
+    "nps_distribution",
     "repurchase_by_score",
+    "repurchase_figure",
     "repurchase_gap",
     "response_repurchases",
     "score_by_segment",
+    "score_figures",
     "score_summary",
     "score_trend",
+    "score_unit",
 ]
 
 #: Score columns of a canonical survey table, in the order reports show them.
@@ -89,7 +97,6 @@ _UNITS = {
     "csat": "% of responses satisfied",
     "ces": "% of the scale maximum",
 }
-_DIFF_UNITS = {"nps": "points", "csat": "percentage points", "ces": "points"}
 
 
 @dataclass(frozen=True)
@@ -123,6 +130,30 @@ class ScoreEstimate(Estimate):
     mean_high: float = float("nan")
     scale_min: int = 0
     scale_max: int = 0
+
+
+@dataclass(frozen=True)
+class Scales:
+    """The answer scales of a survey, given once and passed to every analysis of it.
+
+    Attributes
+    ----------
+    csat_scale_max : {5, 7, 10}
+        CSAT answers from 1 to this value.
+    positive_min : int, optional
+        Lowest CSAT answer counted as satisfied (None or 0: the top two boxes).
+    ces_scale_max : {5, 7}
+        CES answers from 1 to this value (higher = easier).
+    """
+
+    csat_scale_max: int = 5
+    positive_min: int | None = None
+    ces_scale_max: int = 7
+
+    def options(self, score: str) -> dict:
+        """``scale_max`` and ``positive_min`` keywords of the score functions for ``score``."""
+        scale_max = {"csat": self.csat_scale_max, "ces": self.ces_scale_max}.get(score)
+        return {"scale_max": scale_max, "positive_min": self.positive_min or None}
 
 
 # --- validation -----------------------------------------------------------------------------
@@ -357,11 +388,7 @@ def _compare_clean(
 ) -> Comparison | None:
     """Difference b - a of two checked arrays (no NaN), or None when it cannot be tested."""
     if score == "ces":
-        if len(a) < 2 or len(b) < 2:
-            return None
-        c = welch_test(a, b)
-        f = 100 / scale[1]
-        return Comparison(c.difference * f, c.se * f, c.statistic, c.p_value, c.low * f, c.high * f)
+        return welch_test(a, b) if len(a) >= 2 and len(b) >= 2 else None
     if len(a) == 0 or len(b) == 0:
         return None
     if score == "csat":
@@ -398,7 +425,7 @@ def compare_scores(
     -------
     retention_utils.stats.Comparison
         ``difference``, ``se``, ``low``, ``high`` in points of the score (percentage points
-        for CSAT, NPS points, points of the CES index), ``statistic`` and two-sided
+        for CSAT, NPS points, CES points on its answer scale), ``statistic`` and two-sided
         ``p_value``. NPS: normal test with ``SE = sqrt(SE1^2 + SE2^2)``; CSAT: pooled
         two-proportion z test (interval from the unpooled SE); CES: Welch's t test.
 
@@ -418,50 +445,6 @@ def compare_scores(
         need = "two responses" if score == "ces" else "one response"
         raise ValueError(f"Each group needs at least {need} to compare {_LABELS[score]}.")
     return result
-
-
-def describe_change(
-    comparison: Comparison | None,
-    *,
-    score: str,
-    n_first: int,
-    n_second: int,
-    between: str = "",
-    segments: tuple[str, str] | None = None,
-) -> str:
-    """One plain-language sentence about a difference ``second - first``.
-
-    Over time (``between`` names the periods):
-    ``"NPS fell 6.0 points (2025-05 to 2025-06), within noise at n=140 vs n=152 (95% CI -17.1 to +5.1; p=0.29)."``
-    Between segments (``segments=(first, second)``):
-    ``"NPS is 11.8 points lower for paid_search than for organic, beyond noise at n=758 vs n=1,489 (...)."``
-
-    "Beyond noise" means the two-sided p value is below 0.05; "within noise" means the
-    difference is no larger than what sampling alone often produces at these sample sizes.
-    """
-    label = _LABELS[score]
-    where = f" ({between})" if between else ""
-    if segments is not None:
-        where = f" ({segments[1]} vs {segments[0]})"
-    if comparison is None:
-        return f"{label}{where}: too few responses to test a change (n={n_first} vs n={n_second})."
-    diff = comparison.difference
-    unit = _DIFF_UNITS[score]
-    verdict = "beyond noise" if comparison.significant else "within noise"
-    tail = f"(95% CI {comparison.low:+.1f} to {comparison.high:+.1f}; p={comparison.p_value:.2g})."
-    if segments is not None:
-        first, second = segments
-        if round(diff, 1) == 0:
-            movement = f"{label} is the same for {second} as for {first}"
-        else:
-            side = "higher" if diff > 0 else "lower"
-            movement = f"{label} is {abs(diff):.1f} {unit} {side} for {second} than for {first}"
-        return f"{movement}, {verdict} at n={n_second:,} vs n={n_first:,} {tail}"
-    if round(diff, 1) == 0:
-        movement = f"{label} was unchanged"
-    else:
-        movement = f"{label} {'rose' if diff > 0 else 'fell'} {abs(diff):.1f} {unit}"
-    return f"{movement}{where}, {verdict} at n={n_first:,} vs n={n_second:,} {tail}"
 
 
 # --- survey tables --------------------------------------------------------------------------
@@ -614,8 +597,8 @@ def score_trend(
         ``n``, ``missing``, ``value``, ``low``, ``high``, ``se``, ``mean``, ``mean_low``,
         ``mean_high``, ``low_n``, ``incomplete``; for NPS also ``detractors``, ``passives``,
         ``promoters`` (percent of the period's responses); then the change from the previous
-        period: ``change``, ``change_low``, ``change_high`` (points), ``p_value``,
-        ``significant`` (p < 0.05) and ``verdict`` (a plain-language sentence). ``attrs``
+        period: ``change``, ``change_low``, ``change_high`` (points of the score; for CES
+        points on the answer scale), ``p_value`` and ``significant`` (p < 0.05). ``attrs``
         records ``score``, ``freq``, ``min_responses``, ``scale_min``, ``scale_max``,
         ``positive_min``.
     """
@@ -640,7 +623,7 @@ def score_trend(
     dates, values = dates[keep], values[keep]
     periods = dates.dt.to_period(freq)
     rows = []
-    previous: tuple[np.ndarray, int, str] | None = None
+    previous: np.ndarray | None = None
     if len(periods):
         index = pd.period_range(periods.min(), periods.max(), freq=periods.dt.freq)
     else:
@@ -660,29 +643,20 @@ def score_trend(
         comparison = None
         if previous is not None:
             comparison = _compare_clean(
-                previous[0], x, score=score, scale=scale, positive_min=threshold
+                previous, x, score=score, scale=scale, positive_min=threshold
             )
-            row["verdict"] = describe_change(
-                comparison,
-                score=score,
-                n_first=previous[1],
-                n_second=len(x),
-                between=f"{previous[2]} to {period}",
-            )
-        else:
-            row["verdict"] = ""
         row["change"] = comparison.difference if comparison else np.nan
         row["change_low"] = comparison.low if comparison else np.nan
         row["change_high"] = comparison.high if comparison else np.nan
         row["p_value"] = comparison.p_value if comparison else np.nan
         row["significant"] = bool(comparison.significant) if comparison else False
         rows.append(row)
-        previous = (x, len(x), str(period))
+        previous = x
     columns = ["period", "period_start", "period_end", "n", "missing", "value", "low", "high", "se", "mean",
                "mean_low", "mean_high", "low_n", "incomplete"]  # fmt: skip
     if score == "nps":
         columns += ["detractors", "passives", "promoters"]
-    columns += ["change", "change_low", "change_high", "p_value", "significant", "verdict"]
+    columns += ["change", "change_low", "change_high", "p_value", "significant"]
     out = pd.DataFrame(rows, columns=columns)
     out.attrs.update(
         score=score,
@@ -789,8 +763,9 @@ def compare_segments(
     DataFrame
         One row per pair: ``first``, ``second`` (segments, larger first), ``n_first``,
         ``n_second``, ``value_first``, ``value_second``, ``difference`` (second - first, in
-        points), ``low``, ``high`` (95 %), ``p_value``, ``p_holm``, ``significant`` and
-        ``verdict`` (plain-language sentence). Pairs that cannot be tested (CES groups with
+        points; CES: the mean answers and their difference on the answer scale), ``low``,
+        ``high`` (95 %), ``p_value``, ``p_holm`` and ``significant``. Pairs that cannot be
+        tested (CES groups with
         fewer than two responses) are left out. ``attrs["segments_left_out"]`` counts the
         segments beyond ``max_segments``.
     """
@@ -818,13 +793,12 @@ def compare_segments(
                 "second": second,
                 "n_first": len(a),
                 "n_second": len(b),
-                "value_first": ea.value,
-                "value_second": eb.value,
+                "value_first": ea.mean if score == "ces" else ea.value,
+                "value_second": eb.mean if score == "ces" else eb.value,
                 "difference": c.difference,
                 "low": c.low,
                 "high": c.high,
                 "p_value": c.p_value,
-                "_c": c,
             }
         )
     out = pd.DataFrame(
@@ -840,30 +814,10 @@ def compare_segments(
             "low",
             "high",
             "p_value",
-            "_c",
         ],  # fmt: skip
     )
     out["p_holm"] = _holm(out["p_value"].to_numpy())
     out["significant"] = out["p_holm"] < 0.05
-    out["verdict"] = [
-        describe_change(
-            Comparison(c.difference, c.se, c.statistic, p_holm, c.low, c.high),
-            score=score,
-            n_first=n1,
-            n_second=n2,
-            segments=(str(first), str(second)),
-        )
-        for c, p_holm, n1, n2, first, second in zip(
-            out["_c"],
-            out["p_holm"],
-            out["n_first"],
-            out["n_second"],
-            out["first"],
-            out["second"],
-            strict=True,
-        )  # fmt: skip
-    ]
-    out = out.drop(columns="_c")
     out.attrs.update(score=score, by=by, segments_left_out=max(len(ordered) - max_segments, 0))
     return out
 
@@ -890,6 +844,10 @@ def _check_followup(followup_days: int) -> None:
         raise ValueError(f"followup_days must be a whole number of days, got {followup_days!r}.")
     if followup_days < 1:
         raise ValueError(f"followup_days must be at least 1 day, got {followup_days}.")
+
+
+class UnlinkedSurveyError(ValueError):
+    """No surveyed customer appears in the transactions: the two files do not share IDs."""
 
 
 #: Above this share of unmatched eligible responses (percent) a link carries a caution.
@@ -932,7 +890,7 @@ def _link(
     eligible = (d0 + pd.Timedelta(days=int(followup_days)) <= end).to_numpy()
     known = followups["known"].to_numpy()
     if not known.any():
-        raise ValueError(
+        raise UnlinkedSurveyError(
             "None of the surveyed customers appears in the transactions, so repurchases cannot "
             "be linked. Check that both files use the same customer IDs (customer_col=) or set "
             'transactions="" to skip the behaviour link.'
@@ -1123,42 +1081,21 @@ def repurchase_gap(
     )
 
 
-def describe_repurchase_gap(by_score: pd.DataFrame) -> str:
-    """One plain-language sentence on the repurchase gap of :func:`repurchase_by_score`, e.g.
-    ``"Promoters bought again within 90 days 16.9 percentage points more often than
-    detractors (49% vs 32%; 95% CI +12.5 to +21.3; p=1e-13), beyond noise. 2,646 of 3,000
-    responses were observed for 90 days."``
-    """
-    score = by_score.attrs.get("score", "nps")
-    high, low = ("promoters", "detractors") if score == "nps" else ("satisfied", "dissatisfied")
-    days = by_score.attrs.get("followup_days", DEFAULT_FOLLOWUP_DAYS)
-    observed = ""
-    if "eligible" in by_score.attrs:
-        observed = (
-            f" {by_score.attrs['eligible']:,} of {by_score.attrs['responses']:,} responses were "
-            f"observed for {days} days"
+def _customer_columns(
+    table: pd.DataFrame, columns: Sequence[str], what: str, source: str
+) -> pd.DataFrame:
+    """``customer_id`` (as text) and ``columns`` of a per-customer table (ID as a column or
+    the index), or a ValueError naming the missing columns."""
+    if CUSTOMER not in table.columns and table.index.name == CUSTOMER:
+        table = table.reset_index()
+    missing = [c for c in (CUSTOMER, *columns) if c not in table.columns]
+    if missing:
+        raise ValueError(
+            f"{what} needs the column(s) {', '.join(missing)}; columns found: "
+            f"{', '.join(map(str, table.columns))}. Use the table written by {source}."
         )
-        unmatched = by_score.attrs.get("unmatched_responses", 0)
-        if unmatched:
-            observed += (
-                f"; {unmatched:,} more, from customers not in the transactions, "
-                f"{'is' if unmatched == 1 else 'are'} left out"
-            )
-        observed += "."
-    gap = repurchase_gap(by_score, allow_empty=True)
-    if gap is None:
-        return f"Too few responses to compare {high} with {low}.{observed}"
-    table = by_score.set_index("group")
-    rates = table["rate"].to_dict()
-    second = rates["promoter" if score == "nps" else "positive"]
-    first = rates["detractor" if score == "nps" else "negative"]
-    direction = "more" if gap.difference >= 0 else "less"
-    verdict = "beyond noise" if gap.significant else "within noise"
-    return (
-        f"{high.capitalize()} bought again within {days} days {abs(gap.difference):.1f} "
-        f"percentage points {direction} often than {low} ({second:.0f}% vs {first:.0f}%; "
-        f"95% CI {gap.low:+.1f} to {gap.high:+.1f}; p={gap.p_value:.2g}), {verdict}.{observed}"
-    )
+    out = table[[CUSTOMER, *columns]]
+    return out.assign(**{CUSTOMER: out[CUSTOMER].astype("string")})
 
 
 def clv_by_score(
@@ -1188,22 +1125,22 @@ def clv_by_score(
         ``p_alive_high``, and ``clv`` (mean, currency) with ``clv_low``, ``clv_high``.
         ``attrs``: ``customers_matched``, ``customers_surveyed``, ``unmatched_responses``
         (latest answers of customers missing from the CLV table: left out, not counted as
-        customers of no value) and ``cautions`` (a sentence when those exceed 5 %).
+        customers of no value), ``cautions`` (a sentence when those exceed 5 %) and
+        ``comparison``: Welch's t test of the mean CLV of promoters minus detractors
+        (CSAT: positive minus negative; ``compared`` names the two groups), a
+        :class:`~retention_utils.stats.Comparison` in currency, or None when a group has
+        fewer than two customers.
     """
     if score not in ("nps", "csat"):
         raise ValueError(f"score must be 'nps' or 'csat', got {score!r}.")
     _require(surveys, [CUSTOMER, RESPONSE_DATE], "The CLV link")
     values, _, threshold = _checked_column(surveys, score, scale_max, positive_min)
-    table = clv_customers
-    if CUSTOMER not in table.columns and table.index.name == CUSTOMER:
-        table = table.reset_index()
-    missing_cols = [c for c in (CUSTOMER, "p_alive", "clv") if c not in table.columns]
-    if missing_cols:
-        raise ValueError(
-            f"The CLV customer table needs the column(s) {', '.join(missing_cols)}; columns "
-            f"found: {', '.join(map(str, table.columns))}. Use the customer table written by "
-            "the CLV analysis (predict_clv)."
-        )
+    clv = _customer_columns(
+        clv_customers,
+        ["p_alive", "clv"],
+        "The CLV customer table",
+        "the CLV analysis (predict_clv)",
+    )
     answers = pd.DataFrame(
         {
             CUSTOMER: surveys[CUSTOMER].astype("string").to_numpy(),
@@ -1214,7 +1151,6 @@ def clv_by_score(
     latest = answers.sort_values([CUSTOMER, "date"], kind="stable").drop_duplicates(
         CUSTOMER, keep="last"
     )
-    clv = table[[CUSTOMER, "p_alive", "clv"]].assign(**{CUSTOMER: table[CUSTOMER].astype("string")})
     merged = latest.merge(clv, on=CUSTOMER, how="inner")
     order = NPS_GROUPS if score == "nps" else CSAT_GROUPS
     rows = []
@@ -1236,7 +1172,14 @@ def clv_by_score(
         )
     out = pd.DataFrame(rows)
     matched, surveyed = int(merged[CUSTOMER].nunique()), int(latest[CUSTOMER].nunique())
+    low_group, high_group = order[0], order[-1]
+    if score == "csat":
+        low_group, high_group = "negative", "positive"
+    first = merged.loc[merged["group"] == low_group, "clv"].to_numpy(dtype=float)
+    second = merged.loc[merged["group"] == high_group, "clv"].to_numpy(dtype=float)
     out.attrs.update(
+        comparison=welch_test(first, second) if min(len(first), len(second)) >= 2 else None,
+        compared=(low_group, high_group),
         score=score,
         customers_matched=matched,
         customers_surveyed=surveyed,
@@ -1255,3 +1198,271 @@ def link_cautions(*tables: pd.DataFrame) -> list[str]:
             if text not in found:
                 found.append(text)
     return found
+
+
+# --- what to show first: answer counts, customers to call, headline figures ---------------
+
+
+def nps_distribution(surveys: pd.DataFrame) -> pd.DataFrame:
+    """Responses per NPS answer 0 to 10, each with its group.
+
+    Parameters
+    ----------
+    surveys : DataFrame
+        Canonical survey table with an ``nps`` column.
+
+    Returns
+    -------
+    DataFrame
+        Eleven rows, answers 0 to 10: ``answer``, ``group`` (detractor 0-6, passive 7-8,
+        promoter 9-10), ``responses`` (count) and ``share`` (percent of the answers; NaN when
+        there is none). ``attrs``: ``n`` (answers) and ``missing`` (responses without one).
+
+    Examples
+    --------
+    >>> table = nps_distribution(pd.DataFrame({"nps": [10, 9, 6, 6, None]}))
+    >>> table["responses"].tolist(), table.attrs["n"]
+    ([0, 0, 0, 0, 0, 0, 2, 0, 0, 1, 1], 4)
+    """
+    values, scale, _ = _checked_column(surveys, "nps", None, None)
+    answered = values[~np.isnan(values)].astype(int)
+    answers = np.arange(scale[0], scale[1] + 1)
+    counts = np.bincount(answered, minlength=len(answers))
+    n = int(counts.sum())
+    out = pd.DataFrame(
+        {
+            "answer": answers,
+            "group": _groups(answers.astype(float), "nps", 9),
+            "responses": counts,
+            "share": counts / n * 100 if n else np.full(len(answers), np.nan),
+        }
+    )
+    out.attrs.update(n=n, missing=int(np.isnan(values).sum()))
+    return out
+
+
+def detractor_followups(
+    surveys: pd.DataFrame,
+    *,
+    history: pd.DataFrame | None = None,
+    clv_customers: pd.DataFrame | None = None,
+    csat_scale_max: int = 5,
+    positive_min: int | None = None,
+) -> pd.DataFrame:
+    """Customers to call back: those whose latest NPS answer is a detractor's (0-6), most
+    valuable first; for a survey without NPS, those whose latest CSAT answer is below
+    ``positive_min``.
+
+    A customer's most recent answer decides (a detractor who answered 9 since is not
+    listed; a response that skipped the question does not count); answers of the same day
+    keep the later row.
+
+    Parameters
+    ----------
+    surveys : DataFrame
+        Canonical survey table: ``customer_id``, ``response_date`` and ``nps`` and/or ``csat``.
+    history : DataFrame, optional
+        Per-customer purchases (:func:`retention_utils.engine.customer_history`):
+        ``customer_id`` (column or index), ``last_purchase``, ``orders``, ``revenue``.
+    clv_customers : DataFrame, optional
+        Customer table of the CLV analysis: ``customer_id``, ``clv``, ``p_alive``.
+    csat_scale_max, positive_min : int
+        CSAT scale and the lowest satisfied answer (see :func:`csat`), for a survey without
+        NPS answers.
+
+    Returns
+    -------
+    DataFrame
+        One row per customer to follow up: ``customer_id``, ``response_date`` and ``nps``
+        (or ``csat``) of the latest answer, then with
+        ``history`` ``last_purchase``, ``orders``, ``revenue`` (currency), with
+        ``clv_customers`` ``clv`` (currency) and ``p_alive`` (0-1); missing for a customer
+        not found there. Sorted by ``clv`` when given, else ``revenue``, else the answer
+        date, highest first (missing last); ties by the most recent answer, then ID.
+        ``attrs``: ``customers_surveyed``, ``sorted_by`` and ``rule`` (what lists a
+        customer, in words).
+
+    Examples
+    --------
+    >>> answers = pd.DataFrame({"customer_id": ["a", "a", "b"], "nps": [3, 9, 6],
+    ...     "response_date": pd.to_datetime(["2025-01-02", "2025-03-01", "2025-02-01"])})
+    >>> detractor_followups(answers)["customer_id"].tolist()
+    ['b']
+    """
+    _require(surveys, [CUSTOMER, RESPONSE_DATE], "The follow-up list")
+    score = next((s for s in ("nps", "csat") if s in available_scores(surveys)), None)
+    if score is None:
+        raise ValueError("The follow-up list needs NPS or CSAT answers; the survey has neither.")
+    values, _, threshold = _checked_column(
+        surveys, score, csat_scale_max if score == "csat" else None, positive_min
+    )
+    answers = pd.DataFrame(
+        {
+            CUSTOMER: surveys[CUSTOMER].astype("string").to_numpy(),
+            RESPONSE_DATE: pd.to_datetime(surveys[RESPONSE_DATE]).to_numpy(),
+            score: pd.array(values, dtype="Float64").astype("Int64"),
+            "_row": np.arange(len(surveys)),
+        }
+    ).dropna(subset=[score])
+    latest = answers.sort_values([CUSTOMER, RESPONSE_DATE, "_row"], kind="stable")
+    latest = latest.drop_duplicates(CUSTOMER, keep="last").drop(columns="_row")
+    low = latest[score] <= 6 if score == "nps" else latest[score] < threshold
+    out = latest[low.to_numpy()]
+    rule = (
+        "latest NPS answer is 0-6" if score == "nps" else f"latest CSAT answer is below {threshold}"
+    )
+    sort_by = RESPONSE_DATE
+    if history is not None:
+        what = "The purchase history"
+        table = _customer_columns(
+            history, ["last_purchase", "orders", "revenue"], what, "the engine's customer_history"
+        )
+        out = out.merge(table, on=CUSTOMER, how="left")
+        sort_by = "revenue"
+    if clv_customers is not None:
+        what = "The CLV customer table"
+        table = _customer_columns(clv_customers, ["clv", "p_alive"], what, "the CLV analysis")
+        out = out.merge(table, on=CUSTOMER, how="left")
+        sort_by = "clv"
+    keys = [sort_by] if sort_by == RESPONSE_DATE else [sort_by, RESPONSE_DATE]
+    # Equal keys: the customer ID decides, so the list does not depend on the file order.
+    out = out.sort_values(
+        [*keys, CUSTOMER], ascending=[False] * len(keys) + [True], na_position="last"
+    ).reset_index(drop=True)
+    out.attrs.update(
+        customers_surveyed=int(answers[CUSTOMER].nunique()),
+        sorted_by=sort_by,
+        rule=rule,
+    )
+    return out
+
+
+def _figure(name: str, value, label: str, unit: str | None = None, **extra) -> dict:
+    """A headline figure as data: the keywords of :func:`retention_utils.record.record`."""
+    return {"name": name, "value": value, "label": label, "unit": unit, **extra}
+
+
+def score_unit(score: str, scale_max: int | None = None) -> str:
+    """Unit a score is shown in: ``"points"`` (NPS), ``"%"`` (CSAT), ``"/ 7"`` (CES: the mean
+    answer on its scale)."""
+    return {"nps": "points", "csat": "%"}.get(score) or f"/ {scale_max or 7}"
+
+
+def _display_columns(score: str) -> tuple[str, str, str]:
+    """The columns a score is shown by: CES by its mean answer, the others as computed."""
+    return ("mean", "mean_low", "mean_high") if score == "ces" else ("value", "low", "high")
+
+
+def score_figures(surveys: pd.DataFrame, summary: pd.DataFrame) -> list[dict]:
+    """Headline figures of the survey: responses and each score with its 95 % interval.
+
+    Parameters
+    ----------
+    surveys : DataFrame
+        The responses analysed (for their number and dates).
+    summary : DataFrame
+        :func:`score_summary` of those responses.
+
+    Returns
+    -------
+    list of dict
+        ``responses`` (note: first to last response day), then ``nps`` (points), ``csat``
+        (%), ``ces`` (the mean answer on its scale, unit ``"/ 7"``), each with ``low``,
+        ``high`` and the note ``"n=1,204"``; a score the survey lacks has value None.
+    """
+    dates = pd.to_datetime(surveys[RESPONSE_DATE]) if RESPONSE_DATE in surveys else None
+    period = None
+    if dates is not None and dates.notna().any():
+        period = f"{dates.min():%Y-%m-%d} to {dates.max():%Y-%m-%d}"
+    figures = [_figure("responses", len(surveys), "Survey responses", note=period)]
+    rows = summary.set_index("score") if len(summary) else summary
+    for score in SCORES:
+        label = _LABELS[score]
+        row = rows.loc[label] if label in rows.index and rows.loc[label, "n"] > 0 else None
+        if row is None:
+            figures.append(_figure(score, None, label, score_unit(score)))
+            continue
+        top = int(str(row["scale"]).split("-")[1])
+        value, low, high = (
+            (row["mean"], row["mean_low"], row["mean_high"])
+            if score == "ces"
+            else (row["value"], row["low"], row["high"])
+        )
+        figures.append(
+            _figure(
+                score,
+                value,
+                label,
+                score_unit(score, top),
+                low=low,
+                high=high,
+                note=f"n={int(row['n']):,}",
+            )  # fmt: skip
+        )
+    return figures
+
+
+def repurchase_figure(by_score: pd.DataFrame) -> dict:
+    """Headline figure of :func:`repurchase_by_score`: the repurchase rate of promoters
+    minus detractors (CSAT: satisfied minus dissatisfied), in percentage points, with its
+    95 % interval; named ``repurchase_gap_nps`` or ``repurchase_gap_csat``."""
+    score = by_score.attrs.get("score", "nps")
+    days = by_score.attrs.get("followup_days", DEFAULT_FOLLOWUP_DAYS)
+    who = "promoters minus detractors" if score == "nps" else "satisfied minus dissatisfied"
+    label = f"Repurchase within {days} days, {who}"
+    gap = repurchase_gap(by_score, allow_empty=True)
+    if gap is None:
+        return _figure(f"repurchase_gap_{score}", None, label, "pp")
+    observed = by_score.attrs.get("eligible")
+    note = None if observed is None else f"{observed:,} responses observed {days} days"
+    return _figure(f"repurchase_gap_{score}", gap.difference, label, "pp",
+                   low=gap.low, high=gap.high, note=note)  # fmt: skip
+
+
+def clv_figures(by_group: pd.DataFrame, *, currency: str | None = None) -> list[dict]:
+    """Headline figures of :func:`clv_by_score` by NPS group: mean predicted CLV of
+    promoters and of detractors (``clv_promoters``, ``clv_detractors``) with their t
+    intervals and the number of customers as the note. None for CSAT groups."""
+    if by_group.attrs.get("score", "nps") != "nps":
+        return []
+    rows = by_group.set_index("group")
+    return [
+        _figure(
+            f"clv_{group}s",
+            rows.loc[group, "clv"],
+            f"Mean predicted CLV of {group}s",
+            currency,
+            low=rows.loc[group, "clv_low"],
+            high=rows.loc[group, "clv_high"],
+            note=f"n={int(rows.loc[group, 'customers']):,} customers",
+        )  # fmt: skip
+        for group in ("promoter", "detractor")
+    ]
+
+
+def followup_figure(followups: pd.DataFrame) -> dict:
+    """Headline figure of :func:`detractor_followups`: how many customers to call back."""
+    return _figure("customers_to_follow_up", len(followups), "Customers to follow up",
+                   note=followups.attrs.get("rule"))  # fmt: skip
+
+
+def lowest_segment(by_segment: pd.DataFrame) -> dict | None:
+    """Headline figure: the segment of :func:`score_by_segment` with the lowest score among
+    segments with at least ``min_responses`` answers (CES: lowest mean answer), or None with
+    fewer than two such segments. Named ``lowest_segment``; the label names the score, the
+    segment column and the segment (``"Lowest NPS by channel: paid_search"``)."""
+    score, by = by_segment.attrs.get("score", "nps"), by_segment.attrs.get("by")
+    column, low, high = _display_columns(score)
+    usable = by_segment[~by_segment["low_n"] & by_segment[column].notna()]
+    if len(usable) < 2:
+        return None
+    row = usable.loc[usable[column].idxmin()]
+    return _figure(
+        "lowest_segment",
+        row[column],
+        f"Lowest {_LABELS[score]} by {by}: {row[by]}",
+        score_unit(score, by_segment.attrs.get("scale_max")),
+        low=row[low],
+        high=row[high],
+        note=f"n={int(row['n']):,}",
+    )
