@@ -13,6 +13,7 @@ from pandas.testing import assert_frame_equal
 from scipy import stats
 
 from retention_utils import satisfaction as sat
+from retention_utils import satisfaction_links as links
 from retention_utils.config import NOTEBOOK_DIR, SAMPLE_DIR, SAMPLE_SURVEYS
 from retention_utils.io import DataValidationError
 from retention_utils.plots import COLORS
@@ -349,7 +350,7 @@ def linked_data() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def test_repurchase_by_nps_group_hand_built(linked_data):
     surveys, tx = linked_data
-    table = sat.repurchase_by_score(surveys, tx, score="nps")
+    table = links.repurchase_by_score(surveys, tx, score="nps")
     assert table["group"].tolist() == ["detractor", "passive", "promoter"]
     # c, d | - | a, b  (e too recent, f no answer, g not a customer in the transactions)
     assert table["n"].tolist() == [2, 0, 2]
@@ -381,8 +382,8 @@ def test_unknown_customers_do_not_count_as_not_buying_again(linked_data):
             "csat": pd.array([5] * 50, dtype="Int64"),
         }
     )
-    base = sat.repurchase_by_score(surveys, tx, score="nps")
-    mixed = sat.repurchase_by_score(pd.concat([surveys, unknown]), tx, score="nps")
+    base = links.repurchase_by_score(surveys, tx, score="nps")
+    mixed = links.repurchase_by_score(pd.concat([surveys, unknown]), tx, score="nps")
     assert_frame_equal(mixed, base)
     assert mixed.attrs["unmatched_responses"] == 51
     assert mixed.attrs["cautions"][0].startswith("51 of 56 responses (91%) are from customers")
@@ -390,7 +391,7 @@ def test_unknown_customers_do_not_count_as_not_buying_again(linked_data):
 
 def test_repurchase_matches_independent_pandas_computation(linked_data):
     surveys, tx = linked_data
-    linked = sat.response_repurchases(surveys, tx)
+    linked = links.response_repurchases(surveys, tx)
     daily = tx.assign(day=tx["order_date"].dt.normalize()).groupby(["customer_id", "day"])
     purchase_days = daily["amount"].sum().loc[lambda s: s > 0].reset_index()
     expected = []
@@ -408,24 +409,24 @@ def test_repurchase_matches_independent_pandas_computation(linked_data):
 
 def test_repurchase_by_csat_and_observation_end(linked_data, tmp_path):
     surveys, tx = linked_data
-    table = sat.repurchase_by_score(surveys, tx, score="csat")
+    table = links.repurchase_by_score(surveys, tx, score="csat")
     assert table["group"].tolist() == ["positive", "negative"]
     assert table["n"].tolist() == [3, 2]  # a, b, f | c, d  (g is not in the transactions)
     assert table["repurchased"].tolist() == [3, 0]  # f bought on 2025-02-01
     # The follow-up must fit before observation_end: on 2025-04-09 no response qualifies.
-    empty = sat.repurchase_by_score(surveys, tx, "csat", observation_end="2025-04-09")
+    empty = links.repurchase_by_score(surveys, tx, "csat", observation_end="2025-04-09")
     assert empty["n"].tolist() == [0, 0]
     assert empty["rate"].isna().all()
     # The engine reads the transactions from a file just the same.
     path = tmp_path / "tx.csv"
     tx.to_csv(path, index=False)
-    from_file = sat.repurchase_by_score(surveys, str(path), score="csat")
+    from_file = links.repurchase_by_score(surveys, str(path), score="csat")
     assert from_file["repurchased"].tolist() == [3, 0]
 
 
 def test_repurchase_gap(linked_data):
     surveys, tx = linked_data
-    gap = sat.repurchase_gap(sat.repurchase_by_score(surveys, tx, score="nps"))
+    gap = links.repurchase_gap(links.repurchase_by_score(surveys, tx, score="nps"))
     ref = stats.chi2_contingency(np.array([[0, 2], [2, 0]]), correction=False)
     assert gap.difference == pytest.approx(100.0)
     assert gap.p_value == pytest.approx(ref.pvalue)
@@ -434,9 +435,9 @@ def test_repurchase_gap(linked_data):
 def test_repurchase_needs_matching_customers(linked_data):
     surveys, tx = linked_data
     with pytest.raises(ValueError, match="None of the surveyed customers appears"):
-        sat.repurchase_by_score(surveys, tx.assign(customer_id="zz"), score="nps")
+        links.repurchase_by_score(surveys, tx.assign(customer_id="zz"), score="nps")
     with pytest.raises(ValueError, match="followup_days must be at least 1 day"):
-        sat.repurchase_by_score(surveys, tx, followup_days=0)
+        links.repurchase_by_score(surveys, tx, followup_days=0)
 
 
 def test_clv_by_nps_group_uses_latest_answer(linked_data):
@@ -457,7 +458,7 @@ def test_clv_by_nps_group_uses_latest_answer(linked_data):
         {"p_alive": [0.9, 0.7, 0.2, 0.4, 0.5], "clv": [100.0, 50.0, 10.0, 30.0, 0.0]},
         index=pd.Index(["a", "b", "c", "d", "x"], name="customer_id"),
     )
-    table = sat.clv_by_score(surveys, clv).set_index("group")
+    table = links.clv_by_score(surveys, clv).set_index("group")
     # Latest answers: a, b, c, e promoters; d detractor; g passive (no CLV row).
     assert table["customers"].tolist() == [1, 0, 3]
     assert table.loc["promoter", "p_alive"] == pytest.approx((0.9 + 0.7 + 0.2) / 3)
@@ -472,7 +473,7 @@ def test_clv_by_nps_group_uses_latest_answer(linked_data):
         "(customer_col=)."
     ]
     with pytest.raises(ValueError, match=r"needs the column\(s\) clv"):
-        sat.clv_by_score(surveys, clv.drop(columns="clv"))
+        links.clv_by_score(surveys, clv.drop(columns="clv"))
 
 
 # --- plots ----------------------------------------------------------------------------------
@@ -491,7 +492,7 @@ def test_plots_are_labelled(surveys, linked_data):
     assert ax.get_title() == "Customer effort: distribution of answers (n=3)"
     ax = splots.plot_segment_scores(sat.score_by_segment(surveys, "csat", "channel"), ax=axes[1, 0])
     assert [t.get_text() for t in ax.get_yticklabels()] == ["web (n=3)", "store (n=3)"]
-    rep = sat.repurchase_by_score(*linked_data, score="nps")
+    rep = links.repurchase_by_score(*linked_data, score="nps")
     ax = splots.plot_repurchase_by_score(rep, ax=axes[1, 1])
     assert ax.get_ylabel() == "Bought again within 90 days (% of responses)"
     assert [t.get_text() for t in ax.get_xticklabels()] == [
@@ -501,8 +502,8 @@ def test_plots_are_labelled(surveys, linked_data):
 
 def test_gap_sentence_and_who_was_observed(linked_data):
     surveys, tx = linked_data
-    table = sat.repurchase_by_score(surveys, tx, score="nps")
-    gap = sat.repurchase_gap(table)
+    table = links.repurchase_by_score(surveys, tx, score="nps")
+    gap = links.repurchase_gap(table)
     assert sections.gap_sentence(table) == (
         "Promoters bought again within 90 days 100.0 percentage points more often than "
         f"detractors (100 % vs 0 %; 95% CI {gap.low:+.1f} to {gap.high:+.1f}; "
@@ -513,13 +514,13 @@ def test_gap_sentence_and_who_was_observed(linked_data):
         "(2025-12-01) and are used; 1 more, from customers not found in the transactions, is "
         "left out (not counted as not buying again)."
     )
-    late = sat.repurchase_by_score(surveys, tx, score="nps", observation_end="2025-04-09")
-    assert sat.repurchase_gap(late, allow_empty=True) is None
+    late = links.repurchase_by_score(surveys, tx, score="nps", observation_end="2025-04-09")
+    assert links.repurchase_gap(late, allow_empty=True) is None
     assert sections.gap_sentence(late) == (
         "Too few responses observed for 90 days to compare promoters with detractors."
     )
     with pytest.raises(ValueError, match="The detractor group has no eligible response"):
-        sat.repurchase_gap(late)
+        links.repurchase_gap(late)
 
 
 def test_segment_sentence_reads_as_a_contrast(surveys):
@@ -715,7 +716,7 @@ def followup_data():
 
 def test_followups_list_latest_detractors_most_recent_first(followup_data):
     surveys, _, _ = followup_data
-    table = sat.detractor_followups(surveys)
+    table = links.detractor_followups(surveys)
     # latest NPS answers: a 9, b 6, c 0, d 8, e 4 (its last response skipped NPS), f 5
     assert table["customer_id"].tolist() == ["f", "c", "b", "e"]
     assert table["nps"].tolist() == [5, 0, 6, 4]
@@ -730,27 +731,27 @@ def test_followups_list_latest_detractors_most_recent_first(followup_data):
 
 def test_followups_most_valuable_first_with_history_and_clv(followup_data):
     surveys, history, clv = followup_data
-    by_revenue = sat.detractor_followups(surveys, history=history)
+    by_revenue = links.detractor_followups(surveys, history=history)
     # e 300, b 120, c 40, then f: not in the transactions (missing revenue) last
     assert by_revenue["customer_id"].tolist() == ["e", "b", "c", "f"]
     assert by_revenue["revenue"].tolist()[:3] == [300.0, 120.0, 40.0]
     assert pd.isna(by_revenue.loc[3, "revenue"]) and pd.isna(by_revenue.loc[3, "last_purchase"])
-    by_clv = sat.detractor_followups(surveys, history=history, clv_customers=clv)
+    by_clv = links.detractor_followups(surveys, history=history, clv_customers=clv)
     assert by_clv["customer_id"].tolist() == ["c", "f", "b", "e"]  # 90, 50, 10, missing
     assert by_clv["p_alive"].tolist()[:3] == [0.9, 0.5, 0.2]
     assert by_clv.attrs["sorted_by"] == "clv"
     with pytest.raises(ValueError, match=r"needs the column\(s\) p_alive"):
-        sat.detractor_followups(surveys, clv_customers=clv.drop(columns="p_alive"))
+        links.detractor_followups(surveys, clv_customers=clv.drop(columns="p_alive"))
 
 
 def test_followups_of_a_csat_only_survey_use_the_satisfied_threshold(followup_data):
     surveys, _, _ = followup_data
-    table = sat.detractor_followups(surveys.drop(columns="nps"), positive_min=4)
+    table = links.detractor_followups(surveys.drop(columns="nps"), positive_min=4)
     # latest CSAT answers: a 5, b 2, c 1, d 2, e 5, f 4
     assert table["customer_id"].tolist() == ["d", "c", "b"]
     assert table.attrs["rule"] == "latest CSAT answer is below 4"
     with pytest.raises(ValueError, match="needs NPS or CSAT answers"):
-        sat.detractor_followups(surveys.drop(columns=["nps", "csat"]))
+        links.detractor_followups(surveys.drop(columns=["nps", "csat"]))
 
 
 def test_score_figures_show_ces_as_its_mean_answer(surveys):
@@ -773,12 +774,12 @@ def test_score_figures_show_ces_as_its_mean_answer(surveys):
 
 
 def test_repurchase_clv_followup_and_segment_figures(linked_data, surveys):
-    table = sat.repurchase_by_score(*linked_data, score="nps")
-    gap = sat.repurchase_figure(table)
+    table = links.repurchase_by_score(*linked_data, score="nps")
+    gap = links.repurchase_figure(table)
     assert (gap["name"], gap["value"], gap["unit"]) == ("repurchase_gap_nps", 100.0, "pp")
     assert gap["label"] == "Repurchase within 90 days, promoters minus detractors"
     assert gap["note"] == "5 responses observed 90 days"
-    csat_gap = sat.repurchase_figure(sat.repurchase_by_score(*linked_data, score="csat"))
+    csat_gap = links.repurchase_figure(links.repurchase_by_score(*linked_data, score="csat"))
     assert (csat_gap["name"], csat_gap["value"]) == ("repurchase_gap_csat", pytest.approx(100.0))
     clv = pd.DataFrame(
         {
@@ -787,8 +788,8 @@ def test_repurchase_clv_followup_and_segment_figures(linked_data, surveys):
             "clv": [100.0, 50.0, 10.0, 30.0],
         }  # fmt: skip
     )
-    by_group = sat.clv_by_score(linked_data[0], clv)
-    promoters, detractors = sat.clv_figures(by_group, currency="EUR")
+    by_group = links.clv_by_score(linked_data[0], clv)
+    promoters, detractors = links.clv_figures(by_group, currency="EUR")
     assert (promoters["name"], promoters["value"], promoters["unit"]) == (
         "clv_promoters", 75.0, "EUR")  # fmt: skip
     assert promoters["note"] == "n=2 customers" and detractors["value"] == pytest.approx(20.0)
@@ -796,7 +797,7 @@ def test_repurchase_clv_followup_and_segment_figures(linked_data, surveys):
     comparison = by_group.attrs["comparison"]
     assert comparison.difference == pytest.approx(55.0)
     assert comparison.p_value == pytest.approx(ref.pvalue)
-    assert sat.followup_figure(sat.detractor_followups(linked_data[0])) == {
+    assert links.followup_figure(links.detractor_followups(linked_data[0])) == {
         "name": "customers_to_follow_up", "value": 2, "label": "Customers to follow up",
         "unit": None, "note": "latest NPS answer is 0-6",
     }  # fmt: skip

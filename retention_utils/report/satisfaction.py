@@ -23,6 +23,7 @@ import pandas as pd
 from IPython.display import display
 
 from retention_utils import satisfaction as sat
+from retention_utils import satisfaction_links as links
 from retention_utils.config import (
     CUSTOMER,
     DEFAULT_FOLLOWUP_DAYS,
@@ -235,7 +236,7 @@ def gap_sentence(by_score: pd.DataFrame) -> str:
         else ("satisfied customers", "dissatisfied ones")
     )
     days = by_score.attrs.get("followup_days", DEFAULT_FOLLOWUP_DAYS)
-    gap = sat.repurchase_gap(by_score, allow_empty=True)
+    gap = links.repurchase_gap(by_score, allow_empty=True)
     if gap is None:
         return f"Too few responses observed for {days} days to compare {high} with {low}."
     rates = by_score.set_index("group")["rate"]
@@ -530,7 +531,7 @@ def repurchase_section(
     tables = {}
     try:
         for score in scores:
-            tables[score] = sat.repurchase_by_score(
+            tables[score] = links.repurchase_by_score(
                 responses,
                 transactions,
                 score,
@@ -538,7 +539,7 @@ def repurchase_section(
                 observation_end,
                 **scales.options(score),
             )
-    except sat.UnlinkedSurveyError as error:
+    except links.UnlinkedSurveyError as error:
         return _nothing(str(error), cautions=[str(error)])
     fig, axes = _figure(1, len(tables), width=6.0 * len(tables), height=4.6)
     for ax, table in zip(axes, tables.values(), strict=True):
@@ -556,7 +557,7 @@ def repurchase_section(
                     "95 % interval": _interval(row.low, row.high),
                 }
             )
-        gap = sat.repurchase_gap(table, allow_empty=True)
+        gap = links.repurchase_gap(table, allow_empty=True)
         if gap is not None:
             gaps.append(
                 {
@@ -576,7 +577,7 @@ def repurchase_section(
     if gaps:
         parts.append(report_table(pd.DataFrame(gaps)))
     cautions = list(dict.fromkeys(c for t in tables.values() for c in t.attrs.get("cautions", [])))
-    figures = [sat.repurchase_figure(table) for table in tables.values()]
+    figures = [links.repurchase_figure(table) for table in tables.values()]
     return Section(parts, figures=figures, cautions=cautions, data={"repurchase": tables})
 
 
@@ -633,15 +634,15 @@ def clv_section(
     if not scores:
         return _nothing("Neither NPS nor CSAT answers in this survey file: no group to compare.")
     money = f" ({currency})" if currency else ""
-    links, rows, tests = {}, [], []
+    tables, rows, tests = {}, [], []
     for score in scores:
-        link = sat.clv_by_score(
+        link = links.clv_by_score(
             responses,
             table,
             score=score,
             **scales.options(score),
         )
-        links[score] = link
+        tables[score] = link
         for row in link.itertuples(index=False):
             rows.append(
                 {
@@ -669,7 +670,7 @@ def clv_section(
                     "reading": _verdict(comparison),
                 }
             )
-    attrs = next(iter(links.values())).attrs
+    attrs = next(iter(tables.values())).attrs
     said = (
         f"{attrs['customers_matched']:,} of {attrs['customers_surveyed']:,} surveyed customers "
         f"found in the CLV table; each is counted once, in the group of their latest answer; "
@@ -680,9 +681,9 @@ def clv_section(
     parts = [Findings(said), report_table(pd.DataFrame(rows), decimals=decimals)]
     if tests:
         parts.append(report_table(pd.DataFrame(tests)))
-    cautions = list(dict.fromkeys(c for t in links.values() for c in t.attrs.get("cautions", [])))
-    figures = sat.clv_figures(links["nps"], currency=currency or None) if "nps" in links else []
-    return Section(parts, figures=figures, cautions=cautions, data={"clv": links})
+    cautions = list(dict.fromkeys(c for t in tables.values() for c in t.attrs.get("cautions", [])))
+    figures = links.clv_figures(tables["nps"], currency=currency or None) if "nps" in tables else []
+    return Section(parts, figures=figures, cautions=cautions, data={"clv": tables})
 
 
 def followup_section(
@@ -710,14 +711,14 @@ def followup_section(
         if transactions is None
         else customer_history(transactions, observation_end=observation_end or None)
     )
-    followups = sat.detractor_followups(
+    followups = links.detractor_followups(
         responses,
         history=history,
         clv_customers=read_customer_table(clv_customers),
         csat_scale_max=scales.csat_scale_max,
         positive_min=scales.positive_min or None,
     )
-    figures = [sat.followup_figure(followups)]
+    figures = [links.followup_figure(followups)]
     rule = followups.attrs["rule"]
     if followups.empty:
         return _nothing(
