@@ -388,9 +388,7 @@ def _compare_clean(
         c = two_proportion_test(
             int((a >= positive_min).sum()), len(a), int((b >= positive_min).sum()), len(b)
         )
-        return Comparison(
-            c.difference * 100, c.se * 100, c.statistic, c.p_value, c.low * 100, c.high * 100
-        )
+        return c.scaled(100)
     ea = _estimate(a, 0, score="nps", scale=scale, positive_min=9)
     eb = _estimate(b, 0, score="nps", scale=scale, positive_min=9)
     return normal_difference(ea.value, ea.se, eb.value, eb.se)

@@ -293,9 +293,7 @@ def repurchase_gap(
         int(table.loc[second, "repurchased"]),
         int(table.loc[second, "n"]),
     )
-    return Comparison(
-        c.difference * 100, c.se * 100, c.statistic, c.p_value, c.low * 100, c.high * 100
-    )
+    return c.scaled(100)
 
 
 def _customer_columns(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 from scipy import stats as _st
@@ -25,7 +25,11 @@ class Estimate:
 
 @dataclass(frozen=True)
 class Comparison:
-    """Difference between two estimates (second minus first) with a two-sided test."""
+    """Difference between two estimates (second minus first) with a two-sided test.
+
+    ``low`` and ``high`` bound the difference at ``confidence``; ``significant`` means
+    ``p_value < 1 - confidence`` (the level the interval was computed at, not a global one).
+    """
 
     difference: float
     se: float
@@ -33,10 +37,22 @@ class Comparison:
     p_value: float
     low: float
     high: float
+    confidence: float = CONFIDENCE
 
     @property
     def significant(self) -> bool:
-        return bool(self.p_value < 1 - CONFIDENCE)
+        return bool(self.p_value < 1 - self.confidence)
+
+    def scaled(self, factor: float) -> Comparison:
+        """The same test with the difference, its SE and interval times ``factor`` (e.g. 100
+        for fractions to percentage points)."""
+        return replace(
+            self,
+            difference=self.difference * factor,
+            se=self.se * factor,
+            low=self.low * factor,
+            high=self.high * factor,
+        )
 
     def as_dict(self) -> dict:
         return asdict(self) | {"significant": self.significant}
@@ -86,7 +102,7 @@ def two_proportion_test(x1, n1, x2, n2, confidence: float = CONFIDENCE) -> Compa
     stat = diff / se_pooled if se_pooled > 0 else 0.0
     p_value = float(2 * _st.norm.sf(abs(stat)))
     z = z_value(confidence)
-    return Comparison(diff, se, float(stat), p_value, diff - z * se, diff + z * se)
+    return Comparison(diff, se, float(stat), p_value, diff - z * se, diff + z * se, confidence)
 
 
 def normal_difference(
@@ -98,7 +114,7 @@ def normal_difference(
     stat = diff / se if se > 0 else 0.0
     p_value = float(2 * _st.norm.sf(abs(stat)))
     z = z_value(confidence)
-    return Comparison(diff, se, stat, p_value, diff - z * se, diff + z * se)
+    return Comparison(diff, se, stat, p_value, diff - z * se, diff + z * se, confidence)
 
 
 def welch_test(a, b, confidence: float = CONFIDENCE) -> Comparison:
@@ -115,7 +131,7 @@ def welch_test(a, b, confidence: float = CONFIDENCE) -> Comparison:
     t = float(_st.t.ppf(0.5 + confidence / 2, dof))
     stat = float(res.statistic) if se > 0 else 0.0
     p_value = float(res.pvalue) if se > 0 else 1.0
-    return Comparison(diff, se, stat, p_value, diff - t * se, diff + t * se)
+    return Comparison(diff, se, stat, p_value, diff - t * se, diff + t * se, confidence)
 
 
 def mean_interval(values, confidence: float = CONFIDENCE) -> Estimate:

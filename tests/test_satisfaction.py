@@ -14,6 +14,7 @@ from scipy import stats
 
 from retention_utils import satisfaction as sat
 from retention_utils import satisfaction_links as links
+from retention_utils import stats as stats_module
 from retention_utils.config import NOTEBOOK_DIR, SAMPLE_DIR, SAMPLE_SURVEYS
 from retention_utils.io import DataValidationError
 from retention_utils.plots import COLORS
@@ -859,3 +860,15 @@ def test_legends_sit_outside_the_axes_and_notes_under_them(surveys):
         assert not [t for t in ax.texts if "missing" in t.get_text() or "responses" in t.get_text()]
     assert axes[0].get_xlabel().endswith("\n1 missing answers left out")
     plt.close(fig)
+
+
+def test_significance_follows_the_confidence_the_test_was_run_at():
+    # 30 of 100 against 45 of 100: p = 0.028 (pooled z test)
+    default = stats_module.two_proportion_test(30, 100, 45, 100)
+    strict = stats_module.two_proportion_test(30, 100, 45, 100, confidence=0.99)
+    assert default.p_value == pytest.approx(strict.p_value) and 0.01 < default.p_value < 0.05
+    assert default.significant and not strict.significant
+    assert strict.high - strict.low > default.high - default.low
+    points = strict.scaled(100)
+    assert (points.difference, points.confidence) == (pytest.approx(15.0), 0.99)
+    assert not points.significant
