@@ -53,6 +53,7 @@ from retention_utils.stats import (
 __all__ = [
     "NPS_GROUPS",
     "CSAT_GROUPS",
+    "LABELS",
     "SCORES",
     "ScoreEstimate",
     "Scales",
@@ -62,6 +63,7 @@ __all__ = [
     "compare_scores",
     "compare_segments",
     "csat",
+    "display_columns",
     "headline",
     "lowest_segment",
     "nps",
@@ -84,7 +86,8 @@ CSAT_GROUPS: tuple[str, ...] = ("positive", "negative")
 #: Multiplier of the NPS interval, exactly as the specification states it.
 NPS_Z = 1.96
 _FREQS = ("W", "M", "Q", "Y")
-_LABELS = {"nps": "NPS", "csat": "CSAT", "ces": "CES"}
+#: How each score is written in reports.
+LABELS = {"nps": "NPS", "csat": "CSAT", "ces": "CES"}
 _UNITS = {
     "nps": "points (-100 to 100)",
     "csat": "% of responses satisfied",
@@ -165,7 +168,7 @@ def _scale(score: str, scale_max: int | None) -> tuple[int, int]:
         scale_max = 5 if score == "csat" else 7
     if isinstance(scale_max, bool) or scale_max not in scales:
         allowed = ", ".join(f"{hi} (a {lo}-{hi} scale)" for lo, hi in scales.values())
-        raise ValueError(f"{_LABELS[score]} scale_max must be one of {allowed}; got {scale_max!r}.")
+        raise ValueError(f"{LABELS[score]} scale_max must be one of {allowed}; got {scale_max!r}.")
     return scales[scale_max]
 
 
@@ -185,7 +188,7 @@ def _positive_min(scale: tuple[int, int], positive_min: int | None) -> int:
 
 
 def _raise(problems: list[dict], score: str) -> None:
-    raise DataValidationError(problems, table=f"{_LABELS[score]} scores")
+    raise DataValidationError(problems, table=f"{LABELS[score]} scores")
 
 
 def _score_values(scores, *, score: str, scale: tuple[int, int], column: str | None = None):
@@ -202,7 +205,7 @@ def _score_values(scores, *, score: str, scale: tuple[int, int], column: str | N
     low, high = scale
     setting = "" if score == "nps" else f" and the scale ({score}_scale_max=)"
     hint = (
-        f"{_LABELS[score]} scores must be whole numbers from {low} to {high}; check the column "
+        f"{LABELS[score]} scores must be whole numbers from {low} to {high}; check the column "
         f"mapping ({score}_col=){setting}"
     )
     problems: list[dict] = []
@@ -434,7 +437,7 @@ def compare_scores(
     )
     if result is None:
         need = "two responses" if score == "ces" else "one response"
-        raise ValueError(f"Each group needs at least {need} to compare {_LABELS[score]}.")
+        raise ValueError(f"Each group needs at least {need} to compare {LABELS[score]}.")
     return result
 
 
@@ -462,7 +465,7 @@ def checked_column(
 ) -> tuple[np.ndarray, tuple[int, int], int]:
     """Checked values of one score column (float, NaN = missing), its scale and the CSAT
     threshold (9 for NPS)."""
-    require_columns(surveys, [score], f"The {_LABELS.get(score, score)} analysis")
+    require_columns(surveys, [score], f"The {LABELS.get(score, score)} analysis")
     scale = _scale(score, scale_max)
     threshold = _positive_min(scale, positive_min) if score == "csat" else 9
     values, _ = _score_values(surveys[score], score=score, scale=scale)
@@ -502,7 +505,7 @@ def score_summary(
         )
         rows.append(
             {
-                "score": _LABELS[score],
+                "score": LABELS[score],
                 "n": est.n,
                 "missing": est.missing,
                 "value": est.value,
@@ -882,7 +885,7 @@ def score_unit(score: str, scale_max: int | None = None) -> str:
     return {"nps": "points", "csat": "%"}.get(score) or f"/ {scale_max or 7}"
 
 
-def _display_columns(score: str) -> tuple[str, str, str]:
+def display_columns(score: str) -> tuple[str, str, str]:
     """The columns a score is shown by: CES by its mean answer, the others as computed."""
     return ("mean", "mean_low", "mean_high") if score == "ces" else ("value", "low", "high")
 
@@ -911,7 +914,7 @@ def score_figures(surveys: pd.DataFrame, summary: pd.DataFrame) -> list[dict]:
     figures = [headline("responses", len(surveys), "Survey responses", note=period)]
     rows = summary.set_index("score") if len(summary) else summary
     for score in SCORES:
-        label = _LABELS[score]
+        label = LABELS[score]
         row = rows.loc[label] if label in rows.index and rows.loc[label, "n"] > 0 else None
         if row is None:
             figures.append(headline(score, None, label, score_unit(score)))
@@ -942,7 +945,7 @@ def lowest_segment(by_segment: pd.DataFrame) -> dict | None:
     fewer than two such segments. Named ``lowest_segment``; the label names the score, the
     segment column and the segment (``"Lowest NPS by channel: paid_search"``)."""
     score, by = by_segment.attrs.get("score", "nps"), by_segment.attrs.get("by")
-    column, low, high = _display_columns(score)
+    column, low, high = display_columns(score)
     usable = by_segment[~by_segment["low_n"] & by_segment[column].notna()]
     if len(usable) < 2:
         return None
@@ -950,7 +953,7 @@ def lowest_segment(by_segment: pd.DataFrame) -> dict | None:
     return headline(
         "lowest_segment",
         row[column],
-        f"Lowest {_LABELS[score]} by {by}: {row[by]}",
+        f"Lowest {LABELS[score]} by {by}: {row[by]}",
         score_unit(score, by_segment.attrs.get("scale_max")),
         low=row[low],
         high=row[high],

@@ -14,7 +14,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from retention_utils.plots import COLORS, get_ax
-from retention_utils.satisfaction import ces
+from retention_utils.satisfaction import LABELS, ces, display_columns
 
 __all__ = [
     "plot_ces_distribution",
@@ -25,14 +25,13 @@ __all__ = [
     "plot_segment_scores",
 ]
 
-_LABELS = {"nps": "NPS", "csat": "CSAT", "ces": "CES"}
 _FREQ_WORDS = {"W": "week", "M": "month", "Q": "quarter", "Y": "year"}
 _LINE = {"nps": "#0173b2", "csat": "#029e73", "ces": "#de8f05"}
 
 
 def _score_of(table: pd.DataFrame, score: str | None) -> str:
     score = score or table.attrs.get("score")
-    if score not in _LABELS:
+    if score not in LABELS:
         raise ValueError(
             "Say which score the table holds (score='nps', 'csat' or 'ces'); it is not "
             "recorded in the table's attrs."
@@ -49,11 +48,6 @@ def _value_label(score: str, attrs: dict) -> str:
         return f"CSAT (% satisfied{scale})"
     low, top = attrs.get("scale_min", 1), attrs.get("scale_max", 7)
     return f"CES (mean answer, {low}-{top})"
-
-
-def _columns(score: str) -> tuple[str, str, str]:
-    """Columns of the value and its interval: CES on its answer scale, others as computed."""
-    return ("mean", "mean_low", "mean_high") if score == "ces" else ("value", "low", "high")
 
 
 def _percent_label(value: float, _position=None) -> str:
@@ -113,12 +107,12 @@ def plot_score_trend(
     score = _score_of(trend, score)
     ax = get_ax(ax)
     color = color or _LINE[score]
-    value, lower, upper = _columns(score)
+    value, lower, upper = display_columns(score)
     data = trend[trend["n"] > 0]
     x = pd.to_datetime(data["period_start"])
     ax.fill_between(x, data[lower], data[upper], color=color, alpha=0.18, lw=0,
                     label="95% confidence interval")  # fmt: skip
-    ax.plot(x, data[value], marker="o", ms=4, color=color, label=_LABELS[score], **kwargs)
+    ax.plot(x, data[value], marker="o", ms=4, color=color, label=LABELS[score], **kwargs)
     min_responses = trend.attrs.get("min_responses")
     low = data[data["low_n"]]
     if len(low):
@@ -145,7 +139,7 @@ def plot_score_trend(
         ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
     ax.set_xlabel(f"{_FREQ_WORDS.get(freq, 'period')} of response".capitalize())
     ax.set_ylabel(_value_label(score, trend.attrs))
-    ax.set_title(f"{_LABELS[score]} by {_FREQ_WORDS.get(freq, 'period')}, with 95% interval")
+    ax.set_title(f"{LABELS[score]} by {_FREQ_WORDS.get(freq, 'period')}, with 95% interval")
     _legend_outside(ax)
     if len(data):
         _note_below(
@@ -292,7 +286,7 @@ def plot_segment_scores(
     matplotlib Axes
     """
     score = _score_of(by_segment, score)
-    value, lower, upper = _columns(score)
+    value, lower, upper = display_columns(score)
     by = by_segment.attrs.get("by", by_segment.columns[0])
     data = by_segment[by_segment["n"] > 0].iloc[::-1]
     ax = get_ax(ax, figsize=(8.0, max(2.5, 0.45 * len(data) + 1.5)))
@@ -311,7 +305,7 @@ def plot_segment_scores(
         _percent_axis(ax, axis="x")
     ax.set_xlabel(_value_label(score, by_segment.attrs))
     ax.set_ylabel(str(by))
-    ax.set_title(f"{_LABELS[score]} by {by}, with 95% interval")
+    ax.set_title(f"{LABELS[score]} by {by}, with 95% interval")
     if data["low_n"].any():
         _note_below(ax, f"pink: fewer than {by_segment.attrs.get('min_responses')} responses")
     return ax
@@ -369,7 +363,7 @@ def plot_repurchase_by_score(
     window = f"within {days} days" if days else "afterwards"
     ax.set_ylabel(f"Bought again {window} (% of responses)")
     ax.set_xlabel("NPS group" if score == "nps" else "CSAT answer")
-    ax.set_title(f"Repurchase {window} after answering, by {_LABELS[score]} group")
+    ax.set_title(f"Repurchase {window} after answering, by {LABELS[score]} group")
     end = attrs.get("observation_end")
     if end is not None and days:
         last = (pd.Timestamp(end) - pd.Timedelta(days=days)).strftime("%Y-%m-%d")

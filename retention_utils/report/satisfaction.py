@@ -37,7 +37,7 @@ from retention_utils.report.notes import EmptySection, empty_section, text_html
 from retention_utils.report.numbers import DASH, format_number, format_p_value
 from retention_utils.report.style import with_style
 from retention_utils.report.tables import report_table
-from retention_utils.satisfaction import Scales
+from retention_utils.satisfaction import LABELS, Scales, display_columns
 from retention_utils.stats import Comparison
 
 __all__ = [
@@ -60,7 +60,6 @@ __all__ = [
 DEFAULT_SCALES = Scales()
 #: The follow-up list written next to the report (in ``output_dir``).
 FOLLOWUP_FILE = "detractor_followups.csv"
-_LABELS = {"nps": "NPS", "csat": "CSAT", "ces": "CES"}
 _DIFF_UNITS = {"nps": "points", "csat": "percentage points", "ces": "points"}
 #: Decimals of a score: NPS and CSAT in points or percent, CES as a mean answer.
 _DECIMALS = {"nps": 1, "csat": 1, "ces": 2}
@@ -131,11 +130,6 @@ def _figure(nrows: int, ncols: int = 1, *, width: float = 9.0, height: float = 4
     return fig, axes.ravel()
 
 
-def _columns(score: str) -> tuple[str, str, str]:
-    """Columns of a score and its interval: CES as its mean answer, the others as computed."""
-    return ("mean", "mean_low", "mean_high") if score == "ces" else ("value", "low", "high")
-
-
 def _interval(low: Any, high: Any, decimals: int = 1) -> str:
     if pd.isna(low) or pd.isna(high):
         return DASH
@@ -197,7 +191,7 @@ def change_sentence(
     organic, beyond noise at n=758 vs n=1,489 (...)."`` CES differences are in points of its
     answer scale, with two decimals. "Beyond noise" means p < 0.05.
     """
-    label, decimals = _LABELS[score], _DECIMALS[score]
+    label, decimals = LABELS[score], _DECIMALS[score]
     where = f" ({between})" if between else ""
     if comparison is None:
         return f"{label}{where}: too few responses to test a change (n={n_first} vs n={n_second})."
@@ -276,7 +270,7 @@ def scores_section(responses: pd.DataFrame, *, scales: Scales = DEFAULT_SCALES) 
     for row in summary.itertuples(index=False):
         score = row.score.lower()
         top = int(row.scale.split("-")[1])
-        value, low, high = (getattr(row, c) for c in _columns(score))
+        value, low, high = (getattr(row, c) for c in display_columns(score))
         rows.append(
             {
                 "score": row.score,
@@ -306,7 +300,7 @@ def score_section(
     satisfied per period; CES: the spread of answers and the mean answer per period, on the
     answer scale. A score absent from the survey gives a one-sentence section.
     """
-    label = _LABELS[score]
+    label = LABELS[score]
     if score not in sat.available_scores(responses):
         return _nothing(
             f"No {label} answers in this survey file ({score}_col is empty or the column has "
@@ -377,7 +371,7 @@ def _rounded(values: pd.Series, decimals: int) -> pd.Series:
 
 def _trend_table(trend: pd.DataFrame):
     score = trend.attrs["score"]
-    value, low, high = _columns(score)
+    value, low, high = display_columns(score)
     decimals = _DECIMALS[score]
     heading = _heading(score, trend.attrs.get("scale_max"))
     table = pd.DataFrame(
@@ -463,11 +457,11 @@ def _segment_table(tables: list[pd.DataFrame], by: str):
     decimals = {}
     for table in tables:
         score = table.attrs["score"]
-        value, low, high = _columns(score)
+        value, low, high = display_columns(score)
         heading = _heading(score, table.attrs.get("scale_max"))
         rows = table.set_index(by).reindex(order)
         out[heading] = _rounded(rows[value], _DECIMALS[score]).to_numpy()
-        out[f"{_LABELS[score]} 95 % interval"] = [
+        out[f"{LABELS[score]} 95 % interval"] = [
             _interval(a, b, _DECIMALS[score]) for a, b in zip(rows[low], rows[high], strict=True)
         ]
         decimals[heading] = _DECIMALS[score]
@@ -483,7 +477,7 @@ def _significant_pairs(pairs: list[pd.DataFrame]):
         for row in table[table["significant"]].itertuples(index=False):
             rows.append(
                 {
-                    "score": _LABELS[score],
+                    "score": LABELS[score],
                     "segments": f"{row.second} vs {row.first}",
                     "difference": _signed(row.difference, _DECIMALS[score]),
                     "95 % interval": _signed_interval(row.low, row.high, _DECIMALS[score]),
@@ -549,7 +543,7 @@ def repurchase_section(
         for row in table.itertuples(index=False):
             rates.append(
                 {
-                    "score": _LABELS[score],
+                    "score": LABELS[score],
                     "group": row.group,
                     "responses observed": row.n,
                     "bought again": row.repurchased,
@@ -646,7 +640,7 @@ def clv_section(
         for row in link.itertuples(index=False):
             rows.append(
                 {
-                    "score": _LABELS[score],
+                    "score": LABELS[score],
                     "group": row.group,
                     "customers": row.customers,
                     "mean P(alive) %": row.p_alive * 100,
