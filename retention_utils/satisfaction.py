@@ -389,7 +389,11 @@ def _compare_clean(
         return None
     if score == "csat":
         c = two_proportion_test(
-            int((a >= positive_min).sum()), len(a), int((b >= positive_min).sum()), len(b)
+            int((a >= positive_min).sum()),
+            len(a),
+            int((b >= positive_min).sum()),
+            len(b),
+            interval="newcombe",
         )
         return c.scaled(100)
     ea = _estimate(a, 0, score="nps", scale=scale, positive_min=9)
@@ -421,7 +425,7 @@ def compare_scores(
         ``difference``, ``se``, ``low``, ``high`` in points of the score (percentage points
         for CSAT, NPS points, CES points on its answer scale), ``statistic`` and two-sided
         ``p_value``. NPS: normal test with ``SE = sqrt(SE1^2 + SE2^2)``; CSAT: pooled
-        two-proportion z test (interval from the unpooled SE); CES: Welch's t test.
+        two-proportion z test (Newcombe interval of the difference); CES: Welch's t test.
 
     Raises
     ------

@@ -269,7 +269,8 @@ def repurchase_gap(
     Returns
     -------
     retention_utils.stats.Comparison or None
-        Difference in percentage points, 95 % interval and the pooled two-proportion z test.
+        Difference in percentage points, Newcombe 95 % interval and the pooled two-proportion z
+        test.
 
     Raises
     ------
@@ -292,6 +293,7 @@ def repurchase_gap(
         int(table.loc[first, "n"]),
         int(table.loc[second, "repurchased"]),
         int(table.loc[second, "n"]),
+        interval="newcombe",
     )
     return c.scaled(100)
 

@@ -87,13 +87,28 @@ def wilson_interval(successes, n, confidence: float = CONFIDENCE):
     return low, high
 
 
-def two_proportion_test(x1, n1, x2, n2, confidence: float = CONFIDENCE) -> Comparison:
-    """Two-sided z test of p2 - p1 with the pooled SE; interval from the unpooled SE.
+def two_proportion_test(
+    x1, n1, x2, n2, confidence: float = CONFIDENCE, *, interval: str = "wald"
+) -> Comparison:
+    """Two-sided z test of p2 - p1 with the pooled SE, and an interval of the difference.
 
-    Proportions and the difference are fractions (multiply by 100 for points).
+    ``interval="wald"`` (default): difference +- z times the unpooled SE. ``"newcombe"``:
+    Newcombe's hybrid score interval from the Wilson intervals of the two proportions
+    (Newcombe 1998, method 10); it stays within -1 to 1 and does not collapse when a rate is
+    0 or 1: with 4 of 4 against 2 of 4 the Wald interval (-0.99 to -0.01) excludes 0 while
+    the test (p = 0.10) does not, and Newcombe's (-0.85 to +0.10) agrees with the test.
+    ``se`` is the unpooled standard error. Proportions and the difference are fractions
+    (multiply by 100 for points).
+
+    References
+    ----------
+    Newcombe, R. G. (1998). Interval estimation for the difference between independent
+    proportions: comparison of eleven methods. Statistics in Medicine 17, 873-890.
     """
     if min(n1, n2) <= 0:
         raise ValueError("Both groups need at least one observation to compare proportions.")
+    if interval not in ("wald", "newcombe"):
+        raise ValueError(f"interval must be 'wald' or 'newcombe', got {interval!r}.")
     p1, p2 = x1 / n1, x2 / n2
     pooled = (x1 + x2) / (n1 + n2)
     se_pooled = np.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
@@ -101,8 +116,15 @@ def two_proportion_test(x1, n1, x2, n2, confidence: float = CONFIDENCE) -> Compa
     diff = float(p2 - p1)
     stat = diff / se_pooled if se_pooled > 0 else 0.0
     p_value = float(2 * _st.norm.sf(abs(stat)))
-    z = z_value(confidence)
-    return Comparison(diff, se, float(stat), p_value, diff - z * se, diff + z * se, confidence)
+    if interval == "wald":
+        z = z_value(confidence)
+        low, high = diff - z * se, diff + z * se
+    else:
+        low1, high1 = wilson_interval(x1, n1, confidence)
+        low2, high2 = wilson_interval(x2, n2, confidence)
+        low = diff - float(np.hypot(p2 - low2, high1 - p1))
+        high = diff + float(np.hypot(high2 - p2, p1 - low1))
+    return Comparison(diff, se, float(stat), p_value, low, high, confidence)
 
 
 def normal_difference(

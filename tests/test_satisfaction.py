@@ -171,8 +171,23 @@ def test_csat_difference_matches_scipy_two_proportion_test():
     chi2, p, _, _ = stats.chi2_contingency(table, correction=False)
     assert c.p_value == pytest.approx(p)
     assert c.statistic**2 == pytest.approx(chi2)
-    se = math.sqrt(0.6 * 0.4 / 50 + 0.75 * 0.25 / 60) * 100
-    assert (c.low, c.high) == pytest.approx((15 - Z * se, 15 + Z * se))
+    assert c.se == pytest.approx(math.sqrt(0.6 * 0.4 / 50 + 0.75 * 0.25 / 60) * 100)
+    # Newcombe's interval from the two Wilson intervals, written out
+    (l1, u1), (l2, u2) = wilson(30, 50), wilson(45, 60)
+    low = 15 - math.sqrt((75 - l2) ** 2 + (u1 - 60) ** 2)
+    high = 15 + math.sqrt((u2 - 75) ** 2 + (60 - l1) ** 2)
+    assert (c.low, c.high) == pytest.approx((low, high))
+
+
+def test_difference_of_proportions_reproduces_newcombe_and_agrees_with_the_test():
+    # Newcombe (1998), table II, example (a): 56/70 - 48/80, method 10: 0.0524 to 0.3339
+    c = stats_module.two_proportion_test(48, 80, 56, 70, interval="newcombe")
+    assert (round(c.low, 4), round(c.high, 4)) == (0.0524, 0.3339)
+    # 4 of 4 detractors bought again, 2 of 4 promoters: p = 0.10, so the interval holds 0
+    # (the Wald interval, -0.99 to -0.01, did not)
+    small = stats_module.two_proportion_test(4, 4, 2, 4, interval="newcombe")
+    assert small.p_value == pytest.approx(0.1025, abs=1e-4) and not small.significant
+    assert small.low < 0 < small.high
 
 
 def test_ces_difference_matches_scipy_welch():
