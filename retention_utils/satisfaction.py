@@ -398,6 +398,10 @@ def _compare_clean(
         return c.scaled(100)
     ea = _estimate(a, 0, score="nps", scale=scale, positive_min=9)
     eb = _estimate(b, 0, score="nps", scale=scale, positive_min=9)
+    if ea.se == 0 or eb.se == 0:
+        # All answers in one group alike (one answer, say): the normal test has no variance
+        # to work with and would call any change "beyond noise".
+        return None
     return normal_difference(ea.value, ea.se, eb.value, eb.se)
 
 

@@ -227,7 +227,9 @@ def test_change_sentence_in_plain_language_without_scientific_notation():
     assert sections.change_sentence(tiny, score="ces", n_first=500, n_second=400) == (
         "CES fell 0.30 points, beyond noise at n=500 vs n=400 (95% CI -0.32 to -0.28; p < 0.001)."
     )
-    assert "too few responses" in sections.change_sentence(None, score="ces", n_first=1, n_second=5)
+    assert "cannot be tested at n=1 vs n=5" in sections.change_sentence(
+        None, score="ces", n_first=1, n_second=5
+    )
 
 
 # --- trends and segments --------------------------------------------------------------------
@@ -887,3 +889,18 @@ def test_significance_follows_the_confidence_the_test_was_run_at():
     points = strict.scaled(100)
     assert (points.difference, points.confidence) == (pytest.approx(15.0), 0.99)
     assert not points.significant
+
+
+def test_an_nps_change_between_uniform_groups_is_not_tested():
+    # One detractor after two promoters: both standard errors are 0, so the normal test
+    # would find a 200-point fall "beyond noise" at n=2 vs n=1.
+    answers = pd.DataFrame(
+        {
+            "response_date": pd.to_datetime(["2025-06-03", "2025-06-20", "2025-07-02"]),
+            "nps": [10, 9, 0],
+        }
+    )
+    trend = sat.score_trend(answers, "nps")
+    assert math.isnan(trend.loc[1, "change"]) and not trend.loc[1, "significant"]
+    with pytest.raises(ValueError, match="Each group needs at least one response"):
+        sat.compare_scores([10, 9], [0], score="nps")

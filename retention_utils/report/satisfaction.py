@@ -194,7 +194,10 @@ def change_sentence(
     label, decimals = LABELS[score], _DECIMALS[score]
     where = f" ({between})" if between else ""
     if comparison is None:
-        return f"{label}{where}: too few responses to test a change (n={n_first} vs n={n_second})."
+        return (
+            f"{label}{where}: the change cannot be tested at n={n_first} vs n={n_second} (too "
+            "few answers, or every answer of a period alike)."
+        )
     diff, unit = comparison.difference, _DIFF_UNITS[score]
     tail = (
         f"(95% CI {_signed(comparison.low, decimals)} to {_signed(comparison.high, decimals)}; "
@@ -393,9 +396,10 @@ def _trend_table(trend: pd.DataFrame):
     for few, cut in zip(trend["low_n"], trend["incomplete"], strict=True):
         flags.append(", ".join(t for t, on in (("few answers", few), ("cut short", cut)) if on))
     table["note"] = flags
+    shares = {f"{c} %": 1 for c in ("detractors", "passives", "promoters")}
     return report_table(
         table,
-        decimals={heading: decimals, "change": decimals},
+        decimals={heading: decimals, "change": decimals, **shares},
         missing_note="no answer in this period, or no previous period to compare with",
     )
 
@@ -423,7 +427,8 @@ def segment_section(
             f"The survey has no column {compare_by!r} (compare_by): segments are not compared. "
             f"Columns found: {', '.join(map(str, responses.columns))}."
         )
-        return _nothing(missing, cautions=[missing])
+        sentence = f"Segments are not compared: the survey has no column {compare_by!r}."
+        return _nothing(sentence, cautions=[missing])
     if responses[compare_by].nunique() < 2:
         return _nothing(
             f"Only one value of {compare_by!r} in these responses: there are no segments to "
@@ -534,7 +539,11 @@ def repurchase_section(
                 **scales.options(score),
             )
     except links.UnlinkedSurveyError as error:
-        return _nothing(str(error), cautions=[str(error)])
+        sentence = (
+            "Repurchase by satisfaction cannot be shown: no surveyed customer appears in the "
+            "transactions."
+        )
+        return _nothing(sentence, cautions=[str(error)])
     fig, axes = _figure(1, len(tables), width=6.0 * len(tables), height=4.6)
     for ax, table in zip(axes, tables.values(), strict=True):
         splots.plot_repurchase_by_score(table, ax=ax)
