@@ -54,13 +54,13 @@ _EXPORTS: dict[str, str] = {
     "csat": "satisfaction",
     "nps": "satisfaction",
     "ces": "satisfaction",
-    "repurchase_by_score": "satisfaction",
+    "repurchase_by_score": "satisfaction_links",
     "score_summary": "satisfaction",
     "score_trend": "satisfaction",
     "score_by_segment": "satisfaction",
     "compare_scores": "satisfaction",
     "compare_segments": "satisfaction",
-    "clv_by_score": "satisfaction",
+    "clv_by_score": "satisfaction_links",
     # headline figures
     "record": "record",
     # synthetic demo data

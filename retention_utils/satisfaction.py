@@ -1,5 +1,6 @@
-"""Satisfaction scores (CSAT, NPS, CES) with intervals, trends, segments and their link to
-repurchase and CLV.
+"""Satisfaction scores (CSAT, NPS, CES) with intervals, over time and by segment, and the
+headline figures a report shows first. Their link to repurchase, CLV and the customers to
+call back is in :mod:`retention_utils.satisfaction_links`.
 
 Definitions (SPEC section 4):
 
@@ -17,9 +18,9 @@ outside its scale or not a whole number is an error (:class:`retention_utils.Dat
 listing the rows), never silently dropped.
 
 Every difference (between consecutive periods, between segments) is "second minus first" in
-points of the score (percentage points for CSAT, NPS points, points of the CES index) and is
-tested: NPS with a normal test on ``SE = sqrt(SE1^2 + SE2^2)``, CSAT with the pooled
-two-proportion z test, CES with Welch's t test.
+points of the score (percentage points for CSAT, NPS points, CES points on its answer scale,
+e.g. 0.3 on 1-7) and is tested: NPS with a normal test on ``SE = sqrt(SE1^2 + SE2^2)``, CSAT
+with the pooled two-proportion z test, CES with Welch's t test.
 """
 
 from __future__ import annotations
@@ -31,10 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from retention_utils import engine
 from retention_utils.config import (
-    CUSTOMER,
-    DEFAULT_FOLLOWUP_DAYS,
     DEFAULT_FREQ,
     DEFAULT_MIN_RESPONSES,
     RESPONSE_DATE,
@@ -55,41 +53,46 @@ from retention_utils.stats import (
 __all__ = [
     "NPS_GROUPS",
     "CSAT_GROUPS",
+    "LABELS",
     "SCORES",
     "ScoreEstimate",
+    "Scales",
     "available_scores",
+    "checked_column",
     "ces",
-    "clv_by_score",
     "compare_scores",
     "compare_segments",
     "csat",
-    "describe_change",
-    "describe_repurchase_gap",
+    "display_columns",
+    "headline",
+    "lowest_segment",
     "nps",
-    "repurchase_by_score",
-    "repurchase_gap",
-    "response_repurchases",
+    "nps_distribution",
+    "require_columns",
     "score_by_segment",
+    "score_figures",
+    "score_groups",
     "score_summary",
     "score_trend",
+    "score_unit",
 ]
 
 #: Score columns of a canonical survey table, in the order reports show them.
 SCORES: tuple[str, ...] = ("nps", "csat", "ces")
-#: Groups of :func:`repurchase_by_score` and :func:`clv_by_score`, in display order.
+#: Groups of :func:`score_groups`, in display order.
 NPS_GROUPS: tuple[str, ...] = ("detractor", "passive", "promoter")
 CSAT_GROUPS: tuple[str, ...] = ("positive", "negative")
 
 #: Multiplier of the NPS interval, exactly as the specification states it.
 NPS_Z = 1.96
 _FREQS = ("W", "M", "Q", "Y")
-_LABELS = {"nps": "NPS", "csat": "CSAT", "ces": "CES"}
+#: How each score is written in reports.
+LABELS = {"nps": "NPS", "csat": "CSAT", "ces": "CES"}
 _UNITS = {
     "nps": "points (-100 to 100)",
     "csat": "% of responses satisfied",
     "ces": "% of the scale maximum",
 }
-_DIFF_UNITS = {"nps": "points", "csat": "percentage points", "ces": "points"}
 
 
 @dataclass(frozen=True)
@@ -125,6 +128,30 @@ class ScoreEstimate(Estimate):
     scale_max: int = 0
 
 
+@dataclass(frozen=True)
+class Scales:
+    """The answer scales of a survey, given once and passed to every analysis of it.
+
+    Attributes
+    ----------
+    csat_scale_max : {5, 7, 10}
+        CSAT answers from 1 to this value.
+    positive_min : int, optional
+        Lowest CSAT answer counted as satisfied (None or 0: the top two boxes).
+    ces_scale_max : {5, 7}
+        CES answers from 1 to this value (higher = easier).
+    """
+
+    csat_scale_max: int = 5
+    positive_min: int | None = None
+    ces_scale_max: int = 7
+
+    def options(self, score: str) -> dict:
+        """``scale_max`` and ``positive_min`` keywords of the score functions for ``score``."""
+        scale_max = {"csat": self.csat_scale_max, "ces": self.ces_scale_max}.get(score)
+        return {"scale_max": scale_max, "positive_min": self.positive_min or None}
+
+
 # --- validation -----------------------------------------------------------------------------
 
 
@@ -141,7 +168,7 @@ def _scale(score: str, scale_max: int | None) -> tuple[int, int]:
         scale_max = 5 if score == "csat" else 7
     if isinstance(scale_max, bool) or scale_max not in scales:
         allowed = ", ".join(f"{hi} (a {lo}-{hi} scale)" for lo, hi in scales.values())
-        raise ValueError(f"{_LABELS[score]} scale_max must be one of {allowed}; got {scale_max!r}.")
+        raise ValueError(f"{LABELS[score]} scale_max must be one of {allowed}; got {scale_max!r}.")
     return scales[scale_max]
 
 
@@ -161,7 +188,7 @@ def _positive_min(scale: tuple[int, int], positive_min: int | None) -> int:
 
 
 def _raise(problems: list[dict], score: str) -> None:
-    raise DataValidationError(problems, table=f"{_LABELS[score]} scores")
+    raise DataValidationError(problems, table=f"{LABELS[score]} scores")
 
 
 def _score_values(scores, *, score: str, scale: tuple[int, int], column: str | None = None):
@@ -178,7 +205,7 @@ def _score_values(scores, *, score: str, scale: tuple[int, int], column: str | N
     low, high = scale
     setting = "" if score == "nps" else f" and the scale ({score}_scale_max=)"
     hint = (
-        f"{_LABELS[score]} scores must be whole numbers from {low} to {high}; check the column "
+        f"{LABELS[score]} scores must be whole numbers from {low} to {high}; check the column "
         f"mapping ({score}_col=){setting}"
     )
     problems: list[dict] = []
@@ -357,22 +384,24 @@ def _compare_clean(
 ) -> Comparison | None:
     """Difference b - a of two checked arrays (no NaN), or None when it cannot be tested."""
     if score == "ces":
-        if len(a) < 2 or len(b) < 2:
-            return None
-        c = welch_test(a, b)
-        f = 100 / scale[1]
-        return Comparison(c.difference * f, c.se * f, c.statistic, c.p_value, c.low * f, c.high * f)
+        return welch_test(a, b) if len(a) >= 2 and len(b) >= 2 else None
     if len(a) == 0 or len(b) == 0:
         return None
     if score == "csat":
         c = two_proportion_test(
-            int((a >= positive_min).sum()), len(a), int((b >= positive_min).sum()), len(b)
+            int((a >= positive_min).sum()),
+            len(a),
+            int((b >= positive_min).sum()),
+            len(b),
+            interval="newcombe",
         )
-        return Comparison(
-            c.difference * 100, c.se * 100, c.statistic, c.p_value, c.low * 100, c.high * 100
-        )
+        return c.scaled(100)
     ea = _estimate(a, 0, score="nps", scale=scale, positive_min=9)
     eb = _estimate(b, 0, score="nps", scale=scale, positive_min=9)
+    if ea.se == 0 or eb.se == 0:
+        # All answers in one group alike (one answer, say): the normal test has no variance
+        # to work with and would call any change "beyond noise".
+        return None
     return normal_difference(ea.value, ea.se, eb.value, eb.se)
 
 
@@ -398,9 +427,9 @@ def compare_scores(
     -------
     retention_utils.stats.Comparison
         ``difference``, ``se``, ``low``, ``high`` in points of the score (percentage points
-        for CSAT, NPS points, points of the CES index), ``statistic`` and two-sided
+        for CSAT, NPS points, CES points on its answer scale), ``statistic`` and two-sided
         ``p_value``. NPS: normal test with ``SE = sqrt(SE1^2 + SE2^2)``; CSAT: pooled
-        two-proportion z test (interval from the unpooled SE); CES: Welch's t test.
+        two-proportion z test (Newcombe interval of the difference); CES: Welch's t test.
 
     Raises
     ------
@@ -416,58 +445,15 @@ def compare_scores(
     )
     if result is None:
         need = "two responses" if score == "ces" else "one response"
-        raise ValueError(f"Each group needs at least {need} to compare {_LABELS[score]}.")
+        raise ValueError(f"Each group needs at least {need} to compare {LABELS[score]}.")
     return result
-
-
-def describe_change(
-    comparison: Comparison | None,
-    *,
-    score: str,
-    n_first: int,
-    n_second: int,
-    between: str = "",
-    segments: tuple[str, str] | None = None,
-) -> str:
-    """One plain-language sentence about a difference ``second - first``.
-
-    Over time (``between`` names the periods):
-    ``"NPS fell 6.0 points (2025-05 to 2025-06), within noise at n=140 vs n=152 (95% CI -17.1 to +5.1; p=0.29)."``
-    Between segments (``segments=(first, second)``):
-    ``"NPS is 11.8 points lower for paid_search than for organic, beyond noise at n=758 vs n=1,489 (...)."``
-
-    "Beyond noise" means the two-sided p value is below 0.05; "within noise" means the
-    difference is no larger than what sampling alone often produces at these sample sizes.
-    """
-    label = _LABELS[score]
-    where = f" ({between})" if between else ""
-    if segments is not None:
-        where = f" ({segments[1]} vs {segments[0]})"
-    if comparison is None:
-        return f"{label}{where}: too few responses to test a change (n={n_first} vs n={n_second})."
-    diff = comparison.difference
-    unit = _DIFF_UNITS[score]
-    verdict = "beyond noise" if comparison.significant else "within noise"
-    tail = f"(95% CI {comparison.low:+.1f} to {comparison.high:+.1f}; p={comparison.p_value:.2g})."
-    if segments is not None:
-        first, second = segments
-        if round(diff, 1) == 0:
-            movement = f"{label} is the same for {second} as for {first}"
-        else:
-            side = "higher" if diff > 0 else "lower"
-            movement = f"{label} is {abs(diff):.1f} {unit} {side} for {second} than for {first}"
-        return f"{movement}, {verdict} at n={n_second:,} vs n={n_first:,} {tail}"
-    if round(diff, 1) == 0:
-        movement = f"{label} was unchanged"
-    else:
-        movement = f"{label} {'rose' if diff > 0 else 'fell'} {abs(diff):.1f} {unit}"
-    return f"{movement}{where}, {verdict} at n={n_first:,} vs n={n_second:,} {tail}"
 
 
 # --- survey tables --------------------------------------------------------------------------
 
 
-def _require(surveys: pd.DataFrame, columns: Sequence[str], what: str) -> None:
+def require_columns(surveys: pd.DataFrame, columns: Sequence[str], what: str) -> None:
+    """A ValueError naming the missing columns (and those found) unless ``surveys`` has them."""
     missing = [c for c in columns if c not in surveys.columns]
     if missing:
         raise ValueError(
@@ -482,11 +468,12 @@ def available_scores(surveys: pd.DataFrame) -> list[str]:
     return [s for s in SCORES if s in surveys.columns and surveys[s].notna().any()]
 
 
-def _checked_column(
+def checked_column(
     surveys: pd.DataFrame, score: str, scale_max: int | None, positive_min: int | None
 ) -> tuple[np.ndarray, tuple[int, int], int]:
-    """Checked values of one score column, its scale and the CSAT threshold."""
-    _require(surveys, [score], f"The {_LABELS.get(score, score)} analysis")
+    """Checked values of one score column (float, NaN = missing), its scale and the CSAT
+    threshold (9 for NPS)."""
+    require_columns(surveys, [score], f"The {LABELS.get(score, score)} analysis")
     scale = _scale(score, scale_max)
     threshold = _positive_min(scale, positive_min) if score == "csat" else 9
     values, _ = _score_values(surveys[score], score=score, scale=scale)
@@ -526,7 +513,7 @@ def score_summary(
         )
         rows.append(
             {
-                "score": _LABELS[score],
+                "score": LABELS[score],
                 "n": est.n,
                 "missing": est.missing,
                 "value": est.value,
@@ -614,8 +601,8 @@ def score_trend(
         ``n``, ``missing``, ``value``, ``low``, ``high``, ``se``, ``mean``, ``mean_low``,
         ``mean_high``, ``low_n``, ``incomplete``; for NPS also ``detractors``, ``passives``,
         ``promoters`` (percent of the period's responses); then the change from the previous
-        period: ``change``, ``change_low``, ``change_high`` (points), ``p_value``,
-        ``significant`` (p < 0.05) and ``verdict`` (a plain-language sentence). ``attrs``
+        period: ``change``, ``change_low``, ``change_high`` (points of the score; for CES
+        points on the answer scale), ``p_value`` and ``significant`` (p < 0.05). ``attrs``
         records ``score``, ``freq``, ``min_responses``, ``scale_min``, ``scale_max``,
         ``positive_min``.
     """
@@ -624,8 +611,8 @@ def score_trend(
             f"freq must be one of {', '.join(_FREQS)} (week, month, quarter, year), got {freq!r}."
         )
     _check_min_responses(min_responses)
-    _require(surveys, [RESPONSE_DATE], "The trend")
-    values, scale, threshold = _checked_column(surveys, score, scale_max, positive_min)
+    require_columns(surveys, [RESPONSE_DATE], "The trend")
+    values, scale, threshold = checked_column(surveys, score, scale_max, positive_min)
     dates = pd.to_datetime(surveys[RESPONSE_DATE])
     if dates.isna().any():
         raise ValueError(
@@ -640,7 +627,7 @@ def score_trend(
     dates, values = dates[keep], values[keep]
     periods = dates.dt.to_period(freq)
     rows = []
-    previous: tuple[np.ndarray, int, str] | None = None
+    previous: np.ndarray | None = None
     if len(periods):
         index = pd.period_range(periods.min(), periods.max(), freq=periods.dt.freq)
     else:
@@ -660,29 +647,20 @@ def score_trend(
         comparison = None
         if previous is not None:
             comparison = _compare_clean(
-                previous[0], x, score=score, scale=scale, positive_min=threshold
+                previous, x, score=score, scale=scale, positive_min=threshold
             )
-            row["verdict"] = describe_change(
-                comparison,
-                score=score,
-                n_first=previous[1],
-                n_second=len(x),
-                between=f"{previous[2]} to {period}",
-            )
-        else:
-            row["verdict"] = ""
         row["change"] = comparison.difference if comparison else np.nan
         row["change_low"] = comparison.low if comparison else np.nan
         row["change_high"] = comparison.high if comparison else np.nan
         row["p_value"] = comparison.p_value if comparison else np.nan
         row["significant"] = bool(comparison.significant) if comparison else False
         rows.append(row)
-        previous = (x, len(x), str(period))
+        previous = x
     columns = ["period", "period_start", "period_end", "n", "missing", "value", "low", "high", "se", "mean",
                "mean_low", "mean_high", "low_n", "incomplete"]  # fmt: skip
     if score == "nps":
         columns += ["detractors", "passives", "promoters"]
-    columns += ["change", "change_low", "change_high", "p_value", "significant", "verdict"]
+    columns += ["change", "change_low", "change_high", "p_value", "significant"]
     out = pd.DataFrame(rows, columns=columns)
     out.attrs.update(
         score=score,
@@ -697,7 +675,7 @@ def score_trend(
 
 
 def _segments(surveys: pd.DataFrame, by: str) -> tuple[pd.Series, int]:
-    _require(surveys, [by], "The segment comparison")
+    require_columns(surveys, [by], "The segment comparison")
     labels = surveys[by]
     return labels, int(labels.isna().sum())
 
@@ -731,7 +709,7 @@ def score_by_segment(
         ``mean``, ``mean_low``, ``mean_high``, ``low_n`` (and the NPS composition for NPS).
     """
     _check_min_responses(min_responses)
-    values, scale, threshold = _checked_column(surveys, score, scale_max, positive_min)
+    values, scale, threshold = checked_column(surveys, score, scale_max, positive_min)
     labels, missing_segment = _segments(surveys, by)
     rows = []
     for label in labels.dropna().unique():
@@ -789,14 +767,15 @@ def compare_segments(
     DataFrame
         One row per pair: ``first``, ``second`` (segments, larger first), ``n_first``,
         ``n_second``, ``value_first``, ``value_second``, ``difference`` (second - first, in
-        points), ``low``, ``high`` (95 %), ``p_value``, ``p_holm``, ``significant`` and
-        ``verdict`` (plain-language sentence). Pairs that cannot be tested (CES groups with
+        points; CES: the mean answers and their difference on the answer scale), ``low``,
+        ``high`` (95 %), ``p_value``, ``p_holm`` and ``significant``. Pairs that cannot be
+        tested (CES groups with
         fewer than two responses) are left out. ``attrs["segments_left_out"]`` counts the
         segments beyond ``max_segments``.
     """
     if isinstance(max_segments, bool) or not isinstance(max_segments, int) or max_segments < 2:
         raise ValueError(f"max_segments must be a whole number >= 2, got {max_segments!r}.")
-    values, scale, threshold = _checked_column(surveys, score, scale_max, positive_min)
+    values, scale, threshold = checked_column(surveys, score, scale_max, positive_min)
     labels, _ = _segments(surveys, by)
     groups = {}
     for label in labels.dropna().unique():
@@ -818,13 +797,12 @@ def compare_segments(
                 "second": second,
                 "n_first": len(a),
                 "n_second": len(b),
-                "value_first": ea.value,
-                "value_second": eb.value,
+                "value_first": ea.mean if score == "ces" else ea.value,
+                "value_second": eb.mean if score == "ces" else eb.value,
                 "difference": c.difference,
                 "low": c.low,
                 "high": c.high,
                 "p_value": c.p_value,
-                "_c": c,
             }
         )
     out = pd.DataFrame(
@@ -840,39 +818,20 @@ def compare_segments(
             "low",
             "high",
             "p_value",
-            "_c",
         ],  # fmt: skip
     )
     out["p_holm"] = _holm(out["p_value"].to_numpy())
     out["significant"] = out["p_holm"] < 0.05
-    out["verdict"] = [
-        describe_change(
-            Comparison(c.difference, c.se, c.statistic, p_holm, c.low, c.high),
-            score=score,
-            n_first=n1,
-            n_second=n2,
-            segments=(str(first), str(second)),
-        )
-        for c, p_holm, n1, n2, first, second in zip(
-            out["_c"],
-            out["p_holm"],
-            out["n_first"],
-            out["n_second"],
-            out["first"],
-            out["second"],
-            strict=True,
-        )  # fmt: skip
-    ]
-    out = out.drop(columns="_c")
     out.attrs.update(score=score, by=by, segments_left_out=max(len(ordered) - max_segments, 0))
     return out
 
 
-# --- link to behaviour ----------------------------------------------------------------------
+# --- answer counts and headline figures ----------------------------------------------------
 
 
-def _groups(values: np.ndarray, score: str, threshold: int) -> np.ndarray:
-    """Group label per checked score (None where missing)."""
+def score_groups(values: np.ndarray, score: str, threshold: int) -> np.ndarray:
+    """Group of each checked score: NPS ``detractor`` (0-6), ``passive`` (7-8), ``promoter``
+    (9-10); CSAT ``positive`` (at least ``threshold``) or ``negative``; None where missing."""
     out = np.full(len(values), None, dtype=object)
     ok = ~np.isnan(values)
     if score == "nps":
@@ -885,373 +844,126 @@ def _groups(values: np.ndarray, score: str, threshold: int) -> np.ndarray:
     return out
 
 
-def _check_followup(followup_days: int) -> None:
-    if isinstance(followup_days, bool) or not isinstance(followup_days, int | np.integer):
-        raise ValueError(f"followup_days must be a whole number of days, got {followup_days!r}.")
-    if followup_days < 1:
-        raise ValueError(f"followup_days must be at least 1 day, got {followup_days}.")
-
-
-#: Above this share of unmatched eligible responses (percent) a link carries a caution.
-UNMATCHED_CAUTION_PCT = 5.0
-
-
-def _unmatched_caution(unmatched: int, total: int, what: str) -> list[str]:
-    """The caution sentence when more than :data:`UNMATCHED_CAUTION_PCT` of ``total`` responses
-    could not be matched to a customer of ``what`` (none otherwise)."""
-    if not total or unmatched / total * 100 <= UNMATCHED_CAUTION_PCT:
-        return []
-    return [
-        f"{unmatched:,} of {total:,} responses ({unmatched / total:.0%}) are from customers "
-        f"not found in {what}; they are left out of the comparison. Check that both files use "
-        "the same customer IDs (customer_col=)."
-    ]
-
-
-def _link(
-    surveys: pd.DataFrame,
-    transactions: engine.Source,
-    *,
-    followup_days: int,
-    observation_end,
-) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Positions of the responses used (eligible, customer known), whether each repurchased,
-    and the counts."""
-    _check_followup(followup_days)
-    _require(surveys, [CUSTOMER, RESPONSE_DATE], "The repurchase link")
-    customers = surveys[CUSTOMER].astype("string")
-    followups = engine.response_followups(
-        transactions,
-        customers,
-        surveys[RESPONSE_DATE],
-        followup_days=followup_days,
-        observation_end=observation_end or None,
-    )
-    end = followups.attrs["observation_end"]
-    d0 = pd.to_datetime(surveys[RESPONSE_DATE]).dt.normalize()
-    eligible = (d0 + pd.Timedelta(days=int(followup_days)) <= end).to_numpy()
-    known = followups["known"].to_numpy()
-    if not known.any():
-        raise ValueError(
-            "None of the surveyed customers appears in the transactions, so repurchases cannot "
-            "be linked. Check that both files use the same customer IDs (customer_col=) or set "
-            'transactions="" to skip the behaviour link.'
-        )
-    used = eligible & known
-    unmatched = int((eligible & ~known).sum())
-    attrs = {
-        "responses": len(surveys),
-        "eligible": int(used.sum()),
-        "ineligible": int((~eligible).sum()),
-        "unmatched_responses": unmatched,
-        "followup_days": int(followup_days),
-        "observation_end": end,
-        "customers_matched": int(customers[known].nunique()),
-        "customers_surveyed": int(customers.nunique()),
-        "cautions": _unmatched_caution(unmatched, int(eligible.sum()), "the transactions"),
-    }
-    positions = np.flatnonzero(used)
-    return positions, followups["repurchased"].to_numpy()[used], attrs
-
-
-def response_repurchases(
-    surveys: pd.DataFrame,
-    transactions: engine.Source,
-    *,
-    followup_days: int = DEFAULT_FOLLOWUP_DAYS,
-    observation_end=None,
-) -> pd.DataFrame:
-    """For each response observed long enough: did the customer buy again within the follow-up?
-
-    A response dated on day ``d0`` is eligible when ``d0 + followup_days <= observation_end``;
-    it is repurchased when its customer has a purchase day ``d`` (a day with net amount > 0,
-    see :func:`retention_utils.engine.purchase_days_expr`) with ``d0 < d <= d0 + followup_days``.
-    The purchase days are computed and matched in the aggregation engine (DuckDB), so the
-    transaction source may be a path to files larger than memory.
+def nps_distribution(surveys: pd.DataFrame) -> pd.DataFrame:
+    """Responses per NPS answer 0 to 10, each with its group.
 
     Parameters
     ----------
     surveys : DataFrame
-        Canonical survey table (``customer_id``, ``response_date``, scores).
-    transactions : DataFrame, path or ibis table
-        Canonical transactions (see :mod:`retention_utils.engine`).
-    followup_days : int
-        Length of the follow-up window in days (default 90).
-    observation_end : date-like, optional
-        Last day of data; transactions after it are ignored. Default: the last transaction day.
+        Canonical survey table with an ``nps`` column.
 
     Returns
     -------
     DataFrame
-        The eligible responses (all survey columns) plus ``repurchased`` (bool), in survey
-        order. ``attrs``: ``responses``, ``eligible``, ``ineligible`` (too recent to be
-        followed up), ``followup_days``, ``observation_end`` (Timestamp),
-        ``customers_matched`` and ``customers_surveyed``.
-
-    Raises
-    ------
-    ValueError
-        When no surveyed customer appears in the transactions (the customer IDs of the two
-        files do not match: check ``customer_col=``).
-    """
-    positions, repurchased, attrs = _link(
-        surveys, transactions, followup_days=followup_days, observation_end=observation_end
-    )
-    out = surveys.iloc[positions].copy()
-    out["repurchased"] = repurchased
-    out.attrs.update(attrs)
-    return out
-
-
-def repurchase_by_score(
-    surveys: pd.DataFrame,
-    transactions: engine.Source,
-    score: str = "nps",
-    followup_days: int = DEFAULT_FOLLOWUP_DAYS,
-    observation_end=None,
-    *,
-    scale_max: int | None = None,
-    positive_min: int | None = None,
-) -> pd.DataFrame:
-    """Repurchase rate within ``followup_days`` after answering, by NPS group or CSAT outcome.
-
-    Eligibility and repurchase follow :func:`response_repurchases` (SPEC section 4).
-
-    Parameters
-    ----------
-    surveys, transactions, followup_days, observation_end
-        As in :func:`response_repurchases`.
-    score : {"nps", "csat"}
-        NPS groups (detractor 0-6, passive 7-8, promoter 9-10) or CSAT outcome (positive:
-        score >= ``positive_min``; negative otherwise).
-    scale_max, positive_min : int, optional
-        CSAT scale and threshold (see :func:`csat`).
-
-    Returns
-    -------
-    DataFrame
-        One row per group (NPS: detractor, passive, promoter; CSAT: positive, negative), every
-        group listed even when empty: ``group``, ``n`` (eligible responses with this score),
-        ``repurchased``, ``rate`` (percent) and its 95 % Wilson interval ``low``, ``high``
-        (percent). ``attrs`` carries the counts of :func:`response_repurchases` plus
-        ``missing`` (eligible responses without this score) and ``score``.
+        Eleven rows, answers 0 to 10: ``answer``, ``group`` (detractor 0-6, passive 7-8,
+        promoter 9-10), ``responses`` (count) and ``share`` (percent of the answers; NaN when
+        there is none). ``attrs``: ``n`` (answers) and ``missing`` (responses without one).
 
     Examples
     --------
-    See ``tests/test_satisfaction.py`` for a hand-built example.
+    >>> table = nps_distribution(pd.DataFrame({"nps": [10, 9, 6, 6, None]}))
+    >>> table["responses"].tolist(), table.attrs["n"]
+    ([0, 0, 0, 0, 0, 0, 2, 0, 0, 1, 1], 4)
     """
-    if score not in ("nps", "csat"):
-        raise ValueError(f"score must be 'nps' or 'csat' for the repurchase link, got {score!r}.")
-    values, _, threshold = _checked_column(surveys, score, scale_max, positive_min)
-    positions, bought, attrs = _link(
-        surveys, transactions, followup_days=followup_days, observation_end=observation_end
-    )
-    groups = _groups(values[positions], score, threshold)
-    order = NPS_GROUPS if score == "nps" else CSAT_GROUPS
-    n = np.array([int((groups == g).sum()) for g in order])
-    x = np.array([int(((groups == g) & bought).sum()) for g in order])
-    low, high = wilson_interval(x, n)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rate = np.where(n > 0, x / np.where(n > 0, n, 1) * 100, np.nan)
+    values, scale, _ = checked_column(surveys, "nps", None, None)
+    answered = values[~np.isnan(values)].astype(int)
+    answers = np.arange(scale[0], scale[1] + 1)
+    counts = np.bincount(answered, minlength=len(answers))
+    n = int(counts.sum())
     out = pd.DataFrame(
         {
-            "group": list(order),
-            "n": n,
-            "repurchased": x,
-            "rate": rate,
-            "low": low * 100,
-            "high": high * 100,
-        }  # fmt: skip
+            "answer": answers,
+            "group": score_groups(answers.astype(float), "nps", 9),
+            "responses": counts,
+            "share": counts / n * 100 if n else np.full(len(answers), np.nan),
+        }
     )
-    out.attrs.update(attrs)
-    out.attrs.update(
-        score=score,
-        missing=int(sum(g is None for g in groups)),
-        positive_min=threshold if score == "csat" else None,
-    )
+    out.attrs.update(n=n, missing=int(np.isnan(values).sum()))
     return out
 
 
-def repurchase_gap(
-    by_score: pd.DataFrame,
-    *,
-    first: str | None = None,
-    second: str | None = None,
-    allow_empty: bool = False,
-) -> Comparison | None:
-    """Difference in repurchase rate between two groups of :func:`repurchase_by_score`.
-
-    Parameters
-    ----------
-    by_score : DataFrame
-        Output of :func:`repurchase_by_score`.
-    first, second : str, optional
-        Groups compared as ``second - first``. Default: detractor vs promoter for NPS,
-        negative vs positive for CSAT.
-    allow_empty : bool
-        Return None instead of raising when a group has no eligible response.
-
-    Returns
-    -------
-    retention_utils.stats.Comparison or None
-        Difference in percentage points, 95 % interval and the pooled two-proportion z test.
-
-    Raises
-    ------
-    ValueError
-        When a group is unknown or (unless ``allow_empty``) has no eligible response.
-    """
-    score = by_score.attrs.get("score", "nps" if "promoter" in set(by_score["group"]) else "csat")
-    first = first or ("detractor" if score == "nps" else "negative")
-    second = second or ("promoter" if score == "nps" else "positive")
-    table = by_score.set_index("group")
-    for g in (first, second):
-        if g not in table.index:
-            raise ValueError(f"Unknown group {g!r}; groups are {', '.join(table.index)}.")
-        if table.loc[g, "n"] == 0:
-            if allow_empty:
-                return None
-            raise ValueError(f"The {g} group has no eligible response to compare.")
-    c = two_proportion_test(
-        int(table.loc[first, "repurchased"]),
-        int(table.loc[first, "n"]),
-        int(table.loc[second, "repurchased"]),
-        int(table.loc[second, "n"]),
-    )
-    return Comparison(
-        c.difference * 100, c.se * 100, c.statistic, c.p_value, c.low * 100, c.high * 100
-    )
+def headline(name: str, value, label: str, unit: str | None = None, **extra) -> dict:
+    """A headline figure as data: the keywords of :func:`retention_utils.record.record`."""
+    return {"name": name, "value": value, "label": label, "unit": unit, **extra}
 
 
-def describe_repurchase_gap(by_score: pd.DataFrame) -> str:
-    """One plain-language sentence on the repurchase gap of :func:`repurchase_by_score`, e.g.
-    ``"Promoters bought again within 90 days 16.9 percentage points more often than
-    detractors (49% vs 32%; 95% CI +12.5 to +21.3; p=1e-13), beyond noise. 2,646 of 3,000
-    responses were observed for 90 days."``
-    """
-    score = by_score.attrs.get("score", "nps")
-    high, low = ("promoters", "detractors") if score == "nps" else ("satisfied", "dissatisfied")
-    days = by_score.attrs.get("followup_days", DEFAULT_FOLLOWUP_DAYS)
-    observed = ""
-    if "eligible" in by_score.attrs:
-        observed = (
-            f" {by_score.attrs['eligible']:,} of {by_score.attrs['responses']:,} responses were "
-            f"observed for {days} days"
-        )
-        unmatched = by_score.attrs.get("unmatched_responses", 0)
-        if unmatched:
-            observed += (
-                f"; {unmatched:,} more, from customers not in the transactions, "
-                f"{'is' if unmatched == 1 else 'are'} left out"
-            )
-        observed += "."
-    gap = repurchase_gap(by_score, allow_empty=True)
-    if gap is None:
-        return f"Too few responses to compare {high} with {low}.{observed}"
-    table = by_score.set_index("group")
-    rates = table["rate"].to_dict()
-    second = rates["promoter" if score == "nps" else "positive"]
-    first = rates["detractor" if score == "nps" else "negative"]
-    direction = "more" if gap.difference >= 0 else "less"
-    verdict = "beyond noise" if gap.significant else "within noise"
-    return (
-        f"{high.capitalize()} bought again within {days} days {abs(gap.difference):.1f} "
-        f"percentage points {direction} often than {low} ({second:.0f}% vs {first:.0f}%; "
-        f"95% CI {gap.low:+.1f} to {gap.high:+.1f}; p={gap.p_value:.2g}), {verdict}.{observed}"
-    )
+def score_unit(score: str, scale_max: int | None = None) -> str:
+    """Unit a score is shown in: ``"points"`` (NPS), ``"%"`` (CSAT), ``"/ 7"`` (CES: the mean
+    answer on its scale)."""
+    return {"nps": "points", "csat": "%"}.get(score) or f"/ {scale_max or 7}"
 
 
-def clv_by_score(
-    surveys: pd.DataFrame,
-    clv_customers: pd.DataFrame,
-    *,
-    score: str = "nps",
-    scale_max: int | None = None,
-    positive_min: int | None = None,
-) -> pd.DataFrame:
-    """Mean P(alive) and CLV by NPS group (or CSAT outcome) of each customer's latest answer.
+def display_columns(score: str) -> tuple[str, str, str]:
+    """The columns a score is shown by: CES by its mean answer, the others as computed."""
+    return ("mean", "mean_low", "mean_high") if score == "ces" else ("value", "low", "high")
+
+
+def score_figures(surveys: pd.DataFrame, summary: pd.DataFrame) -> list[dict]:
+    """Headline figures of the survey: responses and each score with its 95 % interval.
 
     Parameters
     ----------
     surveys : DataFrame
-        Canonical survey table.
-    clv_customers : DataFrame
-        Customer table of the CLV analysis (``predict_clv`` output): ``customer_id`` as a
-        column or the index, ``p_alive`` (probability, 0-1) and ``clv`` (currency).
-    score : {"nps", "csat"}
+        The responses analysed (for their number and dates).
+    summary : DataFrame
+        :func:`score_summary` of those responses.
 
     Returns
     -------
-    DataFrame
-        One row per group: ``group``, ``customers`` (surveyed customers found in the CLV
-        table), ``p_alive`` (mean probability, 0-1) with t interval ``p_alive_low``,
-        ``p_alive_high``, and ``clv`` (mean, currency) with ``clv_low``, ``clv_high``.
-        ``attrs``: ``customers_matched``, ``customers_surveyed``, ``unmatched_responses``
-        (latest answers of customers missing from the CLV table: left out, not counted as
-        customers of no value) and ``cautions`` (a sentence when those exceed 5 %).
+    list of dict
+        ``responses`` (note: first to last response day), then ``nps`` (points), ``csat``
+        (%), ``ces`` (the mean answer on its scale, unit ``"/ 7"``), each with ``low``,
+        ``high`` and the note ``"n=1,204"``; a score the survey lacks has value None.
     """
-    if score not in ("nps", "csat"):
-        raise ValueError(f"score must be 'nps' or 'csat', got {score!r}.")
-    _require(surveys, [CUSTOMER, RESPONSE_DATE], "The CLV link")
-    values, _, threshold = _checked_column(surveys, score, scale_max, positive_min)
-    table = clv_customers
-    if CUSTOMER not in table.columns and table.index.name == CUSTOMER:
-        table = table.reset_index()
-    missing_cols = [c for c in (CUSTOMER, "p_alive", "clv") if c not in table.columns]
-    if missing_cols:
-        raise ValueError(
-            f"The CLV customer table needs the column(s) {', '.join(missing_cols)}; columns "
-            f"found: {', '.join(map(str, table.columns))}. Use the customer table written by "
-            "the CLV analysis (predict_clv)."
+    dates = pd.to_datetime(surveys[RESPONSE_DATE]) if RESPONSE_DATE in surveys else None
+    period = None
+    if dates is not None and dates.notna().any():
+        period = f"{dates.min():%Y-%m-%d} to {dates.max():%Y-%m-%d}"
+    figures = [headline("responses", len(surveys), "Survey responses", note=period)]
+    rows = summary.set_index("score") if len(summary) else summary
+    for score in SCORES:
+        label = LABELS[score]
+        row = rows.loc[label] if label in rows.index and rows.loc[label, "n"] > 0 else None
+        if row is None:
+            figures.append(headline(score, None, label, score_unit(score)))
+            continue
+        top = int(str(row["scale"]).split("-")[1])
+        value, low, high = (
+            (row["mean"], row["mean_low"], row["mean_high"])
+            if score == "ces"
+            else (row["value"], row["low"], row["high"])
         )
-    answers = pd.DataFrame(
-        {
-            CUSTOMER: surveys[CUSTOMER].astype("string").to_numpy(),
-            "date": pd.to_datetime(surveys[RESPONSE_DATE]).to_numpy(),
-            "group": _groups(values, score, threshold),
-        }
-    ).dropna(subset=["group"])
-    latest = answers.sort_values([CUSTOMER, "date"], kind="stable").drop_duplicates(
-        CUSTOMER, keep="last"
-    )
-    clv = table[[CUSTOMER, "p_alive", "clv"]].assign(**{CUSTOMER: table[CUSTOMER].astype("string")})
-    merged = latest.merge(clv, on=CUSTOMER, how="inner")
-    order = NPS_GROUPS if score == "nps" else CSAT_GROUPS
-    rows = []
-    for g in order:
-        part = merged[merged["group"] == g]
-        pa = mean_interval(part["p_alive"].to_numpy(dtype=float))
-        cv = mean_interval(part["clv"].to_numpy(dtype=float))
-        rows.append(
-            {
-                "group": g,
-                "customers": len(part),
-                "p_alive": pa.value,
-                "p_alive_low": pa.low,
-                "p_alive_high": pa.high,
-                "clv": cv.value,
-                "clv_low": cv.low,
-                "clv_high": cv.high,
-            }  # fmt: skip
+        figures.append(
+            headline(
+                score,
+                value,
+                label,
+                score_unit(score, top),
+                low=low,
+                high=high,
+                note=f"n={int(row['n']):,}",
+            )  # fmt: skip
         )
-    out = pd.DataFrame(rows)
-    matched, surveyed = int(merged[CUSTOMER].nunique()), int(latest[CUSTOMER].nunique())
-    out.attrs.update(
-        score=score,
-        customers_matched=matched,
-        customers_surveyed=surveyed,
-        unmatched_responses=surveyed - matched,
-        cautions=_unmatched_caution(surveyed - matched, surveyed, "the CLV customer table"),
-    )
-    return out
+    return figures
 
 
-def link_cautions(*tables: pd.DataFrame) -> list[str]:
-    """The caution sentences of link tables (:func:`repurchase_by_score`,
-    :func:`clv_by_score`), each once, in order."""
-    found: list[str] = []
-    for table in tables:
-        for text in table.attrs.get("cautions", []):
-            if text not in found:
-                found.append(text)
-    return found
+def lowest_segment(by_segment: pd.DataFrame) -> dict | None:
+    """Headline figure: the segment of :func:`score_by_segment` with the lowest score among
+    segments with at least ``min_responses`` answers (CES: lowest mean answer), or None with
+    fewer than two such segments. Named ``lowest_segment``; the label names the score, the
+    segment column and the segment (``"Lowest NPS by channel: paid_search"``)."""
+    score, by = by_segment.attrs.get("score", "nps"), by_segment.attrs.get("by")
+    column, low, high = display_columns(score)
+    usable = by_segment[~by_segment["low_n"] & by_segment[column].notna()]
+    if len(usable) < 2:
+        return None
+    row = usable.loc[usable[column].idxmin()]
+    return headline(
+        "lowest_segment",
+        row[column],
+        f"Lowest {LABELS[score]} by {by}: {row[by]}",
+        score_unit(score, by_segment.attrs.get("scale_max")),
+        low=row[low],
+        high=row[high],
+        note=f"n={int(row['n']):,}",
+    )

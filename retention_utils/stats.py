@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 from scipy import stats as _st
@@ -25,7 +25,11 @@ class Estimate:
 
 @dataclass(frozen=True)
 class Comparison:
-    """Difference between two estimates (second minus first) with a two-sided test."""
+    """Difference between two estimates (second minus first) with a two-sided test.
+
+    ``low`` and ``high`` bound the difference at ``confidence``; ``significant`` means
+    ``p_value < 1 - confidence`` (the level the interval was computed at, not a global one).
+    """
 
     difference: float
     se: float
@@ -33,10 +37,22 @@ class Comparison:
     p_value: float
     low: float
     high: float
+    confidence: float = CONFIDENCE
 
     @property
     def significant(self) -> bool:
-        return bool(self.p_value < 1 - CONFIDENCE)
+        return bool(self.p_value < 1 - self.confidence)
+
+    def scaled(self, factor: float) -> Comparison:
+        """The same test with the difference, its SE and interval times ``factor`` (e.g. 100
+        for fractions to percentage points)."""
+        return replace(
+            self,
+            difference=self.difference * factor,
+            se=self.se * factor,
+            low=self.low * factor,
+            high=self.high * factor,
+        )
 
     def as_dict(self) -> dict:
         return asdict(self) | {"significant": self.significant}
@@ -71,13 +87,28 @@ def wilson_interval(successes, n, confidence: float = CONFIDENCE):
     return low, high
 
 
-def two_proportion_test(x1, n1, x2, n2, confidence: float = CONFIDENCE) -> Comparison:
-    """Two-sided z test of p2 - p1 with the pooled SE; interval from the unpooled SE.
+def two_proportion_test(
+    x1, n1, x2, n2, confidence: float = CONFIDENCE, *, interval: str = "wald"
+) -> Comparison:
+    """Two-sided z test of p2 - p1 with the pooled SE, and an interval of the difference.
 
-    Proportions and the difference are fractions (multiply by 100 for points).
+    ``interval="wald"`` (default): difference +- z times the unpooled SE. ``"newcombe"``:
+    Newcombe's hybrid score interval from the Wilson intervals of the two proportions
+    (Newcombe 1998, method 10); it stays within -1 to 1 and does not collapse when a rate is
+    0 or 1: with 4 of 4 against 2 of 4 the Wald interval (-0.99 to -0.01) excludes 0 while
+    the test (p = 0.10) does not, and Newcombe's (-0.85 to +0.10) agrees with the test.
+    ``se`` is the unpooled standard error. Proportions and the difference are fractions
+    (multiply by 100 for points).
+
+    References
+    ----------
+    Newcombe, R. G. (1998). Interval estimation for the difference between independent
+    proportions: comparison of eleven methods. Statistics in Medicine 17, 873-890.
     """
     if min(n1, n2) <= 0:
         raise ValueError("Both groups need at least one observation to compare proportions.")
+    if interval not in ("wald", "newcombe"):
+        raise ValueError(f"interval must be 'wald' or 'newcombe', got {interval!r}.")
     p1, p2 = x1 / n1, x2 / n2
     pooled = (x1 + x2) / (n1 + n2)
     se_pooled = np.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
@@ -85,8 +116,15 @@ def two_proportion_test(x1, n1, x2, n2, confidence: float = CONFIDENCE) -> Compa
     diff = float(p2 - p1)
     stat = diff / se_pooled if se_pooled > 0 else 0.0
     p_value = float(2 * _st.norm.sf(abs(stat)))
-    z = z_value(confidence)
-    return Comparison(diff, se, float(stat), p_value, diff - z * se, diff + z * se)
+    if interval == "wald":
+        z = z_value(confidence)
+        low, high = diff - z * se, diff + z * se
+    else:
+        low1, high1 = wilson_interval(x1, n1, confidence)
+        low2, high2 = wilson_interval(x2, n2, confidence)
+        low = diff - float(np.hypot(p2 - low2, high1 - p1))
+        high = diff + float(np.hypot(high2 - p2, p1 - low1))
+    return Comparison(diff, se, float(stat), p_value, low, high, confidence)
 
 
 def normal_difference(
@@ -98,7 +136,7 @@ def normal_difference(
     stat = diff / se if se > 0 else 0.0
     p_value = float(2 * _st.norm.sf(abs(stat)))
     z = z_value(confidence)
-    return Comparison(diff, se, stat, p_value, diff - z * se, diff + z * se)
+    return Comparison(diff, se, stat, p_value, diff - z * se, diff + z * se, confidence)
 
 
 def welch_test(a, b, confidence: float = CONFIDENCE) -> Comparison:
@@ -115,7 +153,7 @@ def welch_test(a, b, confidence: float = CONFIDENCE) -> Comparison:
     t = float(_st.t.ppf(0.5 + confidence / 2, dof))
     stat = float(res.statistic) if se > 0 else 0.0
     p_value = float(res.pvalue) if se > 0 else 1.0
-    return Comparison(diff, se, stat, p_value, diff - t * se, diff + t * se)
+    return Comparison(diff, se, stat, p_value, diff - t * se, diff + t * se, confidence)
 
 
 def mean_interval(values, confidence: float = CONFIDENCE) -> Estimate:

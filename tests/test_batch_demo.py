@@ -125,21 +125,22 @@ def test_demo_satisfaction_report_uses_the_clv_table(demo):
     import nbformat
 
     notebook = nbformat.read(demo["out"] / "satisfaction.ipynb", as_version=4)
-    printed = "".join(
-        output.get("text", "")
+    shown = "".join(
+        output.get("text", "") or output.get("data", {}).get("text/plain", "")
         for cell in notebook.cells
         if cell.cell_type == "code"
         for output in cell.get("outputs", [])
     )
-    assert "surveyed customers found in the CLV table" in printed
-    assert "Section skipped" not in printed
+    assert "surveyed customers found in the CLV table" in shown
+    assert "No CLV customer table was given" not in shown
     satisfaction = next(r for r in demo["summary"]["reports"] if r["name"] == "satisfaction")
     headlines = {h["name"]: h for h in satisfaction["headlines"]}
     promoters, detractors = headlines["clv_promoters"], headlines["clv_detractors"]
     assert promoters["unit"] == detractors["unit"] == "EUR"
     # the demo's satisfaction depends on dropout propensity, so promoters are worth more
     assert promoters["value"] > detractors["value"] > 0
-    assert re.search(r"n=\d[\d,]*\)$", promoters["label"])  # a count, not 918.0
+    assert re.fullmatch(r"n=\d[\d,]* customers", promoters["note"])  # a count, not 918.0
+    assert promoters["low"] < promoters["value"] < promoters["high"]
     index = (demo["out"] / "index.html").read_text()
     assert "clv_files/clv_customers.parquet" in index
     assert str(demo["out"]) not in index  # the linked table is shown relative to the folder

@@ -161,10 +161,54 @@ def test_satisfaction_sentences():
         "The whole NPS interval (18.1 to 24.6 points) is above 0: promoters clearly outnumber "
         "detractors.",
         "Promoters bought again within 90 days 4.2 percentage points more often than "
-        "detractors, but the interval (-1.3 to 9.7 pp) includes 0: it may be noise.",
+        "detractors, but the interval (-1.3 to 9.7 pp) includes 0: it may be noise. "
         "Promoters' mean predicted CLV is 212.50 EUR, against 150.25 EUR for detractors.",
-        "Look next at the detractor follow-up list, and at “Segments compared” for the groups "
-        "that score lowest.",
+        "Look next at the scores over time, for a move beyond noise, and at “Segments "
+        "compared” before acting on a segment gap.",
+    ]
+
+
+def test_satisfaction_sentences_say_who_to_call_and_where_to_look():
+    figures = [
+        *SATISFACTION,
+        _h("customers_to_follow_up", 388, note="latest NPS answer is 0-6"),
+        _h("lowest_segment", 18.18, "points", label="Lowest NPS by channel: social"),
+    ]
+    assert summary_block("satisfaction", figures, []).sentences[3] == (
+        "Next, call back the 388 customers whose latest NPS answer is 0-6 (the follow-up "
+        "list) and look at social, the channel with the lowest NPS (18.2 points)."
+    )
+
+
+def test_satisfaction_sentences_fit_a_survey_with_one_score():
+    csat_only = [
+        _h("responses", 310),
+        _h("nps", None, "points"),
+        _h("csat", 78.04, "%", low=73.1, high=82.3),
+        _h("ces", None, "/ 7"),
+        _h(
+            "repurchase_gap_csat",
+            12.5,
+            "pp",
+            low=7.8,
+            high=17.1,
+            label="Repurchase within 90 days, satisfied minus dissatisfied",
+        ),  # fmt: skip
+        _h("customers_to_follow_up", 41, note="latest CSAT answer is below 4"),
+    ]
+    assert summary_block("satisfaction", csat_only, []).sentences[:4] == [
+        "310 survey responses give a CSAT of 78.0 %.",
+        "78.0 % of respondents were satisfied (interval 73.1 to 82.3 %); 22.0 % were not.",
+        "Satisfied customers bought again within 90 days 12.5 percentage points more often "
+        "than dissatisfied ones (interval 7.8 to 17.1 pp): satisfaction shows in repurchase.",
+        "Next, call back the 41 customers whose latest CSAT answer is below 4 (the follow-up "
+        "list).",
+    ]
+    ces_only = [_h("ces", 5.43, "/ 7", low=5.36, high=5.49)]
+    assert summary_block("satisfaction", ces_only, []).sentences[:2] == [
+        "The survey gives a mean effort answer of 5.43 / 7.",
+        "The mean effort answer is 5.43 / 7 (interval 5.36 to 5.49 / 7); a higher answer "
+        "means an easier experience.",
     ]
 
 
@@ -297,7 +341,7 @@ def test_without_a_unit_in_the_label_the_sentence_speaks_of_periods_and_no_windo
     )
     assert block.sentences[0] == (
         "Promoters bought again 2.5 percentage points less often than detractors "
-        "(interval -4.0 to -1.0 pp)."
+        "(interval -4.0 to -1.0 pp): satisfaction does not go with buying again here."
     )
     cohort = summary_block("cohort", [_h("retention_age_1", 40.0, "%")], [])
     assert cohort.sentences[0] == (

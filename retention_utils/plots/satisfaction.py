@@ -1,5 +1,8 @@
-"""Plots of the satisfaction analysis: score trends, NPS composition, CES answers, segments,
-repurchase by satisfaction group. Each takes ``ax`` and returns it."""
+"""Plots of the satisfaction analysis: score trends, NPS answers and composition, CES
+answers, segments, repurchase by satisfaction group. Each takes ``ax`` and returns it.
+
+CES is drawn on its own answer scale (the mean answer, e.g. 5.4 on 1-7); legends sit outside
+the data and the notes under the axis, so that neither hides a point."""
 
 from __future__ import annotations
 
@@ -8,25 +11,27 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.patches import Patch
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from retention_utils.plots import COLORS, get_ax, note, percent_axis
+from retention_utils.plots import COLORS, get_ax
+from retention_utils.satisfaction import LABELS, ces, display_columns
 
 __all__ = [
     "plot_ces_distribution",
     "plot_nps_composition",
+    "plot_nps_distribution",
     "plot_repurchase_by_score",
     "plot_score_trend",
     "plot_segment_scores",
 ]
 
-_LABELS = {"nps": "NPS", "csat": "CSAT", "ces": "CES"}
 _FREQ_WORDS = {"W": "week", "M": "month", "Q": "quarter", "Y": "year"}
 _LINE = {"nps": "#0173b2", "csat": "#029e73", "ces": "#de8f05"}
 
 
 def _score_of(table: pd.DataFrame, score: str | None) -> str:
     score = score or table.attrs.get("score")
-    if score not in _LABELS:
+    if score not in LABELS:
         raise ValueError(
             "Say which score the table holds (score='nps', 'csat' or 'ces'); it is not "
             "recorded in the table's attrs."
@@ -41,8 +46,30 @@ def _value_label(score: str, attrs: dict) -> str:
         threshold, top = attrs.get("positive_min"), attrs.get("scale_max")
         scale = f", score {threshold}+ of {top}" if threshold and top else ""
         return f"CSAT (% satisfied{scale})"
-    top = attrs.get("scale_max")
-    return f"CES (% of scale maximum{f' {top}' if top else ''})"
+    low, top = attrs.get("scale_min", 1), attrs.get("scale_max", 7)
+    return f"CES (mean answer, {low}-{top})"
+
+
+def _percent_label(value: float, _position=None) -> str:
+    """72 -> "72%", 72.5 -> "72.5%": as many decimals as the tick needs, never fewer."""
+    return f"{value:.2f}".rstrip("0").rstrip(".") + "%"
+
+
+def _percent_axis(ax: plt.Axes, axis: str = "y") -> None:
+    """Percent ticks at round steps (1, 2, 5, 10 and their powers of ten), labelled exactly."""
+    target = ax.yaxis if axis == "y" else ax.xaxis
+    target.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 5, 10]))
+    target.set_major_formatter(FuncFormatter(_percent_label))
+
+
+def _legend_outside(ax: plt.Axes, **kwargs) -> None:
+    """The legend to the right of the axes, clear of the data and of the notes."""
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False, **kwargs)
+
+
+def _note_below(ax: plt.Axes, text: str) -> None:
+    """A note (sample sizes, what is left out) on its own line under the axis label."""
+    ax.set_xlabel(f"{ax.get_xlabel()}\n{text}" if ax.get_xlabel() else text)
 
 
 def _period_labels(periods: pd.Series, freq: str | None) -> list[str]:
@@ -80,26 +107,27 @@ def plot_score_trend(
     score = _score_of(trend, score)
     ax = get_ax(ax)
     color = color or _LINE[score]
+    value, lower, upper = display_columns(score)
     data = trend[trend["n"] > 0]
     x = pd.to_datetime(data["period_start"])
-    ax.fill_between(x, data["low"], data["high"], color=color, alpha=0.18, lw=0,
+    ax.fill_between(x, data[lower], data[upper], color=color, alpha=0.18, lw=0,
                     label="95% confidence interval")  # fmt: skip
-    ax.plot(x, data["value"], marker="o", ms=4, color=color, label=_LABELS[score], **kwargs)
+    ax.plot(x, data[value], marker="o", ms=4, color=color, label=LABELS[score], **kwargs)
     min_responses = trend.attrs.get("min_responses")
     low = data[data["low_n"]]
     if len(low):
-        ax.scatter(pd.to_datetime(low["period_start"]), low["value"], s=60, facecolor="white",
+        ax.scatter(pd.to_datetime(low["period_start"]), low[value], s=60, facecolor="white",
                    edgecolor=COLORS["low_n"], linewidth=2, zorder=3,
                    label=f"fewer than {min_responses} responses" if min_responses
                    else "few responses")  # fmt: skip
     if "incomplete" in data and data["incomplete"].any():
         inc = data[data["incomplete"]]
-        ax.scatter(pd.to_datetime(inc["period_start"]), inc["value"], marker="x", s=50,
+        ax.scatter(pd.to_datetime(inc["period_start"]), inc[value], marker="x", s=50,
                    color="#333333", zorder=4, label="period cut short")  # fmt: skip
     if score == "nps":
         ax.axhline(0, color=COLORS["baseline"], lw=0.8)
-    else:
-        percent_axis(ax)
+    elif score == "csat":
+        _percent_axis(ax)
     freq = trend.attrs.get("freq")
     if freq in ("Q", "Y") and len(data):
         # Quarters and years read better as their own labels than as month ticks.
@@ -111,10 +139,10 @@ def plot_score_trend(
         ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
     ax.set_xlabel(f"{_FREQ_WORDS.get(freq, 'period')} of response".capitalize())
     ax.set_ylabel(_value_label(score, trend.attrs))
-    ax.set_title(f"{_LABELS[score]} by {_FREQ_WORDS.get(freq, 'period')}, with 95% interval")
-    ax.legend(loc="best", fontsize=8, frameon=True)
+    ax.set_title(f"{LABELS[score]} by {_FREQ_WORDS.get(freq, 'period')}, with 95% interval")
+    _legend_outside(ax)
     if len(data):
-        note(
+        _note_below(
             ax,
             f"{int(data['n'].sum()):,} responses; {int(data['n'].min())}-{int(data['n'].max())} "
             "per period",
@@ -168,7 +196,8 @@ def plot_nps_composition(trend: pd.DataFrame, *, ax: plt.Axes | None = None, **k
     ax.set_xticklabels(labels[::step], rotation=45, ha="right")
     ax.set_xlim(-0.6, len(x) - 0.4)
     ax.set_ylim(0, 108)
-    percent_axis(ax)
+    ax.set_yticks(range(0, 101, 20))
+    ax.yaxis.set_major_formatter(FuncFormatter(_percent_label))
     ax.set_ylabel("Share of responses")
     freq = trend.attrs.get("freq")
     xlabel = f"{_FREQ_WORDS.get(freq, 'period')} of response".capitalize()
@@ -206,8 +235,6 @@ def plot_ces_distribution(
     -------
     matplotlib Axes
     """
-    from retention_utils.satisfaction import ces
-
     est = ces(scores, scale_max=scale_max)
     values = pd.to_numeric(pd.Series(list(np.ravel(scores)) if not isinstance(scores, pd.Series)
                                      else scores), errors="coerce").dropna()  # fmt: skip
@@ -220,17 +247,18 @@ def plot_ces_distribution(
         ax.text(level, share + 0.5, f"{share:.0f}%", ha="center", va="bottom", fontsize=8)
     if est.n:
         ax.axvline(est.mean, color="#333333", lw=1.2, ls="--",
-                   label=f"mean {est.mean:.2f} (95% CI {est.mean_low:.2f}-{est.mean_high:.2f})")  # fmt: skip
-        ax.legend(loc="upper left", fontsize=8)
+                   label=f"mean {est.mean:.2f} / {scale_max}\n(95% CI {est.mean_low:.2f} to "
+                   f"{est.mean_high:.2f})")  # fmt: skip
+        _legend_outside(ax)
     ax.set_xticks(levels)
     ax.set_xlim(0.4, scale_max + 0.6)
     ax.set_ylim(0, max(shares.max() * 1.15, 10))
-    percent_axis(ax)
+    _percent_axis(ax)
     ax.set_xlabel(f"CES answer (1 = very hard ... {scale_max} = very easy)")
     ax.set_ylabel("Share of responses")
     ax.set_title(f"Customer effort: distribution of answers (n={est.n:,})")
     if est.missing:
-        note(ax, f"{est.missing:,} missing answers left out", loc="upper right")
+        _note_below(ax, f"{est.missing:,} missing answers left out")
     return ax
 
 
@@ -258,27 +286,28 @@ def plot_segment_scores(
     matplotlib Axes
     """
     score = _score_of(by_segment, score)
+    value, lower, upper = display_columns(score)
     by = by_segment.attrs.get("by", by_segment.columns[0])
     data = by_segment[by_segment["n"] > 0].iloc[::-1]
     ax = get_ax(ax, figsize=(8.0, max(2.5, 0.45 * len(data) + 1.5)))
     y = np.arange(len(data))
     colors = [COLORS["low_n"] if low else _LINE[score] for low in data["low_n"]]
     # Clip at 0: an interval end equal to the value can differ from it in the last bit.
-    xerr = np.clip([data["value"] - data["low"], data["high"] - data["value"]], 0, None)
-    ax.errorbar(data["value"], y, xerr=xerr,
+    xerr = np.clip([data[value] - data[lower], data[upper] - data[value]], 0, None)
+    ax.errorbar(data[value], y, xerr=xerr,
                 fmt="none", ecolor="#555555", capsize=3, lw=1, **kwargs)  # fmt: skip
-    ax.scatter(data["value"], y, color=colors, s=40, zorder=3)
+    ax.scatter(data[value], y, color=colors, s=40, zorder=3)
     ax.set_yticks(y)
     ax.set_yticklabels([f"{label} (n={n:,})" for label, n in zip(data[by], data["n"], strict=True)])
     if score == "nps":
         ax.axvline(0, color=COLORS["baseline"], lw=0.8)
-    else:
-        percent_axis(ax, axis="x")
+    elif score == "csat":
+        _percent_axis(ax, axis="x")
     ax.set_xlabel(_value_label(score, by_segment.attrs))
     ax.set_ylabel(str(by))
-    ax.set_title(f"{_LABELS[score]} by {by}, with 95% interval")
+    ax.set_title(f"{LABELS[score]} by {by}, with 95% interval")
     if data["low_n"].any():
-        note(ax, f"pink: fewer than {by_segment.attrs.get('min_responses')} responses")
+        _note_below(ax, f"pink: fewer than {by_segment.attrs.get('min_responses')} responses")
     return ax
 
 
@@ -330,14 +359,61 @@ def plot_repurchase_by_score(
     ax.set_xticklabels(names)
     top = np.nanmax(np.r_[by_score["high"].to_numpy(dtype=float), 0])
     ax.set_ylim(0, min(max(top * 1.35, 10), 115))
-    percent_axis(ax)
+    _percent_axis(ax)
     window = f"within {days} days" if days else "afterwards"
     ax.set_ylabel(f"Bought again {window} (% of responses)")
     ax.set_xlabel("NPS group" if score == "nps" else "CSAT answer")
-    ax.set_title(f"Repurchase {window} after answering, by {_LABELS[score]} group")
+    ax.set_title(f"Repurchase {window} after answering, by {LABELS[score]} group")
     end = attrs.get("observation_end")
     if end is not None and days:
         last = (pd.Timestamp(end) - pd.Timedelta(days=days)).strftime("%Y-%m-%d")
-        note(ax, f"95% Wilson intervals; responses up to {last} (observed {days} days)",
-             loc="upper right")  # fmt: skip
+        _note_below(ax, f"95% Wilson intervals; responses up to {last} (observed {days} days)")
+    return ax
+
+
+def plot_nps_distribution(
+    distribution: pd.DataFrame, *, ax: plt.Axes | None = None, **kwargs
+) -> plt.Axes:
+    """Responses per NPS answer 0 to 10, coloured detractor, passive, promoter.
+
+    Parameters
+    ----------
+    distribution : DataFrame
+        Output of :func:`retention_utils.satisfaction.nps_distribution` (``answer``,
+        ``group``, ``responses``, ``share``; ``attrs["n"]``).
+    ax : matplotlib Axes, optional
+    **kwargs
+        Passed to ``ax.bar``.
+
+    Returns
+    -------
+    matplotlib Axes
+        One bar per answer with its count above it; the number of answers in the title.
+    """
+    ax = get_ax(ax)
+    counts = distribution["responses"].to_numpy()
+    colors = [COLORS[g] for g in distribution["group"]]
+    ax.bar(distribution["answer"], counts, color=colors, width=0.75, **kwargs)
+    top = max(int(counts.max()) if len(counts) else 0, 1)
+    for answer, count in zip(distribution["answer"], counts, strict=True):
+        ax.text(answer, count + top * 0.01, f"{int(count):,}", ha="center", va="bottom",
+                fontsize=8, color="#555555")  # fmt: skip
+    ax.set_xticks(distribution["answer"])
+    ax.set_xlim(-0.6, 10.6)
+    ax.set_ylim(0, top * 1.12)
+    ax.grid(axis="x", visible=False)
+    ax.set_xlabel("Answer to \u201cHow likely are you to recommend us?\u201d (0-10)")
+    ax.set_ylabel("Responses")
+    n = distribution.attrs.get("n", int(counts.sum()))
+    ax.set_title(f"NPS answers (n={n:,})")
+    handles = [
+        Patch(color=COLORS["promoter"], label="promoters (9-10)"),
+        Patch(color=COLORS["passive"], label="passives (7-8)"),
+        Patch(color=COLORS["detractor"], label="detractors (0-6)"),
+    ]
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8,
+              frameon=False)  # fmt: skip
+    missing = distribution.attrs.get("missing")
+    if missing:
+        _note_below(ax, f"{missing:,} responses without an NPS answer left out")
     return ax

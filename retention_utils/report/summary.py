@@ -46,8 +46,11 @@ TILE_ORDER: dict[str, tuple[str, ...]] = {
         "csat",
         "ces",
         "repurchase_gap_nps",
+        "repurchase_gap_csat",
         "clv_promoters",
         "clv_detractors",
+        "customers_to_follow_up",
+        "lowest_segment",
     ),
 }
 #: Figures recorded for the index but not shown as tiles (model parameters, folded notes).
@@ -66,8 +69,8 @@ NEXT_STEPS: dict[str, str] = {
     "a segment gap.",
     "clv": "Look next at “Who is still active?” for the customers the model counts as lost, "
     "and at “Model CLV versus the simple seed formula” for where the two disagree.",
-    "satisfaction": "Look next at the detractor follow-up list, and at “Segments compared” "
-    "for the groups that score lowest.",
+    "satisfaction": "Look next at the scores over time, for a move beyond noise, and at "
+    "“Segments compared” before acting on a segment gap.",
 }
 #: Sentences drawn from the figures, at most; the pointer to what next comes after them.
 MAX_FIGURE_SENTENCES = 4
@@ -353,62 +356,124 @@ def _clv_sentences(found: Mapping[str, dict]) -> list[str]:
 
 
 def _satisfaction_sentences(found: Mapping[str, dict]) -> list[str]:
-    said = []
+    """What the scores mean and what to do next, from whichever scores the survey has."""
     scores = [
         f"{word} of {_fig(found, name)}"
-        for name, word in (("nps", "an NPS"), ("csat", "a CSAT"), ("ces", "a CES"))
+        for name, word in (("nps", "an NPS"), ("csat", "a CSAT"), ("ces", "a mean effort answer"))
         if _value(found, name) is not None
     ]
     listed = (
         ", ".join(scores[:-1]) + (" and " if len(scores) > 1 else "") + scores[-1] if scores else ""
     )
+    said = []
     if _value(found, "responses") is not None:
         gives = f" give {listed}" if listed else " were read"
         said.append(f"{_fig(found, 'responses')} survey responses{gives}.")
     elif listed:
         said.append(f"The survey gives {listed}.")
-    nps = _value(found, "nps")
+    found_sentences = (
+        _score_meaning(found),
+        _repurchase_sentence(found),
+        _followup_sentence(found),
+    )
+    return said + [sentence for sentence in found_sentences if sentence]
+
+
+def _score_meaning(found: Mapping[str, dict]) -> str | None:
+    """What the main score says: NPS against 0, else the share satisfied, else CES."""
+    nps, csat, ces = (_value(found, n) for n in ("nps", "csat", "ces"))
     if nps is not None:
-        low, high = found["nps"].get("low"), found["nps"].get("high")
-        interval = format_interval(low, high, found["nps"].get("unit"))
+        payload = found["nps"]
+        interval = format_interval(payload.get("low"), payload.get("high"), payload.get("unit"))
         if interval is None:
-            said.append(
+            return (
                 "An NPS above 0 means promoters outnumber detractors."
                 if nps > 0
                 else "An NPS of 0 or below means detractors are at least as many as promoters."
             )
-        elif low <= 0 <= high:
-            said.append(
+        if payload["low"] <= 0 <= payload["high"]:
+            return (
                 f"The NPS interval ({interval}) includes 0: promoters and detractors may be "
                 "about as many."
             )
-        else:
-            more, fewer = ("promoters", "detractors") if nps > 0 else ("detractors", "promoters")
-            said.append(
-                f"The whole NPS interval ({interval}) is {'above' if nps > 0 else 'below'} 0: "
-                f"{more} clearly outnumber {fewer}."
-            )
-    gap = _value(found, "repurchase_gap_nps")
-    if gap is not None:
-        low, high = found["repurchase_gap_nps"].get("low"), found["repurchase_gap_nps"].get("high")
-        interval = format_interval(low, high, "pp")
-        more = "more" if gap > 0 else "less"
-        days = re.search(r"within \d+ days", str(found["repurchase_gap_nps"].get("label")))
-        within = f" {days.group(0)}" if days else ""
-        claim = f"Promoters bought again{within} {_points(gap)} {more} often than detractors"
-        if interval is None:
-            said.append(f"{claim}.")
-        elif low <= 0 <= high:
-            said.append(f"{claim}, but the interval ({interval}) includes 0: it may be noise.")
-        else:
-            said.append(f"{claim} (interval {interval}).")
-    promoters, detractors = _value(found, "clv_promoters"), _value(found, "clv_detractors")
-    if promoters is not None and detractors is not None:
-        said.append(
+        more, fewer = ("promoters", "detractors") if nps > 0 else ("detractors", "promoters")
+        side = "above" if nps > 0 else "below"
+        return f"The whole NPS interval ({interval}) is {side} 0: {more} clearly outnumber {fewer}."
+    if csat is not None:
+        payload = found["csat"]
+        interval = format_interval(payload.get("low"), payload.get("high"), "%")
+        within = f" (interval {interval})" if interval else ""
+        return (
+            f"{_fig(found, 'csat')} of respondents were satisfied{within}; "
+            f"{format_figure(100 - csat, '%')} were not."
+        )
+    if ces is not None:
+        unit = str(found["ces"].get("unit") or "")
+        interval = format_interval(found["ces"].get("low"), found["ces"].get("high"), unit)
+        within = f" (interval {interval})" if interval else ""
+        return (
+            f"The mean effort answer is {_fig(found, 'ces')}{within}; a higher answer means an "
+            "easier experience."
+        )
+    return None
+
+
+def _repurchase_sentence(found: Mapping[str, dict]) -> str | None:
+    """Whether satisfaction shows in repurchase (NPS gap, else CSAT), with predicted CLV."""
+    name = next(
+        (n for n in ("repurchase_gap_nps", "repurchase_gap_csat") if _value(found, n) is not None),
+        None,
+    )
+    clv = ""
+    if _value(found, "clv_promoters") is not None and _value(found, "clv_detractors") is not None:
+        clv = (
             f"Promoters' mean predicted CLV is {_fig(found, 'clv_promoters')}, against "
             f"{_fig(found, 'clv_detractors')} for detractors."
         )
-    return said
+    if name is None:
+        return clv or None
+    payload = found[name]
+    gap, low, high = payload["value"], payload.get("low"), payload.get("high")
+    high_group, low_group = (
+        ("Promoters", "detractors")
+        if name.endswith("nps")
+        else ("Satisfied customers", "dissatisfied ones")
+    )
+    days = re.search(r"within \d+ days", str(payload.get("label")))
+    within = f" {days.group(0)}" if days else ""
+    more = "more" if gap > 0 else "less"
+    claim = f"{high_group} bought again{within} {_points(gap)} {more} often than {low_group}"
+    interval = format_interval(low, high, "pp")
+    if interval is None:
+        said = f"{claim}."
+    elif low <= 0 <= high:
+        said = f"{claim}, but the interval ({interval}) includes 0: it may be noise."
+    else:
+        shows = "shows in repurchase" if gap > 0 else "does not go with buying again here"
+        said = f"{claim} (interval {interval}): satisfaction {shows}."
+    return f"{said} {clv}" if clv else said
+
+
+def _followup_sentence(found: Mapping[str, dict]) -> str | None:
+    """Who to call and which segment to look at."""
+    parts = []
+    count = _value(found, "customers_to_follow_up")
+    if count:
+        rule = str(found["customers_to_follow_up"].get("note") or "").strip()
+        whose = f" whose {rule}" if rule else ""
+        customers = _fig(found, "customers_to_follow_up")
+        parts.append(f"call back the {customers} customers{whose} (the follow-up list)")
+    lowest = found.get("lowest_segment")
+    match = re.fullmatch(r"Lowest (\w+) by (.+?): (.+)", str((lowest or {}).get("label", "")))
+    if match and lowest.get("value") is not None:
+        score, by, segment = match.groups()
+        parts.append(
+            f"look at {segment}, the {by} with the lowest {score} ({_fig(found, 'lowest_segment')})"
+        )
+    if not parts:
+        return None
+    text = " and ".join(parts)
+    return f"Next, {text}."
 
 
 _SENTENCES: dict[str, Callable[[Mapping[str, dict]], list[str]]] = {
