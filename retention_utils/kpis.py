@@ -607,9 +607,17 @@ def headline_cautions(kpis: pd.DataFrame) -> list[str]:
 
 def simple_clv_figures(clv: dict, *, currency: str | None = None) -> list[dict]:
     """The headline figures of :func:`simple_clv_inputs`: the 365-day repeat purchase rate
-    (percent) and the simple CLV (``currency``; "partial history" in its label when the
-    churn rests on a short history)."""
-    partial = "" if clv["history_complete"] else " (partial history)"
+    (percent) and the simple CLV (``currency``).
+
+    A CLV whose churn rests on a partial base (``history_complete`` False: nobody could be
+    seen leaving, so the lifespan runs to its cap) is no figure to headline: its value is
+    None, with the reason as a note; the report's table still shows it.
+    """
+    money = {"unit": currency} if currency else {}
+    value, note = clv["clv"], None
+    if not clv["history_complete"]:
+        value = None
+        note = "the data do not reach active_days before the last 365 days: no churn to base it on"
     return [
         {
             "name": "repeat_purchase_rate",
@@ -618,8 +626,7 @@ def simple_clv_figures(clv: dict, *, currency: str | None = None) -> list[dict]:
             "unit": "%",
             "note": f"{int(clv['customers']):,} customers with a purchase in the window",
         },
-        {"name": "simple_clv", "value": clv["clv"], "label": f"Simple CLV{partial}"}
-        | ({"unit": currency} if currency else {}),
+        {"name": "simple_clv", "value": value, "label": "Simple CLV", **money, "note": note},
     ]
 
 

@@ -637,7 +637,7 @@ def test_mrr_table_without_subscriptions_is_empty_and_says_why():
 
 
 def test_simple_clv_figures():
-    clv = {"repeat_purchase_rate": 100 / 3, "clv": 93.3, "history_complete": False, "customers": 3}
+    clv = {"repeat_purchase_rate": 100 / 3, "clv": 93.3, "history_complete": True, "customers": 3}
     assert kpis.simple_clv_figures(clv, currency="GBP") == [
         {
             "name": "repeat_purchase_rate",
@@ -646,10 +646,11 @@ def test_simple_clv_figures():
             "unit": "%",
             "note": "3 customers with a purchase in the window",
         },
-        {
-            "name": "simple_clv",
-            "value": 93.3,
-            "label": "Simple CLV (partial history)",
-            "unit": "GBP",
-        },
+        {"name": "simple_clv", "value": 93.3, "label": "Simple CLV", "unit": "GBP", "note": None},
     ]
+    # UCI Online Retail: a year of data, nobody seen leaving, the lifespan at its 10-year cap.
+    partial = kpis.simple_clv_figures({**clv, "history_complete": False})[1]
+    assert partial["value"] is None and "unit" not in partial
+    assert partial["note"] == (
+        "the data do not reach active_days before the last 365 days: no churn to base it on"
+    )
