@@ -51,6 +51,7 @@ __all__ = [
     "cohort_matrix",
     "cohort_table",
     "compare_retention",
+    "day_n_retention",
     "eligible_matrix",
     "headline_figures",
     "mode_figures",
@@ -650,3 +651,56 @@ def mode_figures(modes: pd.DataFrame) -> list[dict]:
         }
         for mode, words in (("on", "on"), ("on_or_after", "on or after"))
     ]
+
+
+def day_n_retention(
+    transactions,
+    observation_end=None,
+    *,
+    weeks: tuple[int, ...] = (1, 2, 4, 8, 13, 26, 52),
+    **options,
+) -> pd.DataFrame:
+    """Day-N retention (Amplitude's N-day and unbounded retention) in rolling weeks: of the
+    customers followed long enough, how many bought in days ``7k .. 7k + 6`` after their
+    first purchase day, and how many on day ``7k`` or later, as counts and percent.
+
+    Parameters
+    ----------
+    transactions, observation_end
+        As in :func:`retention_curve`.
+    weeks : tuple of int
+        The weeks ``k`` shown (day ``7k``).
+    **options
+        Keyword options of :func:`retention_curve` (``segment_col``, ``segment_value``,
+        ``data_start``, ``min_cohorts``, ``include_left_censored``).
+
+    Returns
+    -------
+    DataFrame
+        One row per week ``k`` with eligible customers: ``day`` (``7k``), ``eligible``
+        (customers whose day ``7k + 6`` is on or before ``observation_end``), ``bought_in_week``
+        and ``in_week_pct`` (a purchase day in days ``7k .. 7k + 6``), ``bought_since`` and
+        ``since_pct`` (a purchase day on day ``7k`` or later, up to ``observation_end``);
+        percent of ``eligible``.
+    """
+    curves = retention_curves_by_mode(
+        transactions, "W", observation_end, window="rolling", **options
+    )
+    wide = curves.pivot(index="age", columns="mode", values=["customers", "retained"])
+    wide = wide[wide.index.isin(weeks)]
+    out = pd.DataFrame(
+        {
+            "day": wide.index.to_numpy(dtype="int64") * 7,
+            "eligible": wide[("customers", "on")].to_numpy(dtype="int64"),
+            "bought_in_week": wide[("retained", "on")].to_numpy(dtype="int64"),
+            "bought_since": wide[("retained", "on_or_after")].to_numpy(dtype="int64"),
+        }
+    )
+    out["in_week_pct"] = out["bought_in_week"] / out["eligible"] * 100
+    out["since_pct"] = out["bought_since"] / out["eligible"] * 100
+    out = out[["day", "eligible", "bought_in_week", "in_week_pct", "bought_since", "since_pct"]]
+    out.attrs = {
+        "cautions": curves.attrs["cautions"],
+        "left_censored": curves.attrs["left_censored"],
+    }
+    return out

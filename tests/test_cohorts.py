@@ -626,3 +626,32 @@ def test_cohort_headline_figures_hand_computed():
     assert figures["retention_on_or_after_age_1"]["label"] == (
         "Retention on or after month 1 (calendar)"
     )
+
+
+def test_day_n_retention_hand_computed():
+    tx = tx_frame(
+        [
+            ("a", "2024-01-01", 10.0),
+            ("a", "2024-01-09", 10.0),  # day 8: week 1
+            ("a", "2024-01-30", 10.0),  # day 29: week 4
+            ("b", "2024-01-03", 10.0),
+            ("b", "2024-01-20", 10.0),  # day 17: week 2
+            ("c", "2024-01-05", 10.0),
+        ]
+    )
+    out = cohorts.day_n_retention(tx, "2024-03-31", data_start="2024-01-01", min_cohorts=1)
+    # Week 13 ends on day 97, after the observation end for everyone: no row.
+    assert out.values.tolist() == [
+        [7, 3, 1, pytest.approx(100 / 3), 2, pytest.approx(200 / 3)],
+        [14, 3, 1, pytest.approx(100 / 3), 2, pytest.approx(200 / 3)],
+        [28, 3, 1, pytest.approx(100 / 3), 1, pytest.approx(100 / 3)],
+        [56, 3, 0, 0.0, 0, 0.0],
+    ]
+    assert list(out.columns) == [
+        "day",
+        "eligible",
+        "bought_in_week",
+        "in_week_pct",
+        "bought_since",
+        "since_pct",
+    ]
