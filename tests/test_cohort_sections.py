@@ -170,4 +170,46 @@ def test_revenue_heatmap_is_labelled_in_the_currency():
     ax = cohort_plots.plot_cohort_heatmap(matrix, currency="EUR", ax=Figure().add_subplot())
     assert ax.get_title() == "Net revenue per acquired customer, by acquisition cohort"
     assert [t.get_text() for t in ax.texts[:3]] == ["20", "2.5", "5.0"]  # 40/2, 5/2, 10/2
-    assert ax.collections[0].colorbar.ax.get_ylabel() == ("Net revenue per acquired customer (EUR)")
+    assert ax.collections[0].colorbar.ax.get_ylabel() == "EUR"  # the title says per what
+
+
+def test_curve_sections_show_figure_and_table_or_say_why_there_is_no_curve():
+    tx = tx_frame(LOG)
+    curve = cohorts.retention_curve(tx, observation_end="2024-03-31", min_cohorts=1)
+    figure, table = sections.curve_section(curve).parts
+    assert isinstance(figure, Figure)
+    # Age 1: a of the January cohort {a, b} (left-censored, left out) -> only February's c: 0 of 1.
+    assert table.cells[["age", "customers", "retained", "retention"]].values.tolist() == [
+        ["0", "1", "1", "100.0 %"],
+        ["1", "1", "0", "0.0 %"],
+    ]
+    empty = cohorts.retention_curve(tx, observation_end="2024-03-31")  # 3 cohorts needed
+    expected = (
+        "No average curve: no age is observed in 3 or more cohorts besides the left-censored one."
+    )
+    assert sections.curve_section(empty).sentence == expected
+    assert sections.cumulative_revenue_section(empty).sentence == expected
+    modes = cohorts.retention_curves_by_mode(tx, observation_end="2024-03-31")
+    assert sections.modes_section(modes).sentence == expected
+
+
+def test_day_n_table_counts_and_share():
+    day_n = pd.DataFrame(
+        {
+            "day": [7, 14],
+            "eligible": [3, 1200],
+            "bought_in_week": [1, 300],
+            "in_week_pct": [100 / 3, 25.0],
+            "bought_since": [2, 1000],
+            "since_pct": [200 / 3, 1000 / 12],
+        }
+    )
+    table = sections.day_n_table(day_n)
+    assert table.cells.values.tolist() == [
+        ["7", "3", "1 (33 %)", "2 (67 %)"],
+        ["14", "1,200", "300 (25 %)", "1,000 (83 %)"],
+    ]
+    assert set(table.kinds.values()) == {"num"}
+    assert sections.day_n_table(day_n.iloc[:0]).sentence == (
+        "No customer has been followed for a full week after their first purchase."
+    )

@@ -169,7 +169,7 @@ def plot_cohort_heatmap(
     freq = attrs.get("freq") or (getattr(shown.index, "freqstr", "M") or "M")[:1]
     if ax is None:
         width = min(16.0, 2.5 + 0.5 * shown.shape[1])
-        height = min(14.0, 1.5 + 0.32 * shown.shape[0])
+        height = min(14.0, max(3.0, 1.5 + 0.32 * shown.shape[0]))
         ax = get_ax(None, figsize=(width, height))
     if shown.empty:
         ax.text(0.5, 0.5, "No observable cohort", ha="center", va="center", transform=ax.transAxes)
@@ -207,7 +207,7 @@ def plot_cohort_heatmap(
     if percent:
         options["cbar_kws"]["format"] = plt.FuncFormatter(lambda v, _: f"{v:.0%}")
     if money:
-        options["cbar_kws"]["label"] = _money_label(_REVENUE_TITLES[attrs.get("per")], currency)
+        options["cbar_kws"]["label"] = currency or "value"  # the title says what it is
         options["cbar_kws"]["format"] = StrMethodFormatter("{x:,.0f}")
         if annotate:
             options |= {"annot": np.vectorize(compact_number)(values), "fmt": ""}
@@ -484,7 +484,9 @@ def plot_cumulative_revenue(
     text = _curve_note(curve, "average weighted by cohort size, over cohorts observed that long")
     if hidden:
         text += f"; {hidden} smaller segments not shown"
-    note(ax, text)
+    # Under the axis, not inside it: the note is wider than the axes and would cross the
+    # y label and the curve.
+    ax.set_xlabel("\n".join([ax.get_xlabel(), *text.split("; ", 1)]), fontsize=9)
     return ax
 
 

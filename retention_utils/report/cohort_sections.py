@@ -28,10 +28,12 @@ from retention_utils.survival import SurvivalComparison
 __all__ = [
     "Shown",
     "clv_table",
-    "curve_table",
+    "day_n_table",
+    "cumulative_revenue_section",
+    "curve_section",
     "kpi_table",
     "lifespan_table",
-    "modes_table",
+    "modes_section",
     "mrr_section",
     "retention_cost_section",
     "revenue_table",
@@ -185,7 +187,7 @@ def revenue_table(kpis: pd.DataFrame) -> ReportTable:
     )
 
 
-def curve_table(curve: pd.DataFrame) -> ReportTable:
+def _curve_table(curve: pd.DataFrame) -> ReportTable:
     """The average retention curve by age: retention and its interval in percent, revenue
     per acquired customer."""
     view = pd.DataFrame(
@@ -206,10 +208,8 @@ def curve_table(curve: pd.DataFrame) -> ReportTable:
     return report_table(view, percent=("retention",), decimals={"retention": 1})
 
 
-def modes_table(modes: pd.DataFrame) -> ReportTable | EmptySection:
+def _modes_table(modes: pd.DataFrame) -> ReportTable:
     """Retention "on" and "on or after" by age, in percent: one row per mode."""
-    if modes.empty:
-        return empty_section("No age is observed in enough cohorts for the retention modes.")
     period = _PERIOD_WORDS.get(modes.attrs.get("freq", "M"), "period")
     wide = modes.pivot(index="mode", columns="age", values="retention").mul(100)
     wide.index = [
@@ -226,6 +226,87 @@ def modes_table(modes: pd.DataFrame) -> ReportTable | EmptySection:
     )
 
 
+def _no_curve(curve: pd.DataFrame) -> EmptySection:
+    besides = " besides the left-censored one" if curve.attrs.get("left_censored") else ""
+    return empty_section(
+        f"No average curve: no age is observed in {curve.attrs.get('min_cohorts', 1)} or more "
+        f"cohorts{besides}."
+    )
+
+
+def curve_section(curve: pd.DataFrame) -> Shown | EmptySection:
+    """The average retention curve and its table by age, or why there is none.
+
+    Parameters
+    ----------
+    curve : DataFrame
+        :func:`retention_utils.cohorts.retention_curve` (without segments).
+    """
+    if curve.empty:
+        return _no_curve(curve)
+    figure, (ax,) = _figure()
+    cohort_plots.plot_retention_curves(curve, ax=ax)
+    return Shown([figure, _curve_table(curve)])
+
+
+def cumulative_revenue_section(curve: pd.DataFrame, *, currency: str = "") -> Shown | EmptySection:
+    """Cumulative revenue per acquired customer by age, or why there is no curve."""
+    if curve.empty:
+        return _no_curve(curve)
+    figure, (ax,) = _figure()
+    cohort_plots.plot_cumulative_revenue(curve, currency=currency, ax=ax)
+    return Shown([figure])
+
+
+def modes_section(modes: pd.DataFrame) -> Shown | EmptySection:
+    """Retention "on" and "on or after" period N: the two curves and their table, or why
+    there are none.
+
+    Parameters
+    ----------
+    modes : DataFrame
+        :func:`retention_utils.cohorts.retention_curves_by_mode`.
+    """
+    if modes.empty:
+        return _no_curve(modes)
+    figure, (ax,) = _figure()
+    cohort_plots.plot_retention_modes(modes, ax=ax)
+    return Shown([figure, _modes_table(modes)])
+
+
+def day_n_table(day_n: pd.DataFrame) -> ReportTable | EmptySection:
+    """Day-N retention as counts and percent: per day N, the customers followed that long,
+    those buying in days N to N + 6 and those buying on day N or later.
+
+    Parameters
+    ----------
+    day_n : DataFrame
+        :func:`retention_utils.cohorts.day_n_retention`.
+    """
+    if day_n.empty:
+        return empty_section(
+            "No customer has been followed for a full week after their first purchase."
+        )
+    view = pd.DataFrame(
+        {
+            "day N": day_n["day"],
+            "customers followed": day_n["eligible"],
+            "bought in days N to N + 6": _count_and_share(
+                day_n["bought_in_week"], day_n["in_week_pct"]
+            ),
+            "bought on day N or later": _count_and_share(day_n["bought_since"], day_n["since_pct"]),
+        }
+    )
+    table = report_table(
+        view, caption="Day-N retention (rolling weeks from the first purchase day)"
+    )
+    return replace(table, kinds=dict.fromkeys(table.kinds, "num"))
+
+
+def _count_and_share(counts: pd.Series, percent: pd.Series) -> list[str]:
+    return [f"{n:,} ({p:.0f} %)" for n, p in zip(counts, percent, strict=True)]
+
+
 def retention_counts_table(counts: pd.DataFrame, *, max_periods: int = 12) -> ReportTable:
     """Cohort retention as counts and percent (the counts view of Amplitude's chart): one
     row per cohort, its size, then for each age "retained (percent)".
@@ -238,12 +319,9 @@ def retention_counts_table(counts: pd.DataFrame, *, max_periods: int = 12) -> Re
         Ages shown (0 .. max_periods - 1).
     """
     seen = counts[(counts["age"] > 0) & (counts["age"] < max_periods)]
-    cells = seen.assign(
-        text=[
-            f"{n:,} ({p:.0f} %)"
-            for n, p in zip(seen["retained"], seen["retention_pct"], strict=True)
-        ]
-    ).pivot(index="cohort", columns="age", values="text")
+    cells = seen.assign(text=_count_and_share(seen["retained"], seen["retention_pct"])).pivot(
+        index="cohort", columns="age", values="text"
+    )
     sizes = counts.drop_duplicates("cohort").set_index("cohort")["cohort_size"]
     view = pd.DataFrame({"cohort": sizes.index, "customers": sizes.to_numpy()})
     for age in cells.columns:
