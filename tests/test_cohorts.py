@@ -474,6 +474,32 @@ def test_notebook_is_stored_clean_with_one_annotated_parameters_cell():
         assert not any(isinstance(n, ast.FunctionDef | ast.ClassDef) for n in ast.walk(tree))
 
 
+def test_notebook_answers_first_with_thin_sections():
+    import ast
+
+    import nbformat
+
+    from retention_utils.config import NOTEBOOK_DIR
+
+    nb = nbformat.read(NOTEBOOK_DIR / "cohort_analysis.ipynb", as_version=4)
+    title = nb.cells[0]
+    assert title.source.startswith("# ") and len(title.source.splitlines()) <= 5
+    appendix = [c for c in nb.cells if "appendix" in c.metadata.get("tags", [])]
+    sources = [c.source for c in appendix]
+    assert any(s.startswith("## Definitions") for s in sources)
+    assert any(s.startswith("### Data quality") for s in sources)
+    assert "report.report_table(io.quality_table(tx))" in sources
+    # No branching blocks outside the data-loading cell (the Spark rework owns that one).
+    mine = [c for c in nb.cells if c.cell_type == "code" and "io.open_dataset(" not in c.source]
+    for cell in mine:
+        tree = ast.parse(cell.source)
+        assert not any(isinstance(n, ast.If) for n in ast.walk(tree)), cell.source
+        assert "engine." not in cell.source and "print(" not in cell.source
+    params = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    assert 'compare_by: str = ""' in params.source and "compare_col" not in params.source
+    assert 'subscriptions: str = ""' in params.source and 'costs: str = ""' in params.source
+
+
 @pytest.mark.slow
 def test_notebook_runs_on_demo_data(tmp_path):
     import nbformat
