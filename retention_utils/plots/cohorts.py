@@ -16,6 +16,7 @@ from retention_utils.kpis import MIN_SUBSCRIBERS
 from retention_utils.plots import COLORS, get_ax, note, percent_axis
 
 __all__ = [
+    "compact_number",
     "plot_cohort_heatmap",
     "plot_cumulative_revenue",
     "plot_customer_flows",
