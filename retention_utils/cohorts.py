@@ -686,14 +686,14 @@ def day_n_retention(
     curves = retention_curves_by_mode(
         transactions, "W", observation_end, window="rolling", **options
     )
-    wide = curves.pivot(index="age", columns="mode", values=["customers", "retained"])
-    wide = wide[wide.index.isin(weeks)]
+    shown = curves[curves["age"].isin(weeks)]
+    on, since = (shown[shown["mode"] == mode].set_index("age") for mode in MODES)
     out = pd.DataFrame(
         {
-            "day": wide.index.to_numpy(dtype="int64") * 7,
-            "eligible": wide[("customers", "on")].to_numpy(dtype="int64"),
-            "bought_in_week": wide[("retained", "on")].to_numpy(dtype="int64"),
-            "bought_since": wide[("retained", "on_or_after")].to_numpy(dtype="int64"),
+            "day": on.index.to_numpy(dtype="int64") * 7,
+            "eligible": on["customers"].to_numpy(dtype="int64"),
+            "bought_in_week": on["retained"].to_numpy(dtype="int64"),
+            "bought_since": since["retained"].reindex(on.index).to_numpy(dtype="int64"),
         }
     )
     out["in_week_pct"] = out["bought_in_week"] / out["eligible"] * 100

@@ -681,3 +681,6 @@ def test_day_n_retention_hand_computed():
         "bought_since",
         "since_pct",
     ]
+    # One weekly cohort, three needed by default: no curve, an empty table (not a KeyError).
+    empty = cohorts.day_n_retention(tx, "2024-03-31", data_start="2024-01-01")
+    assert empty.empty and list(empty.columns) == list(out.columns)
