@@ -64,6 +64,12 @@ __all__ = [
 
 _NORMALIZE = {False: None, None: None, True: "first", "first": "first", "size": "size"}
 _PERIOD_WORDS = {"W": "week", "M": "month", "Q": "quarter", "Y": "year"}
+#: What to do when the left-censored first cohort is all that stands between a report and a
+#: curve (CDNOW's sample: customers acquired in three months).
+_DATA_START_HINT = (
+    "If nobody bought before the data begin (a sample of new customers), set data_start to "
+    "the first day of data to count that cohort."
+)
 #: Revenue matrices of :func:`revenue_matrix`: what each cell is divided by.
 _REVENUE_PER = (None, "acquired", "active")
 
@@ -335,7 +341,8 @@ def retention_curve(
     if curve.empty and not seen.empty:
         cautions.append(
             f"The average retention curve is empty: no age is observed in {min_cohorts} or "
-            "more cohorts" + (" besides the left-censored one." if left_out else ".")
+            "more cohorts"
+            + (f" besides the left-censored one. {_DATA_START_HINT}" if left_out else ".")
         )
     curve.attrs = {
         **table.attrs,

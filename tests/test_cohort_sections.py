@@ -185,7 +185,8 @@ def test_curve_sections_show_figure_and_table_or_say_why_there_is_no_curve():
     ]
     empty = cohorts.retention_curve(tx, observation_end="2024-03-31")  # 3 cohorts needed
     expected = (
-        "No average curve: no age is observed in 3 or more cohorts besides the left-censored one."
+        "No average curve: no age is observed in 3 or more cohorts besides the left-censored one "
+        "(see the caution)."
     )
     assert sections.curve_section(empty).sentence == expected
     assert sections.cumulative_revenue_section(empty).sentence == expected

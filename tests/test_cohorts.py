@@ -242,7 +242,8 @@ def test_data_start_says_the_history_is_complete():
     assert late.empty and late.attrs["left_censored"] == ["2024-01", "2024-02"]
     assert late.attrs["cautions"] == [
         "The average retention curve is empty: no age is observed in 3 or more cohorts besides "
-        "the left-censored one."
+        "the left-censored one. If nobody bought before the data begin (a sample of new "
+        "customers), set data_start to the first day of data to count that cohort."
     ]
     with pytest.raises(ValueError, match="min_cohorts must be a whole number >= 1, got 0."):
         retention_curve(tx, min_cohorts=0)

@@ -230,7 +230,7 @@ def _no_curve(curve: pd.DataFrame) -> EmptySection:
     besides = " besides the left-censored one" if curve.attrs.get("left_censored") else ""
     return empty_section(
         f"No average curve: no age is observed in {curve.attrs.get('min_cohorts', 1)} or more "
-        f"cohorts{besides}."
+        f"cohorts{besides} (see the caution)."
     )
 
 
