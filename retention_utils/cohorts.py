@@ -40,6 +40,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from retention_utils import engine
 from retention_utils.config import CONFIDENCE, DEFAULT_FREQ
 from retention_utils.errors import whole_number
 from retention_utils.retention_modes import MODES, cohort_table
@@ -50,13 +51,27 @@ __all__ = [
     "cohort_matrix",
     "cohort_table",
     "compare_retention",
+    "day_n_retention",
     "eligible_matrix",
+    "headline_figures",
+    "mode_figures",
+    "retention_counts",
     "retention_curve",
     "retention_curves_by_mode",
+    "revenue_matrix",
+    "segment_curve",
 ]
 
 _NORMALIZE = {False: None, None: None, True: "first", "first": "first", "size": "size"}
 _PERIOD_WORDS = {"W": "week", "M": "month", "Q": "quarter", "Y": "year"}
+#: What to do when the left-censored first cohort is all that stands between a report and a
+#: curve (CDNOW's sample: customers acquired in three months).
+_DATA_START_HINT = (
+    "If nobody bought before the data begin (a sample of new customers), set data_start to "
+    "the first day of data to count that cohort."
+)
+#: Revenue matrices of :func:`revenue_matrix`: what each cell is divided by.
+_REVENUE_PER = (None, "acquired", "active")
 
 
 def cohort_matrix(
@@ -326,7 +341,8 @@ def retention_curve(
     if curve.empty and not seen.empty:
         cautions.append(
             f"The average retention curve is empty: no age is observed in {min_cohorts} or "
-            "more cohorts" + (" besides the left-censored one." if left_out else ".")
+            "more cohorts"
+            + (f" besides the left-censored one. {_DATA_START_HINT}" if left_out else ".")
         )
     curve.attrs = {
         **table.attrs,
@@ -442,3 +458,256 @@ def _censored_caution(
         f"the data begin. With it, retention at {where} would read "
         f"{at['retention_with']:.0%} instead of {at['retention']:.0%}."
     ]
+
+
+def revenue_matrix(
+    transactions,
+    freq: str = DEFAULT_FREQ,
+    observation_end=None,
+    *,
+    per: str | None = None,
+    **options,
+) -> pd.DataFrame:
+    """Net revenue by acquisition cohort and age (ChartMogul's revenue cohorts), in total,
+    per acquired customer or per active customer (ARPA).
+
+    Parameters
+    ----------
+    transactions, freq, observation_end
+        As in :func:`cohort_matrix`.
+    per : {None, "acquired", "active"}
+        None: net revenue of cohort ``c`` in period ``c + k`` (``revenue[c, k]``, currency).
+        ``"acquired"``: ``revenue[c, k] / cohort size`` (currency per acquired customer, what
+        an acquired customer brings at age ``k``). ``"active"``: ``revenue[c, k] /
+        customers[c, k]``, the average revenue per active account (ARPA) of the cohort's
+        customers buying at age ``k`` (NaN where nobody bought).
+    **options
+        Keyword options of :func:`cohort_matrix` (``segment_col``, ``segment_value``,
+        ``data_start``, ``include_incomplete``).
+
+    Returns
+    -------
+    DataFrame
+        As :func:`cohort_matrix` (index ``cohort``, columns ``age``; NaN where not
+        observable), ``attrs["per"]`` set.
+
+    Examples
+    --------
+    >>> tx = pd.DataFrame({"customer_id": ["a", "a", "b"],
+    ...     "order_date": pd.to_datetime(["2024-01-05", "2024-02-03", "2024-01-10"]),
+    ...     "amount": [10.0, 30.0, 6.0]})
+    >>> revenue_matrix(tx, observation_end="2024-02-29", per="acquired")  # doctest: +NORMALIZE_WHITESPACE
+    age        0     1
+    cohort
+    2024-01  8.0  15.0
+    """
+    if per not in _REVENUE_PER:
+        raise ValueError(f"per must be None, 'acquired' or 'active', got {per!r}.")
+    revenue = cohort_matrix(
+        transactions,
+        freq,
+        "revenue",
+        "size" if per == "acquired" else False,
+        observation_end=observation_end,
+        **options,
+    )
+    if per == "active":
+        buyers = cohort_matrix(
+            transactions, freq, "customers", observation_end=observation_end, **options
+        )
+        attrs = revenue.attrs
+        revenue = revenue.div(buyers.where(buyers > 0))
+        revenue.attrs = attrs
+    revenue.attrs["per"] = per
+    return revenue
+
+
+def retention_counts(
+    transactions, freq: str = DEFAULT_FREQ, observation_end=None, **options
+) -> pd.DataFrame:
+    """Retention by cohort and age as counts and percent, one row per observable cell (the
+    counts view of Amplitude's retention chart).
+
+    Parameters
+    ----------
+    transactions, freq, observation_end
+        As in :func:`cohort_table`.
+    **options
+        Keyword options of :func:`cohort_table` (``mode``, ``window``, ``segment_col``,
+        ``segment_value``, ``data_start``, ``include_incomplete``); ``window="rolling"`` with
+        ``freq="W"`` gives day ranges (days 0-6, 7-13, ... after the first purchase).
+
+    Returns
+    -------
+    DataFrame
+        ``cohort`` (text), ``cohort_size`` (customers acquired), ``age`` (periods since
+        acquisition), ``eligible`` (customers whose period ``age`` is observed),
+        ``retained`` (of them, buying at that age in the sense of ``mode``),
+        ``retention_pct`` (``retained / eligible * 100``, percent), ``left_censored``.
+
+    Examples
+    --------
+    >>> tx = pd.DataFrame({"customer_id": ["a", "a", "b"],
+    ...     "order_date": pd.to_datetime(["2024-01-05", "2024-02-03", "2024-01-10"]),
+    ...     "amount": [10.0, 30.0, 6.0]})
+    >>> retention_counts(tx, observation_end="2024-02-29")[["cohort", "age", "retained",
+    ...                                                    "retention_pct"]]
+        cohort  age  retained  retention_pct
+    0  2024-01    0         2          100.0
+    1  2024-01    1         1           50.0
+    """
+    table = cohort_table(transactions, freq, observation_end, **options)
+    seen = table[table["observable"].astype(bool)]
+    out = pd.DataFrame(
+        {
+            "cohort": seen["cohort"].astype(str),
+            "cohort_size": seen["cohort_size"].astype("int64"),
+            "age": seen["age"].astype("int64"),
+            "eligible": seen["eligible"].astype("int64"),
+            "retained": seen["customers"].round().astype("int64"),
+        }
+    )
+    out["retention_pct"] = out["retained"] / out["eligible"] * 100
+    out["left_censored"] = seen["left_censored"].astype(bool)
+    out = out.reset_index(drop=True)
+    out.attrs = {"freq": freq, "mode": table.attrs.get("mode"), "window": table.attrs.get("window")}
+    return out
+
+
+def segment_curve(
+    transactions, by: str | None, freq: str = DEFAULT_FREQ, observation_end=None, **options
+) -> pd.DataFrame:
+    """The retention curve per segment of ``by`` (:func:`retention_curve` with
+    ``segment=by``), or an empty frame whose ``attrs["reason"]`` says why there is no
+    comparison: no column given, the column missing from the data, or a single segment.
+
+    Examples
+    --------
+    >>> tx = pd.DataFrame({"customer_id": ["a", "b"], "amount": [5.0, 7.0],
+    ...     "order_date": pd.to_datetime(["2024-01-01", "2024-02-01"])})
+    >>> segment_curve(tx, "channel").attrs["reason"]
+    "No segment comparison: column 'channel' is not in the data."
+    """
+    reason = None
+    if not by:
+        reason = "No segment comparison: no comparison column was given (compare_by)."
+    elif by not in engine.as_table(transactions).columns:
+        reason = f"No segment comparison: column {by!r} is not in the data."
+    if reason is None:
+        curve = retention_curve(transactions, freq, observation_end, segment=by, **options)
+        if curve["segment"].nunique() >= 2:
+            curve.attrs["segment"] = by
+            return curve
+        reason = f"No segment comparison: fewer than two {by!r} segments have a curve to show."
+    empty = pd.DataFrame(columns=["segment", "age", "customers", "retained", "retention"])
+    empty.attrs = {"reason": reason, "freq": freq, "segment": by}
+    return empty
+
+
+def headline_figures(curve: pd.DataFrame, *, age: int = 3) -> list[dict]:
+    """The headline figure of the average retention curve, as
+    :func:`retention_utils.record.record_all` takes it.
+
+    Parameters
+    ----------
+    curve : DataFrame
+        :func:`retention_curve` (without segments).
+    age : int, default 3
+        Periods since acquisition of the headline retention.
+
+    Returns
+    -------
+    list of dict
+        ``retention_age_<age>``: percent, with the Wilson interval and the customers and
+        cohorts behind it; None when no cohort has been observed that long.
+    """
+    word = _PERIOD_WORDS.get(curve.attrs.get("freq", "M"), "period")
+    plural = "" if age == 1 else "s"
+    figure = {
+        "name": f"retention_age_{age}",
+        "value": None,
+        "label": f"Retention {age} {word}{plural} after acquisition (cohort average)",
+        "unit": "%",
+        "note": f"no cohort observed {age} {word}{plural} after acquisition",
+    }
+    at = curve[curve["age"] == age]
+    if len(at):
+        row = at.iloc[0]
+        figure |= {
+            "value": float(row["retention"] * 100),
+            "low": float(row["low"] * 100),
+            "high": float(row["high"] * 100),
+            "note": f"{int(row['customers']):,} customers in {int(row['cohorts'])} cohorts",
+        }
+    return [figure]
+
+
+def mode_figures(modes: pd.DataFrame) -> list[dict]:
+    """Retention "on" and "on or after" period 1 (percent; None when not observed) from
+    :func:`retention_curves_by_mode`, as :func:`retention_utils.record.record_all` takes
+    them."""
+    word = _PERIOD_WORDS.get(modes.attrs.get("freq", "M"), "period")
+    window = modes.attrs.get("window", "calendar")
+    first = modes[modes["age"] == 1].set_index("mode")["retention"] * 100
+    return [
+        {
+            "name": f"retention_{mode}_age_1",
+            "value": float(first[mode]) if mode in first.index else None,
+            "label": f"Retention {words} {word} 1 ({window})",
+            "unit": "%",
+        }
+        for mode, words in (("on", "on"), ("on_or_after", "on or after"))
+    ]
+
+
+def day_n_retention(
+    transactions,
+    observation_end=None,
+    *,
+    weeks: tuple[int, ...] = (1, 2, 4, 8, 13, 26, 52),
+    **options,
+) -> pd.DataFrame:
+    """Day-N retention (Amplitude's N-day and unbounded retention) in rolling weeks: of the
+    customers followed long enough, how many bought in days ``7k .. 7k + 6`` after their
+    first purchase day, and how many on day ``7k`` or later, as counts and percent.
+
+    Parameters
+    ----------
+    transactions, observation_end
+        As in :func:`retention_curve`.
+    weeks : tuple of int
+        The weeks ``k`` shown (day ``7k``).
+    **options
+        Keyword options of :func:`retention_curve` (``segment_col``, ``segment_value``,
+        ``data_start``, ``min_cohorts``, ``include_left_censored``).
+
+    Returns
+    -------
+    DataFrame
+        One row per week ``k`` with eligible customers: ``day`` (``7k``), ``eligible``
+        (customers whose day ``7k + 6`` is on or before ``observation_end``), ``bought_in_week``
+        and ``in_week_pct`` (a purchase day in days ``7k .. 7k + 6``), ``bought_since`` and
+        ``since_pct`` (a purchase day on day ``7k`` or later, up to ``observation_end``);
+        percent of ``eligible``.
+    """
+    curves = retention_curves_by_mode(
+        transactions, "W", observation_end, window="rolling", **options
+    )
+    shown = curves[curves["age"].isin(weeks)]
+    on, since = (shown[shown["mode"] == mode].set_index("age") for mode in MODES)
+    out = pd.DataFrame(
+        {
+            "day": on.index.to_numpy(dtype="int64") * 7,
+            "eligible": on["customers"].to_numpy(dtype="int64"),
+            "bought_in_week": on["retained"].to_numpy(dtype="int64"),
+            "bought_since": since["retained"].reindex(on.index).to_numpy(dtype="int64"),
+        }
+    )
+    out["in_week_pct"] = out["bought_in_week"] / out["eligible"] * 100
+    out["since_pct"] = out["bought_since"] / out["eligible"] * 100
+    out = out[["day", "eligible", "bought_in_week", "in_week_pct", "bought_since", "since_pct"]]
+    out.attrs = {
+        "cautions": curves.attrs["cautions"],
+        "left_censored": curves.attrs["left_censored"],
+    }
+    return out

@@ -51,6 +51,7 @@ __all__ = [
     "load_subscriptions",
     "load_surveys",
     "load_transactions",
+    "companion_table",
     "dataset_defaults",
     "open_dataset",
     "quality_table",
@@ -702,6 +703,20 @@ def dataset_defaults(source: object) -> DatasetDefaults:
     if isinstance(source, str):
         return _DATASET_DEFAULTS.get(source.strip(), DatasetDefaults())
     return DatasetDefaults()
+
+
+def companion_table(transactions: object, kind: str) -> str:
+    """The built-in table of ``kind`` that goes with ``transactions`` when a report's
+    parameter leaves it open (``""``): ``"demo"`` for the demo shop's subscriptions and
+    retention costs, ``""`` (no table: the section says so) for anything else.
+
+    Examples
+    --------
+    >>> companion_table("demo", "subscriptions"), companion_table("online_retail", "costs")
+    ('demo', '')
+    """
+    builtin = isinstance(transactions, str) and transactions.strip() == "demo"
+    return "demo" if builtin and "demo" in BUILTIN_DATASETS.get(kind, {}) else ""
 
 
 _LOADERS = {

@@ -58,13 +58,17 @@ from retention_utils.formulas import (
 from retention_utils.stats import wilson_interval
 
 __all__ = [
+    "MIN_SUBSCRIBERS",
     "HeadlinePeriod",
     "average_order_value",
     "churn_rate",
     "gross_revenue_retention",
+    "headline_cautions",
+    "headline_figures",
     "headline_period",
     "kpi_table",
     "lifespan_years",
+    "mrr_figures",
     "mrr_table",
     "net_revenue_retention",
     "purchase_frequency",
@@ -75,13 +79,45 @@ __all__ = [
     "return_rate",
     "revenue_churn",
     "simple_clv",
+    "simple_clv_figures",
     "simple_clv_inputs",
 ]
+
+#: Fewest subscribers at a period start for the period's MRR rates (revenue churn, GRR, NRR)
+#: to be read: on a handful of subscriptions one cancellation moves them by ten points.
+MIN_SUBSCRIBERS = 30
+#: Why an MRR table is empty when no subscription table was given.
+NO_SUBSCRIPTIONS = "No subscription table was given, so MRR is not shown."
 
 
 def _blank_incomplete(out: pd.DataFrame, columns: list[str], include_incomplete: bool) -> None:
     if not include_incomplete:
         out.loc[out["incomplete"], columns] = np.nan
+
+
+MRR_COLUMNS = [
+    "period",
+    "mrr_start",
+    "mrr_end",
+    "new_mrr",
+    "reactivation_mrr",
+    "expansion_mrr",
+    "contraction_mrr",
+    "churned_mrr",
+    "revenue_churn",
+    "grr",
+    "nrr",
+    "arpa",
+    "period_start",
+    "period_end",
+    "incomplete",
+    "subscribers_start",
+    "subscribers_end",
+    "new_subscribers",
+    "churned_subscribers",
+    "subscriber_retention_rate",
+    "subscriber_churn_rate",
+]
 
 
 def mrr_table(
@@ -108,9 +144,10 @@ def mrr_table(
 
     Parameters
     ----------
-    subscriptions : DataFrame, path or ibis table
+    subscriptions : DataFrame, path, ibis table or None
         Columns ``customer_id``, ``start_date``, ``end_date`` (null = active), ``mrr`` (>= 0),
-        as returned by :func:`retention_utils.load_subscriptions`.
+        as returned by :func:`retention_utils.load_subscriptions`. None (no subscription
+        table): an empty table whose ``attrs["reason"]`` says so, for a report to show.
     freq : {"W", "M", "Q", "Y"}
         Calendar period.
     observation_end : date-like, optional
@@ -143,6 +180,10 @@ def mrr_table(
     0  2024-01       40.0  100.0
     1  2024-02       40.0   25.0
     """
+    if subscriptions is None:
+        out = pd.DataFrame(columns=MRR_COLUMNS)
+        out.attrs = {"freq": freq, "observation_end": observation_end, "reason": NO_SUBSCRIPTIONS}
+        return out
     flows = engine.subscription_flows(subscriptions, freq=freq, observation_end=observation_end)
     out = flows.drop(columns=["index"])
     out["revenue_churn"] = revenue_churn(out["churned_mrr"], out["mrr_start"])
@@ -159,32 +200,52 @@ def mrr_table(
     out["arpa"] = average_revenue_per_account(out["mrr_end"], out["paying_end"])
     rates = ["revenue_churn", "grr", "nrr", "subscriber_retention_rate", "subscriber_churn_rate"]
     _blank_incomplete(out, rates, include_incomplete)
-    columns = [
-        "period",
-        "mrr_start",
-        "mrr_end",
-        "new_mrr",
-        "reactivation_mrr",
-        "expansion_mrr",
-        "contraction_mrr",
-        "churned_mrr",
-        "revenue_churn",
-        "grr",
-        "nrr",
-        "arpa",
-        "period_start",
-        "period_end",
-        "incomplete",
-        "subscribers_start",
-        "subscribers_end",
-        "new_subscribers",
-        "churned_subscribers",
-        "subscriber_retention_rate",
-        "subscriber_churn_rate",
-    ]
-    out = out[columns]
+    out = out[MRR_COLUMNS]
     out.attrs = {"freq": freq, "observation_end": flows.attrs.get("observation_end")}
     return out
+
+
+def mrr_figures(mrr: pd.DataFrame, *, min_subscribers: int = MIN_SUBSCRIBERS) -> list[dict]:
+    """The headline MRR figure of a report: net revenue retention of the last complete period
+    with at least ``min_subscribers`` subscribers at its start.
+
+    Parameters
+    ----------
+    mrr : DataFrame
+        Output of :func:`mrr_table`.
+    min_subscribers : int, default :data:`MIN_SUBSCRIBERS`
+        Periods starting with fewer subscribers are too small for their NRR to be read.
+
+    Returns
+    -------
+    list of dict
+        ``[{"name": "nrr_last", "value": percent, "label", "unit": "%", "note"}]``, or ``[]``
+        when the table is empty (no subscriptions); a value of None when no period is large
+        enough.
+    """
+    if mrr.empty:
+        return []
+    usable = mrr[mrr["nrr"].notna() & (mrr["subscribers_start"] >= min_subscribers)]
+    if usable.empty:
+        return [
+            {
+                "name": "nrr_last",
+                "value": None,
+                "label": "Net revenue retention",
+                "unit": "%",
+                "note": f"no complete period starts with {min_subscribers} subscribers or more",
+            }
+        ]
+    last = usable.iloc[-1]
+    return [
+        {
+            "name": "nrr_last",
+            "value": float(last["nrr"]),
+            "label": f"Net revenue retention, {last['period']}",
+            "unit": "%",
+            "note": f"{int(last['subscribers_start']):,} subscribers at the period start",
+        }
+    ]
 
 
 def costs_per_period(costs: pd.DataFrame, freq: str = DEFAULT_FREQ) -> pd.DataFrame:
@@ -469,6 +530,104 @@ def headline_period(kpis: pd.DataFrame) -> HeadlinePeriod:
         "short by the observation end. The per-period table still shows the counts; lower "
         "active_days or use a longer history for a headline.",
     )
+
+
+def headline_figures(kpis: pd.DataFrame, *, currency: str | None = None) -> list[dict]:
+    """The headline figures of a KPI table, as :func:`retention_utils.record.record_all`
+    takes them.
+
+    Parameters
+    ----------
+    kpis : DataFrame
+        Output of :func:`kpi_table`.
+    currency : str, optional
+        Unit of the revenue figure.
+
+    Returns
+    -------
+    list of dict
+        ``customers`` (customers with a purchase), ``revenue`` (net, ``currency``),
+        ``retention_strict_last`` (percent, with the interval ``100 - churn`` interval; None
+        when :func:`headline_period` finds no period, see :func:`headline_cautions`) and,
+        with a headline period, ``churn_rate_last`` (percent, Wilson interval). Both rates
+        note the customers at the period start.
+    """
+    figures = [
+        {
+            "name": "customers",
+            "value": int(kpis["new_customers"].sum()),
+            "label": "Customers (with a purchase)",
+        },
+        {"name": "revenue", "value": float(kpis["revenue"].sum()), "label": "Net revenue"}
+        | ({"unit": currency} if currency else {}),
+    ]
+    head = headline_period(kpis)
+    if head.row is None:
+        note = "no complete period after the warm-up (see the caution)"
+        return [
+            *figures,
+            {
+                "name": "retention_strict_last",
+                "value": None,
+                "label": "Retention rate (strict)",
+                "unit": "%",
+                "note": note,
+            },
+        ]
+    base = f"{int(head.row['customers_start']):,} customers at the start of {head.label}"
+    churn_low, churn_high = head.value("churn_rate_low"), head.value("churn_rate_high")
+    return [
+        *figures,
+        {
+            "name": "retention_strict_last",
+            "value": head.value("retention_strict"),
+            "label": f"Retention rate (strict), {head.label}",
+            "unit": "%",
+            "low": 100 - churn_high,
+            "high": 100 - churn_low,
+            "note": base,
+        },
+        {
+            "name": "churn_rate_last",
+            "value": head.value("churn_rate"),
+            "label": f"Churn rate, {head.label}",
+            "unit": "%",
+            "low": churn_low,
+            "high": churn_high,
+            "note": base,
+        },
+    ]
+
+
+def headline_cautions(kpis: pd.DataFrame) -> list[str]:
+    """Why a KPI table gives no retention headline (one sentence), or nothing."""
+    head = headline_period(kpis)
+    return [] if head.reason is None else [head.reason]
+
+
+def simple_clv_figures(clv: dict, *, currency: str | None = None) -> list[dict]:
+    """The headline figures of :func:`simple_clv_inputs`: the 365-day repeat purchase rate
+    (percent) and the simple CLV (``currency``).
+
+    A CLV whose churn rests on a partial base (``history_complete`` False: nobody could be
+    seen leaving, so the lifespan runs to its cap) is no figure to headline: its value is
+    None, with the reason as a note; the report's table still shows it.
+    """
+    money = {"unit": currency} if currency else {}
+    value, note = clv["clv"], None
+    if not clv["history_complete"]:
+        value = None
+        note = "the data do not reach active_days before the last 365 days: no churn to base it on"
+    return [
+        {
+            "name": "repeat_purchase_rate",
+            "value": clv["repeat_purchase_rate"],
+            "label": "Repeat purchase rate (last 365 days)",
+            "unit": "%",
+            "note": f"{int(clv['customers']):,} customers with a purchase in the window",
+        },
+        {"name": "simple_clv", "value": value, "label": "Simple CLV", **money, "note": note},
+    ]
 
 
 def simple_clv_inputs(

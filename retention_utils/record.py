@@ -36,8 +36,23 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
+#: Decimals of a float headline in these units: rates to a tenth of a percent, day counts
+#: whole, years to a tenth.
+_UNIT_DECIMALS = {"%": 1, "pp": 1, "points": 1, "days": 0, "weeks": 0, "years": 1}
+
+
 def format_value(value: Any, unit: str | None = None) -> str:
-    """Human-readable text of a headline value ("4,372", "70.0 %", "12.30 GBP")."""
+    """Human-readable text of a headline value at its precision.
+
+    Integers and whole floats get no decimals ("4,372", "633 days"), day counts none,
+    percentages and years one ("70.0 %", "2.3 years"), money (a three-letter currency code)
+    two ("12.30 GBP"), other numbers two, or three significant digits below 1.
+
+    Examples
+    --------
+    >>> format_value(633.0, "days"), format_value(12.3, "GBP"), format_value(0.01234)
+    ('633 days', '12.30 GBP', '0.0123')
+    """
     if value is None:
         text = "n/a"
     elif isinstance(value, bool):
@@ -45,12 +60,24 @@ def format_value(value: Any, unit: str | None = None) -> str:
     elif isinstance(value, int):
         text = f"{value:,}"
     elif isinstance(value, float):
-        text = f"{value:,.1f}" if unit == "%" else f"{value:,.2f}"
+        text = f"{value:,.{_decimals(value, unit)}f}"
     else:
         text = str(value)
     if unit and value is not None:
         text = f"{text} {unit}"
     return text
+
+
+def _decimals(value: float, unit: str | None) -> int:
+    """Decimals of a float headline (see :func:`format_value`)."""
+    if unit in _UNIT_DECIMALS:
+        return _UNIT_DECIMALS[unit]
+    if unit and len(unit) == 3 and unit.isalpha() and unit.isupper():
+        return 2
+    if not math.isfinite(value) or value.is_integer():
+        return 0
+    magnitude = abs(value)
+    return 2 if magnitude >= 1 else 2 - math.floor(math.log10(magnitude))
 
 
 def record(

@@ -24,6 +24,8 @@ __all__ = [
     "compare_survival",
     "kaplan_meier",
     "lifespan_comparison",
+    "lifespan_figures",
+    "median_figures",
     "subscription_survival",
     "survival_by_segment",
     "survival_curve",
@@ -343,8 +345,50 @@ def survival_by_segment(
         curves,
         test,
         f"Log-rank test over {len(groups)} {by} segments: they {verdict} "
-        f"(chi2 = {chi2:.1f}, {dof} df, p = {p:.3g}).",
+        f"(chi2 = {chi2:.1f}, {dof} df, {_p_text(p)}).",
     )
+
+
+def _p_text(p: float) -> str:
+    """A p-value as a report writes it: "p < 0.001", "p = 0.003", "p = 0.41"."""
+    if p < 0.001:
+        return "p < 0.001"
+    return f"p = {p:.3f}" if p < 0.01 else f"p = {p:.2f}"
+
+
+def median_figures(curve: pd.DataFrame) -> list[dict]:
+    """The headline figure of a :func:`survival_curve`: the median time in the base, in
+    whole days (a Kaplan-Meier median is an event time), None when the curve stays above
+    50 %, with the customers followed as a note."""
+    median = curve.attrs.get("median_days")
+    known = median is not None and np.isfinite(median)
+    customers = int(curve["at_risk"].iloc[0]) if len(curve) else 0
+    return [
+        {
+            "name": "median_lifetime_days",
+            "value": int(round(median)) if known else None,
+            "label": "Median time in the base (Kaplan-Meier)",
+            "unit": "days",
+            "note": f"{customers:,} customers followed"
+            + ("" if known else "; more than half still in the base"),
+        }
+    ]
+
+
+def lifespan_figures(lifespans: pd.DataFrame) -> list[dict]:
+    """The headline figure of a :func:`lifespan_comparison`: the survival-based lifespan over
+    the observed part of the curve (a lower bound), in years, with the held-flat upper
+    bound as ``high``."""
+    years = lifespans.set_index("lifespan")["lifespan_years"]
+    return [
+        {
+            "name": "survival_lifespan_observed_years",
+            "value": float(years["survival curve, observed part"]),
+            "label": "Lifespan from the survival curve, observed part (lower bound)",
+            "unit": "years",
+            "note": f"held flat to 10 years: {years['survival curve, held flat']:.1f} years",
+        }
+    ]
 
 
 def survival_lifespan_years(curve: pd.DataFrame, *, max_years: float = 10.0) -> float:

@@ -242,7 +242,8 @@ def test_data_start_says_the_history_is_complete():
     assert late.empty and late.attrs["left_censored"] == ["2024-01", "2024-02"]
     assert late.attrs["cautions"] == [
         "The average retention curve is empty: no age is observed in 3 or more cohorts besides "
-        "the left-censored one."
+        "the left-censored one. If nobody bought before the data begin (a sample of new "
+        "customers), set data_start to the first day of data to count that cohort."
     ]
     with pytest.raises(ValueError, match="min_cohorts must be a whole number >= 1, got 0."):
         retention_curve(tx, min_cohorts=0)
@@ -474,6 +475,32 @@ def test_notebook_is_stored_clean_with_one_annotated_parameters_cell():
         assert not any(isinstance(n, ast.FunctionDef | ast.ClassDef) for n in ast.walk(tree))
 
 
+def test_notebook_answers_first_with_thin_sections():
+    import ast
+
+    import nbformat
+
+    from retention_utils.config import NOTEBOOK_DIR
+
+    nb = nbformat.read(NOTEBOOK_DIR / "cohort_analysis.ipynb", as_version=4)
+    title = nb.cells[0]
+    assert title.source.startswith("# ") and len(title.source.splitlines()) <= 5
+    appendix = [c for c in nb.cells if "appendix" in c.metadata.get("tags", [])]
+    sources = [c.source for c in appendix]
+    assert any(s.startswith("## Definitions") for s in sources)
+    assert any(s.startswith("### Data quality") for s in sources)
+    assert "report.report_table(io.quality_table(tx))" in sources
+    # No branching blocks outside the data-loading cell (the Spark rework owns that one).
+    mine = [c for c in nb.cells if c.cell_type == "code" and "io.open_dataset(" not in c.source]
+    for cell in mine:
+        tree = ast.parse(cell.source)
+        assert not any(isinstance(n, ast.If) for n in ast.walk(tree)), cell.source
+        assert "engine." not in cell.source and "print(" not in cell.source
+    params = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    assert 'compare_by: str = ""' in params.source and "compare_col" not in params.source
+    assert 'subscriptions: str = ""' in params.source and 'costs: str = ""' in params.source
+
+
 @pytest.mark.slow
 def test_notebook_runs_on_demo_data(tmp_path):
     import nbformat
@@ -536,3 +563,125 @@ def test_notebook_runs_on_demo_data(tmp_path):
     lifetime = survival_curve(demo, 365)
     assert heads["median_lifetime_days"]["value"] == lifetime.attrs["median_days"]
     assert "Log-rank test over 3 channel segments" in "".join(texts)
+
+
+# --- revenue cohorts, counts, segments and headline figures ------------------------------------
+
+
+def test_revenue_matrix_total_per_acquired_and_per_active_customer_hand_computed():
+    tx = tx_frame(LOG, CHANNEL_LOG)
+    total = cohorts.revenue_matrix(tx, observation_end=END)
+    # Jan cohort (a, b, c): Jan 10 + 20 + 30; Feb a 5 + b 7; Mar a 4 + b's return -7.
+    np.testing.assert_array_equal(
+        total.to_numpy(), [[60, 12, -3], [50, 0, np.nan], [9, np.nan, np.nan]]
+    )
+    assert total.attrs["per"] is None and total.attrs["metric"] == "revenue"
+    acquired = cohorts.revenue_matrix(tx, observation_end=END, per="acquired")
+    np.testing.assert_allclose(
+        acquired.to_numpy(), [[20, 4, -1], [50, 0, np.nan], [9, np.nan, np.nan]]
+    )
+    # ARPA: revenue over the cohort's customers buying then (Jan 3, 2, 1; Feb 1, 0; Mar 1).
+    active = cohorts.revenue_matrix(tx, observation_end=END, per="active")
+    np.testing.assert_allclose(
+        active.to_numpy(), [[20, 6, -3], [50, np.nan, np.nan], [9, np.nan, np.nan]]
+    )
+    assert active.attrs["per"] == "active" and active.attrs["cohort_size"]["2024-01"] == 3
+    with pytest.raises(ValueError, match="per must be None, 'acquired' or 'active'"):
+        cohorts.revenue_matrix(tx, per="customer")
+
+
+def test_retention_counts_hand_computed():
+    out = cohorts.retention_counts(tx_frame(LOG, CHANNEL_LOG), observation_end=END)
+    assert out[["cohort", "cohort_size", "age", "eligible", "retained"]].values.tolist() == [
+        ["2024-01", 3, 0, 3, 3],
+        ["2024-01", 3, 1, 3, 2],
+        ["2024-01", 3, 2, 3, 1],
+        ["2024-02", 1, 0, 1, 1],
+        ["2024-02", 1, 1, 1, 0],
+        ["2024-03", 1, 0, 1, 1],
+    ]
+    np.testing.assert_allclose(out["retention_pct"], [100, 200 / 3, 100 / 3, 100, 0, 100])
+    assert out["left_censored"].tolist() == [True, True, True, False, False, False]
+
+
+def test_segment_curve_or_the_reason_there_is_none():
+    tx = tx_frame(LOG, CHANNEL_LOG)
+    curve = cohorts.segment_curve(tx, "channel", observation_end=END, **ALL_COHORTS)
+    assert sorted(curve["segment"].unique()) == ["store", "web"] and "reason" not in curve.attrs
+    assert curve.attrs["segment"] == "channel"
+    # web: a, c (Jan), d (Feb); at age 1: a of {a, c} and nobody of {d}: 1 of 3.
+    web = curve[(curve["segment"] == "web") & (curve["age"] == 1)].iloc[0]
+    assert (web["customers"], web["retained"]) == (3, 1)
+    reasons = [
+        cohorts.segment_curve(tx, by, observation_end=END).attrs["reason"] for by in ("", "region")
+    ]
+    assert reasons == [
+        "No segment comparison: no comparison column was given (compare_by).",
+        "No segment comparison: column 'region' is not in the data.",
+    ]
+    single = cohorts.segment_curve(tx.assign(channel="web"), "channel", observation_end=END)
+    assert single.empty and single.attrs["reason"] == (
+        "No segment comparison: fewer than two 'channel' segments have a curve to show."
+    )
+
+
+def test_cohort_headline_figures_hand_computed():
+    tx = tx_frame(LOG, CHANNEL_LOG)
+    curve = retention_curve(tx, observation_end=END, **ALL_COHORTS)
+    # Age 1: Jan cohort 2 of 3, Feb cohort 0 of 1 -> 2 of 4.
+    low, high = st.binomtest(2, 4).proportion_ci(0.95, method="wilson")
+    assert cohorts.headline_figures(curve, age=1) == [
+        {
+            "name": "retention_age_1",
+            "value": 50.0,
+            "label": "Retention 1 month after acquisition (cohort average)",
+            "unit": "%",
+            "note": "4 customers in 2 cohorts",
+            "low": pytest.approx(low * 100),
+            "high": pytest.approx(high * 100),
+        }
+    ]
+    [late] = cohorts.headline_figures(curve, age=5)
+    assert late["value"] is None and late["note"] == "no cohort observed 5 months after acquisition"
+    assert late["label"] == "Retention 5 months after acquisition (cohort average)"
+    modes = cohorts.retention_curves_by_mode(tx, observation_end=END, **ALL_COHORTS)
+    figures = {f["name"]: f for f in cohorts.mode_figures(modes)}
+    assert figures["retention_on_age_1"]["value"] == 50.0
+    # On or after month 1: a, b (February), c (April, before the observation end) of the
+    # January cohort, and d (April) of February's: 4 of 4.
+    assert figures["retention_on_or_after_age_1"]["value"] == 100.0
+    assert figures["retention_on_or_after_age_1"]["label"] == (
+        "Retention on or after month 1 (calendar)"
+    )
+
+
+def test_day_n_retention_hand_computed():
+    tx = tx_frame(
+        [
+            ("a", "2024-01-01", 10.0),
+            ("a", "2024-01-09", 10.0),  # day 8: week 1
+            ("a", "2024-01-30", 10.0),  # day 29: week 4
+            ("b", "2024-01-03", 10.0),
+            ("b", "2024-01-20", 10.0),  # day 17: week 2
+            ("c", "2024-01-05", 10.0),
+        ]
+    )
+    out = cohorts.day_n_retention(tx, "2024-03-31", data_start="2024-01-01", min_cohorts=1)
+    # Week 13 ends on day 97, after the observation end for everyone: no row.
+    assert out.values.tolist() == [
+        [7, 3, 1, pytest.approx(100 / 3), 2, pytest.approx(200 / 3)],
+        [14, 3, 1, pytest.approx(100 / 3), 2, pytest.approx(200 / 3)],
+        [28, 3, 1, pytest.approx(100 / 3), 1, pytest.approx(100 / 3)],
+        [56, 3, 0, 0.0, 0, 0.0],
+    ]
+    assert list(out.columns) == [
+        "day",
+        "eligible",
+        "bought_in_week",
+        "in_week_pct",
+        "bought_since",
+        "since_pct",
+    ]
+    # One weekly cohort, three needed by default: no curve, an empty table (not a KeyError).
+    empty = cohorts.day_n_retention(tx, "2024-03-31", data_start="2024-01-01")
+    assert empty.empty and list(empty.columns) == list(out.columns)

@@ -439,3 +439,13 @@ def test_built_in_data_sets_know_their_currency_and_comparison_column():
     assert io.dataset_defaults("demo") == io.DatasetDefaults(currency="EUR", compare_by="channel")
     assert io.dataset_defaults("my_orders.csv") == io.DatasetDefaults()
     assert io.dataset_defaults(pd.DataFrame()) == io.DatasetDefaults()
+
+
+def test_companion_tables_are_the_demo_ones_for_the_demo_only():
+    # A report's subscriptions / costs parameters left at "" mean these.
+    assert io.companion_table("demo", "subscriptions") == "demo"
+    assert io.companion_table(" demo ", "costs") == "demo"
+    assert io.companion_table("online_retail", "subscriptions") == ""
+    assert io.companion_table("cdnow_sample", "costs") == ""
+    assert io.companion_table("orders.csv", "costs") == ""
+    assert io.companion_table(pd.DataFrame(), "subscriptions") == ""

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import tx_frame
+from scipy import stats as st
 
 from retention_utils import kpis
 from retention_utils.kpis import (
@@ -570,3 +571,86 @@ def test_kpi_table_reads_parquet_like_dataframe(tmp_path):
     a = kpi_table(tx, observation_end="2023-12-31")
     b = kpi_table(str(path), observation_end="2023-12-31")
     pd.testing.assert_frame_equal(a, b)
+
+
+# --- headline figures as data ------------------------------------------------------------------
+
+
+def test_headline_figures_of_the_kpi_table_hand_computed():
+    # March: S = 3 (w, y, z in the base on 1 March), y and z retained, w churned.
+    table = kpi_table(tx_frame(LAPSE), active_days=31, observation_end="2024-03-31")
+    figures = {f["name"]: f for f in kpis.headline_figures(table, currency="EUR")}
+    assert list(figures) == ["customers", "revenue", "retention_strict_last", "churn_rate_last"]
+    assert figures["customers"]["value"] == 5 and "unit" not in figures["customers"]
+    assert figures["revenue"] == {
+        "name": "revenue",
+        "value": 90.0,
+        "label": "Net revenue",
+        "unit": "EUR",
+    }
+    low, high = st.binomtest(1, 3).proportion_ci(0.95, method="wilson")  # churn 1 of 3
+    strict = figures["retention_strict_last"]
+    assert strict["label"] == "Retention rate (strict), 2024-03"
+    assert strict["value"] == pytest.approx(200 / 3)
+    assert (strict["low"], strict["high"]) == pytest.approx((100 - high * 100, 100 - low * 100))
+    assert strict["note"] == "3 customers at the start of 2024-03"
+    churn = figures["churn_rate_last"]
+    assert churn["value"] == pytest.approx(100 / 3)
+    assert (churn["low"], churn["high"]) == pytest.approx((low * 100, high * 100))
+    assert kpis.headline_cautions(table) == []
+
+
+def test_headline_figures_without_a_headline_period_give_a_dash_and_the_caution():
+    table = kpi_table(tx_frame(LAPSE), observation_end="2024-03-31")  # all warm-up
+    figures = kpis.headline_figures(table)
+    assert [f["name"] for f in figures] == ["customers", "revenue", "retention_strict_last"]
+    assert figures[-1]["value"] is None
+    assert figures[-1]["note"] == "no complete period after the warm-up (see the caution)"
+    assert kpis.headline_cautions(table) == [kpis.headline_period(table).reason]
+
+
+def test_mrr_figures_skip_periods_with_too_few_subscribers():
+    mrr = mrr_table(subs_frame(), observation_end="2024-03-31")
+    # Subscribers at the start: 1, 2, 4, 3; NRR of March 42 / 52.
+    assert kpis.mrr_figures(mrr, min_subscribers=3) == [
+        {
+            "name": "nrr_last",
+            "value": pytest.approx(42 / 52 * 100),
+            "label": "Net revenue retention, 2024-03",
+            "unit": "%",
+            "note": "3 subscribers at the period start",
+        }
+    ]
+    assert kpis.mrr_figures(mrr, min_subscribers=4)[0]["label"] == (
+        "Net revenue retention, 2024-02"
+    )
+    none = kpis.mrr_figures(mrr)  # 30 by default: no period is large enough
+    assert none[0]["value"] is None
+    assert none[0]["note"] == "no complete period starts with 30 subscribers or more"
+
+
+def test_mrr_table_without_subscriptions_is_empty_and_says_why():
+    mrr = mrr_table(None, "M", "2024-03-31")
+    assert mrr.empty and list(mrr.columns) == kpis.MRR_COLUMNS
+    assert mrr.attrs["reason"] == "No subscription table was given, so MRR is not shown."
+    assert kpis.mrr_figures(mrr) == []
+
+
+def test_simple_clv_figures():
+    clv = {"repeat_purchase_rate": 100 / 3, "clv": 93.3, "history_complete": True, "customers": 3}
+    assert kpis.simple_clv_figures(clv, currency="GBP") == [
+        {
+            "name": "repeat_purchase_rate",
+            "value": 100 / 3,
+            "label": "Repeat purchase rate (last 365 days)",
+            "unit": "%",
+            "note": "3 customers with a purchase in the window",
+        },
+        {"name": "simple_clv", "value": 93.3, "label": "Simple CLV", "unit": "GBP", "note": None},
+    ]
+    # UCI Online Retail: a year of data, nobody seen leaving, the lifespan at its 10-year cap.
+    partial = kpis.simple_clv_figures({**clv, "history_complete": False})[1]
+    assert partial["value"] is None and "unit" not in partial
+    assert partial["note"] == (
+        "the data do not reach active_days before the last 365 days: no churn to base it on"
+    )

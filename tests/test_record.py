@@ -1,10 +1,13 @@
 """Headline figures and cautions recorded by notebooks and read back by the runner."""
 
+import pytest
+
 from retention_utils.record import (
     CAUTION_MIME_TYPE,
     MIME_TYPE,
     caution,
     caution_all,
+    format_value,
     read_cautions,
     read_headlines,
     record,
@@ -57,7 +60,7 @@ def test_record_keeps_interval_and_note_and_stays_readable_by_the_runner():
         "label": "nps",
         "value": 21.35,
         "unit": "points",
-        "text": "21.35 points",
+        "text": "21.4 points",  # one decimal, as the tile shows it
         "low": 18.1,
         "high": 24.6,
         "note": "n=1,204",
@@ -82,3 +85,22 @@ def test_record_all_and_caution_all_record_a_section_in_one_call():
         ("Second.", "CLV"),
     ]
     reset()
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "text"),
+    [
+        (633.0, "days", "633 days"),  # a Kaplan-Meier median read "633.00 days"
+        (633, "days", "633 days"),
+        (4372.0, None, "4,372"),
+        (7995442.456, "EUR", "7,995,442.46 EUR"),
+        (12.3, "GBP", "12.30 GBP"),
+        (96.349, "%", "96.3 %"),
+        (2.349, "years", "2.3 years"),
+        (0.012345, None, "0.0123"),
+        (1.5, None, "1.50"),
+        (None, "%", "n/a"),
+    ],
+)
+def test_format_value_writes_figures_at_their_precision(value, unit, text):
+    assert format_value(value, unit) == text

@@ -120,9 +120,12 @@ def test_unknown_figures_become_plain_tiles_and_model_parameters_are_not_tiles()
 
 def test_cohort_sentences():
     assert summary_block("cohort", COHORT, [], currency="GBP").sentences == [
-        "4,334 customers bought in the period analysed, for a net revenue of 8,911,407.90 GBP.",
-        "In the last complete period, 23.5 % of the previous period's customers bought again "
-        "(strict retention), and 76.5 % churned.",
+        "4,334 customers bought in the period analysed, for a net revenue of 8,911,407.90 GBP "
+        "(2,056.16 GBP per customer).",
+        "In 2011-11, 23.5 % of the customers in the base at its start were still in it at its "
+        "end (strict retention), and 76.5 % lapsed: a customer leaves the base only after "
+        "active_days without a purchase, so this rate moves slowly and a drop is worth a look "
+        "at “Customers entering and leaving the base”.",
         "Averaged over the acquisition cohorts, 18.0 % of customers bought again 3 months "
         "after their first purchase.",
         "65.6 % of customers made a repeat purchase, and the simple CLV formula gives "
@@ -131,6 +134,34 @@ def test_cohort_sentences():
         "than older ones, and at “Segments: is the difference real?” before acting on a "
         "segment gap.",
     ]
+
+
+def test_cohort_sentences_for_a_warm_up_history_say_why_there_is_no_retention_rate():
+    # UCI Online Retail: about a year of data with active_days = 365.
+    figures = [
+        _h("customers", 4339, label="Customers (with a purchase)"),
+        _h("revenue", 8911407.9, "GBP", label="Net revenue"),
+        _h("retention_strict_last", None, "%", label="Retention rate (strict)"),
+        _h("retention_age_3", 23.9, "%", label="Retention 3 months after acquisition"),
+        _h("retention_on_age_1", 19.6, "%", label="Retention on month 1 (calendar)"),
+        _h("retention_on_or_after_age_1", 61.4, "%", label="Retention on or after month 1"),
+        _h("median_lifetime_days", None, "days"),
+    ]
+    assert summary_block("cohort", figures, []).sentences[1:4] == [
+        "No retention rate is headlined: the data do not reach active_days back from any "
+        "complete period, so each period's starting base misses earlier customers (warm-up); "
+        "the cohort figures below do not need that history.",
+        "Averaged over the acquisition cohorts, 23.9 % of customers bought again 3 months after "
+        "their first purchase; 19.6 % bought in month 1 but 61.4 % in month 1 or later: many "
+        "customers skip months rather than leave.",
+        "More than half the customers are still in the base at the end of the data, so the "
+        "median time in the base is longer than the data show.",
+    ]
+    lifetime = summary_block("cohort", [_h("median_lifetime_days", 633, "days")], [])
+    assert lifetime.sentences[0] == (
+        "Half the customers leave the base within 633 days of their first purchase "
+        "(Kaplan-Meier median, counting the active_days after their last purchase)."
+    )
 
 
 def test_clv_sentences():

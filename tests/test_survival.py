@@ -12,6 +12,7 @@ from lifelines.statistics import multivariate_logrank_test
 
 from retention_utils import survival
 from retention_utils.plots.survival import at_risk_at, plot_survival_curve
+from retention_utils.report.numbers import format_p_value
 
 matplotlib.use("Agg")
 
@@ -166,7 +167,7 @@ def test_survival_by_segment_sentence_and_test_equal_lifelines():
     assert sorted(got.curves["channel"].unique()) == ["app", "store", "web"]
     assert got.sentence == (
         "Log-rank test over 3 channel segments: they stay in the base for different lengths "
-        f"of time (chi2 = {ref.test_statistic:.1f}, 2 df, p = {ref.p_value:.3g})."
+        f"of time (chi2 = {ref.test_statistic:.1f}, 2 df, {format_p_value(ref.p_value)})."
     )
 
 
@@ -260,3 +261,33 @@ def test_cautions_when_the_curve_is_too_short_for_a_median():
     ]
     fine = survival.survival_curve(tx, active_days=10, observation_end="2024-03-30")
     assert fine.attrs["cautions"] == []
+
+
+def test_median_figures_in_whole_days_with_the_customers_followed():
+    curve = pd.DataFrame(
+        {"time": [400, 633, 700], "at_risk": [10, 6, 2], "survival": [0.8, 0.5, 0.4]}
+    )
+    curve.attrs["median_days"] = 633.0
+    assert survival.median_figures(curve) == [
+        {
+            "name": "median_lifetime_days",
+            "value": 633,  # an int: the report reads "633 days", not "633.00 days"
+            "label": "Median time in the base (Kaplan-Meier)",
+            "unit": "days",
+            "note": "10 customers followed",
+        }
+    ]
+    curve.attrs["median_days"] = float("nan")
+    [figure] = survival.median_figures(curve)
+    assert figure["value"] is None
+    assert figure["note"] == "10 customers followed; more than half still in the base"
+
+
+def test_lifespan_figures_hand_computed():
+    curve = pd.DataFrame({"time": [365, 730], "survival": [0.5, 0.0]})
+    clv = {"lifespan_years": 2.0, "aov": 10.0, "purchase_frequency": 3.0}
+    [figure] = survival.lifespan_figures(survival.lifespan_comparison(clv, curve))
+    # One year at 100 %, one at 50 %, then nobody left: 1.5 years of 365 days.
+    assert figure["value"] == pytest.approx(547.5 / 365.25)
+    assert figure["unit"] == "years"
+    assert figure["note"] == "held flat to 10 years: 1.5 years"

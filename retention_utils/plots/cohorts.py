@@ -12,9 +12,11 @@ from matplotlib.ticker import MaxNLocator, StrMethodFormatter
 
 from retention_utils.cohorts import cohort_sizes
 from retention_utils.engine import ROLLING_DAYS
+from retention_utils.kpis import MIN_SUBSCRIBERS
 from retention_utils.plots import COLORS, get_ax, note, percent_axis
 
 __all__ = [
+    "compact_number",
     "plot_cohort_heatmap",
     "plot_cumulative_revenue",
     "plot_customer_flows",
@@ -83,6 +85,27 @@ def _money_label(text: str, currency: str) -> str:
     return f"{text} ({currency})" if currency else text
 
 
+#: What a revenue heatmap's cells hold, by ``attrs["per"]`` of its matrix.
+_REVENUE_TITLES = {
+    None: "Net revenue",
+    "acquired": "Net revenue per acquired customer",
+    "active": "Revenue per active customer (ARPA)",
+}
+
+
+def compact_number(value: float) -> str:
+    """A number short enough for a heatmap cell: "1.2M", "12k", "1,234", "12", "1.2";
+    "" for a missing value."""
+    if not np.isfinite(value):
+        return ""
+    size = abs(round(value, 1))
+    if size >= 1e6:
+        return f"{value / 1e6:.1f}M"
+    if size >= 1e4:
+        return f"{value / 1e3:.0f}k"
+    return f"{value:,.0f}" if size >= 10 else f"{value:.1f}"
+
+
 def plot_cohort_heatmap(
     matrix: pd.DataFrame,
     *,
@@ -92,12 +115,15 @@ def plot_cohort_heatmap(
     max_cohorts: int = 36,
     title: str | None = None,
     annotate: bool | None = None,
+    currency: str = "",
     ax: plt.Axes | None = None,
     **kwargs,
 ) -> plt.Axes:
     """Cohort heatmap: one row per acquisition cohort (with its size), one column per period
     since acquisition; cells not yet observable stay blank. A left-censored cohort (the first
-    period of data, ``matrix.attrs["left_censored"]``) is hatched and labelled.
+    period of data, ``matrix.attrs["left_censored"]``) is hatched and labelled. Revenue
+    matrices (:func:`retention_utils.cohorts.revenue_matrix`) are labelled in ``currency``,
+    with compact cell values ("12k").
 
     Parameters
     ----------
@@ -116,6 +142,8 @@ def plot_cohort_heatmap(
     title : str, optional
     annotate : bool, optional
         Write the value in each cell (default: when the grid is small enough to read).
+    currency : str
+        Currency of a revenue matrix, for the colour bar.
     ax : matplotlib Axes, optional
     **kwargs
         Passed to :func:`seaborn.heatmap` (e.g. ``cmap``).
@@ -138,10 +166,11 @@ def plot_cohort_heatmap(
             sizes = sizes.xs(segment, level=0)
     shown = matrix.iloc[-max_cohorts:, :max_periods]
     percent = attrs.get("normalize") == "first"
+    money = attrs.get("metric") == "revenue" and not percent
     freq = attrs.get("freq") or (getattr(shown.index, "freqstr", "M") or "M")[:1]
     if ax is None:
         width = min(16.0, 2.5 + 0.5 * shown.shape[1])
-        height = min(14.0, 1.5 + 0.32 * shown.shape[0])
+        height = min(14.0, max(3.0, 1.5 + 0.32 * shown.shape[0]))
         ax = get_ax(None, figsize=(width, height))
     if shown.empty:
         ax.text(0.5, 0.5, "No observable cohort", ha="center", va="center", transform=ax.transAxes)
@@ -178,6 +207,11 @@ def plot_cohort_heatmap(
     }
     if percent:
         options["cbar_kws"]["format"] = plt.FuncFormatter(lambda v, _: f"{v:.0%}")
+    if money:
+        options["cbar_kws"]["label"] = currency or "value"  # the title says what it is
+        options["cbar_kws"]["format"] = StrMethodFormatter("{x:,.0f}")
+        if annotate:
+            options |= {"annot": np.vectorize(compact_number)(values), "fmt": ""}
     options.update(kwargs)
     sns.heatmap(
         pd.DataFrame(values, index=labels, columns=shown.columns),
@@ -198,6 +232,8 @@ def plot_cohort_heatmap(
         title = (
             "Retention by acquisition cohort (% of the cohort buying)"
             if percent and metric == "customers"
+            else f"{_REVENUE_TITLES[attrs.get('per')]}, by acquisition cohort"
+            if money
             else f"Cohort {metric}"
         )
     ax.set_title(title)
@@ -449,7 +485,9 @@ def plot_cumulative_revenue(
     text = _curve_note(curve, "average weighted by cohort size, over cohorts observed that long")
     if hidden:
         text += f"; {hidden} smaller segments not shown"
-    note(ax, text)
+    # Under the axis, not inside it: the note is wider than the axes and would cross the
+    # y label and the curve.
+    ax.set_xlabel("\n".join([ax.get_xlabel(), *text.split("; ", 1)]), fontsize=9)
     return ax
 
 
@@ -642,14 +680,29 @@ def plot_revenue_trend(
 
 
 def plot_revenue_retention(
-    mrr: pd.DataFrame, *, title: str | None = None, ax: plt.Axes | None = None, **kwargs
+    mrr: pd.DataFrame,
+    *,
+    min_subscribers: int = MIN_SUBSCRIBERS,
+    currency: str = "",
+    title: str | None = None,
+    ax: plt.Axes | None = None,
+    **kwargs,
 ) -> plt.Axes:
     """Gross and net revenue retention per period, with the 100 % line.
+
+    Rates of periods that start with fewer than ``min_subscribers`` subscribers are drawn
+    as grey hollow points, apart from the lines, and the note under the axis says the base
+    they rest on: on a handful of subscriptions one cancellation moves them by ten points.
+    The legend sits right of the axes, off the data.
 
     Parameters
     ----------
     mrr : DataFrame
-        Output of :func:`retention_utils.kpis.mrr_table` (or a KPI table with its columns).
+        Output of :func:`retention_utils.kpis.mrr_table`.
+    min_subscribers : int, default 30
+        Fewest subscribers at a period start for its rates to be drawn as read.
+    currency : str
+        Currency of the MRR base quoted in the note.
     title : str, optional
     ax : matplotlib Axes, optional
     **kwargs
@@ -662,37 +715,47 @@ def plot_revenue_retention(
     ax = get_ax(ax)
     freq = _freq_of(mrr)
     x = np.arange(len(mrr))
-    ax.plot(
-        x,
-        mrr["nrr"].astype(float),
-        marker="o",
-        markersize=3,
-        label=_LABELS["nrr"],
-        color=COLORS["positive"],
-        **kwargs,
-    )
-    ax.plot(
-        x,
-        mrr["grr"].astype(float),
-        marker="o",
-        markersize=3,
-        label=_LABELS["grr"],
-        color=COLORS["actual"],
-        **kwargs,
-    )
+    small = mrr["subscribers_start"].to_numpy(dtype=float) < min_subscribers
+    for column, color in (("nrr", COLORS["positive"]), ("grr", COLORS["actual"])):
+        values = mrr[column].to_numpy(dtype=float)
+        ax.plot(
+            x,
+            np.where(small, np.nan, values),
+            marker="o",
+            markersize=3,
+            label=_LABELS[column],
+            color=color,
+            **kwargs,
+        )
+        ax.plot(
+            x[small],
+            values[small],
+            linestyle="none",
+            marker="o",
+            markersize=4,
+            markerfacecolor="none",
+            color=COLORS["baseline"],
+        )
     ax.axhline(100, color=COLORS["baseline"], linestyle="--", linewidth=1)
     ax.yaxis.set_major_locator(MaxNLocator(steps=[1, 2, 5, 10]))
     percent_axis(ax)
     _period_ticks(ax, mrr["period"], freq)
     ax.set_ylabel("% of MRR at the period start")
-    xlabel = f"Period ({_PERIOD_WORDS.get(freq, 'period')})"
-    valid = mrr[mrr["nrr"].notna()]
-    if len(valid):
-        start = valid["mrr_start"].iloc[-1]
-        xlabel += f"\nMRR at the start of the last complete period: {start:,.0f}"
-    ax.set_xlabel(xlabel)
+    lines = [f"Period ({_PERIOD_WORDS.get(freq, 'period')})"]
+    shown = mrr[mrr["nrr"].notna() & ~small]
+    if len(shown):
+        start = f"{shown['mrr_start'].iloc[-1]:,.0f} {currency}".strip()
+        lines.append(f"MRR at the start of the last period drawn: {start}")
+    greyed = mrr[mrr["nrr"].notna() & small]
+    if len(greyed):
+        base = f"{greyed['mrr_start'].max():,.0f} {currency}".strip()
+        lines.append(
+            f"grey hollow points: fewer than {min_subscribers} subscribers at the period start "
+            f"(MRR base at most {base}), too few for a stable rate"
+        )
+    ax.set_xlabel("\n".join(lines))
     ax.set_title(title or "Revenue retention of existing subscribers")
-    ax.legend(loc="lower left", fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     return ax
 
 

@@ -265,52 +265,124 @@ def _points(value: float) -> str:
 
 
 def _cohort_sentences(found: Mapping[str, dict]) -> list[str]:
-    said = []
-    if _value(found, "customers") is not None:
-        revenue = (
-            f", for a net revenue of {_fig(found, 'revenue')}"
-            if _value(found, "revenue") is not None
-            else ""
+    """What the cohort figures mean, most telling first: who bought, whether the base holds
+    (or why no rate is headlined), how cohorts decay, then how long customers stay, the MRR
+    when it shrinks, and the repeat rate with the simple CLV."""
+    said = [
+        s
+        for s in (
+            _customers_sentence(found),
+            _retention_sentence(found),
+            _cohort_age_sentence(found),
+            _nrr_sentence(found),
+            _lifetime_sentence(found),
+            _repeat_sentence(found),
         )
-        said.append(f"{_fig(found, 'customers')} customers bought in the period analysed{revenue}.")
+        if s
+    ]
+    return said[:MAX_FIGURE_SENTENCES]
+
+
+def _customers_sentence(found: Mapping[str, dict]) -> str | None:
+    customers, revenue = _value(found, "customers"), _value(found, "revenue")
+    if customers is None:
+        return None
+    if revenue is None or not customers:
+        return f"{_fig(found, 'customers')} customers bought in the period analysed."
+    unit = found["revenue"].get("unit")
+    each = format_figure(revenue / customers, unit)
+    return (
+        f"{_fig(found, 'customers')} customers bought in the period analysed, for a net "
+        f"revenue of {_fig(found, 'revenue')} ({each} per customer)."
+    )
+
+
+def _retention_sentence(found: Mapping[str, dict]) -> str | None:
+    if "retention_strict_last" not in found:
+        return None
     retention, churn = _value(found, "retention_strict_last"), _value(found, "churn_rate_last")
-    if retention is not None:
-        churned = f", and {_fig(found, 'churn_rate_last')} churned" if churn is not None else ""
-        said.append(
-            f"In the last complete period, {_fig(found, 'retention_strict_last')} of the "
-            f"previous period's customers bought again (strict retention){churned}."
+    if retention is None:
+        return (
+            "No retention rate is headlined: the data do not reach active_days back from any "
+            "complete period, so each period's starting base misses earlier customers "
+            "(warm-up); the cohort figures below do not need that history."
         )
-    elif churn is not None:
-        said.append(
-            f"In the last complete period, {_fig(found, 'churn_rate_last')} of customers churned."
-        )
+    period = re.search(
+        r"\d{4}(?:-(?:\d{2}|Q[1-4]|W\d{2}))?", str(found["retention_strict_last"]["label"])
+    )
+    when = f"In {period.group(0)}" if period else "In the last complete period"
+    gone = f", and {_fig(found, 'churn_rate_last')} lapsed" if churn is not None else ""
+    return (
+        f"{when}, {_fig(found, 'retention_strict_last')} of the customers in the base at its "
+        f"start were still in it at its end (strict retention){gone}: a customer leaves the "
+        "base only after active_days without a purchase, so this rate moves slowly and a drop "
+        "is worth a look at “Customers entering and leaving the base”."
+    )
+
+
+def _cohort_age_sentence(found: Mapping[str, dict]) -> str | None:
     ages = [n for n in found if n.startswith("retention_age_") and _value(found, n) is not None]
+    on, after = _value(found, "retention_on_age_1"), _value(found, "retention_on_or_after_age_1")
+    said = ""
     if ages:
         age = ages[0].removeprefix("retention_age_")
         unit = re.search(r"\b(day|week|month|quarter|year)", str(found[ages[0]].get("label")))
         plural = "" if age == "1" else "s"
-        said.append(
+        said = (
             f"Averaged over the acquisition cohorts, {_fig(found, ages[0])} of customers "
             f"bought again {age} {unit.group(1) if unit else 'period'}{plural} after their "
-            "first purchase."
+            "first purchase"
         )
+    if on is not None and after is not None and after - on >= 10:
+        word = re.search(
+            r"\b(day|week|month|quarter|year)", str(found["retention_on_age_1"].get("label"))
+        )
+        period = word.group(1) if word else "period"
+        gap = (
+            f"{format_figure(on, '%')} bought in {period} 1 but {format_figure(after, '%')} in "
+            f"{period} 1 or later: many customers skip {period}s rather than leave"
+        )
+        said = f"{said}; {gap}" if said else gap[0].upper() + gap[1:]
+    return f"{said}." if said else None
+
+
+def _nrr_sentence(found: Mapping[str, dict]) -> str | None:
+    nrr = _value(found, "nrr_last")
+    if nrr is None or nrr >= 100:
+        return None
+    return (
+        f"Net revenue retention of {_fig(found, 'nrr_last')} is below 100 %: subscription "
+        "revenue from existing customers is shrinking (see “Subscription revenue (MRR)”)."
+    )
+
+
+def _lifetime_sentence(found: Mapping[str, dict]) -> str | None:
+    if "median_lifetime_days" not in found:
+        return None
+    if _value(found, "median_lifetime_days") is None:
+        return (
+            "More than half the customers are still in the base at the end of the data, so "
+            "the median time in the base is longer than the data show."
+        )
+    return (
+        f"Half the customers leave the base within {_fig(found, 'median_lifetime_days')} of "
+        "their first purchase (Kaplan-Meier median, counting the active_days after their last "
+        "purchase)."
+    )
+
+
+def _repeat_sentence(found: Mapping[str, dict]) -> str | None:
     repeat, clv = _value(found, "repeat_purchase_rate"), _value(found, "simple_clv")
     if repeat is not None and clv is not None:
-        said.append(
-            f"{_fig(found, 'repeat_purchase_rate')} of customers made a repeat purchase, and the "
-            f"simple CLV formula gives {_fig(found, 'simple_clv')} per customer."
+        return (
+            f"{_fig(found, 'repeat_purchase_rate')} of customers made a repeat purchase, and "
+            f"the simple CLV formula gives {_fig(found, 'simple_clv')} per customer."
         )
-    elif repeat is not None:
-        said.append(f"{_fig(found, 'repeat_purchase_rate')} of customers made a repeat purchase.")
-    elif clv is not None:
-        said.append(f"The simple CLV formula gives {_fig(found, 'simple_clv')} per customer.")
-    nrr = _value(found, "nrr_last")
-    if nrr is not None and nrr < 100:
-        said.append(
-            f"Net revenue retention of {_fig(found, 'nrr_last')} is below 100 %: subscription "
-            "revenue from existing customers is shrinking (see “Subscription revenue (MRR)”)."
-        )
-    return said
+    if repeat is not None:
+        return f"{_fig(found, 'repeat_purchase_rate')} of customers made a repeat purchase."
+    if clv is not None:
+        return f"The simple CLV formula gives {_fig(found, 'simple_clv')} per customer."
+    return None
 
 
 def _clv_sentences(found: Mapping[str, dict]) -> list[str]:
