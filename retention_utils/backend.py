@@ -38,10 +38,12 @@ from retention_utils.io import progress_bar_off, query_frame
 
 try:  # the [spark] extra
     import pyspark
+    from pyspark.errors import AnalysisException
     from pyspark.sql import SparkSession
 except ImportError:  # pragma: no cover - depends on the installation
     pyspark = None
     SparkSession = None
+    AnalysisException = TableNotFound
 
 Source = pd.DataFrame | str | os.PathLike | ir.Table
 
@@ -63,12 +65,15 @@ def connection():
 
 @contextlib.contextmanager
 def quiet_bridge() -> Iterator[None]:
-    """Hide two known warnings of this stack, and only those: the Pandas4Warning of ibis's
-    pandas bridge on pandas 3, and the DuckDB 2.0 deprecation of ``fetch_arrow_table`` that
-    ibis 12's DuckDB backend triggers when it reads files or creates tables."""
+    """Hide known warnings of this stack, and only those: the Pandas4Warning of ibis's and
+    pyspark's pandas bridges on pandas 3, and the DuckDB 2.0 deprecation of
+    ``fetch_arrow_table`` that ibis 12's DuckDB backend triggers when it reads files or
+    creates tables."""
     with warnings.catch_warnings():
         warnings.filterwarnings(
-            "ignore", category=pd.errors.Pandas4Warning, module=r"ibis\.formats\.pandas"
+            "ignore",
+            category=pd.errors.Pandas4Warning,
+            module=r"ibis\.formats\.pandas|pyspark\.sql\.pandas",
         )
         warnings.filterwarnings(
             "ignore",
@@ -107,6 +112,8 @@ def local_cores(master: str) -> int | None:
     if match is None:
         return None
     return (os.cpu_count() or 1) if match.group(1) == "*" else int(match.group(1) or 1)
+
+
 _REMOTE = re.compile(r"sc://\S+")
 _PARTITIONS = ("spark.sql.shuffle.partitions", "spark.default.parallelism")
 
@@ -300,7 +307,7 @@ def spark_source(text: str, con) -> ir.Table:
     *database, name = text.split(".")
     try:
         return con.table(name, database=".".join(database) or None)
-    except TableNotFound:
+    except (TableNotFound, AnalysisException):  # no such table, or no such database
         raise FileNotFoundError(
             f"{text!r} is neither a file nor a table of the Spark catalog."
         ) from None
