@@ -15,7 +15,9 @@ import atexit
 import contextlib
 import glob as _glob
 import os
+import re
 import shutil
+import sys
 import tempfile
 import uuid
 import warnings
@@ -28,6 +30,7 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
+from ibis.common.exceptions import TableNotFound
 
 from retention_utils.config import AMOUNT, CUSTOMER, ORDER_DATE
 from retention_utils.errors import DataValidationError
@@ -35,10 +38,12 @@ from retention_utils.io import progress_bar_off, query_frame
 
 try:  # the [spark] extra
     import pyspark
+    from pyspark.errors import AnalysisException
     from pyspark.sql import SparkSession
 except ImportError:  # pragma: no cover - depends on the installation
     pyspark = None
     SparkSession = None
+    AnalysisException = TableNotFound
 
 Source = pd.DataFrame | str | os.PathLike | ir.Table
 
@@ -60,12 +65,15 @@ def connection():
 
 @contextlib.contextmanager
 def quiet_bridge() -> Iterator[None]:
-    """Hide two known warnings of this stack, and only those: the Pandas4Warning of ibis's
-    pandas bridge on pandas 3, and the DuckDB 2.0 deprecation of ``fetch_arrow_table`` that
-    ibis 12's DuckDB backend triggers when it reads files or creates tables."""
+    """Hide known warnings of this stack, and only those: the Pandas4Warning of ibis's and
+    pyspark's pandas bridges on pandas 3, and the DuckDB 2.0 deprecation of
+    ``fetch_arrow_table`` that ibis 12's DuckDB backend triggers when it reads files or
+    creates tables."""
     with warnings.catch_warnings():
         warnings.filterwarnings(
-            "ignore", category=pd.errors.Pandas4Warning, module=r"ibis\.formats\.pandas"
+            "ignore",
+            category=pd.errors.Pandas4Warning,
+            module=r"ibis\.formats\.pandas|pyspark\.sql\.pandas",
         )
         warnings.filterwarnings(
             "ignore",
@@ -78,15 +86,71 @@ def quiet_bridge() -> Iterator[None]:
 
 # --- Spark ------------------------------------------------------------------------------
 
-#: Local sessions: few shuffle partitions (the default 200 is for clusters), no web UI.
+#: Sessions started here: no web UI, dates in UTC. A local session also gets one shuffle
+#: partition per core (Spark's default 200 is for clusters; with local[1] each extra
+#: partition is a task run after the others).
 SPARK_LOCAL_CONFIG = {
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
-    "spark.sql.shuffle.partitions": "4",
-    "spark.default.parallelism": "4",
     "spark.sql.session.timeZone": "UTC",
     "spark.driver.memory": "2g",
 }
+
+#: Spark masters a session can be started with (``local[2]``, ``spark://host:7077``, ...).
+_LOCAL = r"local(?:\[(\d+|\*)(?:,\d+)?\])?"
+_MASTER = re.compile(rf"{_LOCAL}|(spark|k8s|mesos)://\S+|yarn")
+
+
+def local_cores(master: str) -> int | None:
+    """Cores of a local master (``local[2]``: 2, ``local``: 1, ``local[*]``: all of this
+    machine); None for a cluster's master.
+
+    >>> local_cores("local[2]"), local_cores("local"), local_cores("spark://host:7077")
+    (2, 1, None)
+    """
+    match = re.fullmatch(_LOCAL, master)
+    if match is None:
+        return None
+    return (os.cpu_count() or 1) if match.group(1) == "*" else int(match.group(1) or 1)
+
+
+_REMOTE = re.compile(r"sc://\S+")
+_PARTITIONS = ("spark.sql.shuffle.partitions", "spark.default.parallelism")
+
+
+def check_spark(*, master: str | None = None, remote: str | None = None) -> None:
+    """Refuse, before anything starts, a Spark set-up that cannot work.
+
+    Raises
+    ------
+    ValueError
+        When both ``master`` and ``remote`` are given, or one is not written as Spark expects
+        (``local[2]``, ``spark://host:7077``, ``yarn``; ``sc://host:15002``).
+    RuntimeError
+        When the ``[spark]`` extra is not installed, or (for a session started here, not a
+        Spark Connect one) Java is not found; the message says what to run.
+    """
+    if master and remote:
+        raise ValueError("Give spark_master or spark_remote, not both.")
+    if master and not _MASTER.fullmatch(master):
+        raise ValueError(
+            f"spark_master {master!r} is not a Spark master: use local[N] (N cores of this "
+            "machine), spark://host:7077, k8s://..., or yarn."
+        )
+    if remote and not _REMOTE.fullmatch(remote):
+        raise ValueError(
+            f"spark_remote {remote!r} is not a Spark Connect address: use sc://host:15002."
+        )
+    if pyspark is None:
+        raise RuntimeError(
+            "Spark is not installed: run `make setup-spark` (or pip install -e '.[spark]')."
+        )
+    if not remote and not (os.environ.get("JAVA_HOME") or shutil.which("java")):
+        raise RuntimeError(
+            "Spark needs Java 17 or later: install it (Debian: apt-get install "
+            "default-jre-headless) or set JAVA_HOME."
+        )
+
 
 _spark_backends: dict[tuple[str | None, str | None], Any] = {}
 
@@ -95,42 +159,57 @@ def spark_session(*, master: str | None = None, remote: str | None = None):
     """A Spark session: local (``master="local[2]"``, the default) or Spark Connect
     (``remote="sc://host:15002"``).
 
-    A local session gets a per-run warehouse folder under the temporary directory (removed
-    at exit), no web UI, 4 shuffle partitions and the session time zone UTC (so that dates of
-    naive timestamps are the ones written in the data). Starting one takes 15-30 s.
+    A session started here gets a per-run warehouse folder under the temporary directory
+    (removed at exit), no web UI and the session time zone UTC (so that dates of naive
+    timestamps are the ones written in the data); a local one also one shuffle partition per
+    core. Starting one takes 15-30 s.
 
     Raises
     ------
-    RuntimeError
-        When the ``[spark]`` extra is not installed, or (for a local session) Java is not
-        found; the message says what to run.
+    ValueError, RuntimeError
+        See :func:`check_spark`.
     """
-    if pyspark is None:
-        raise RuntimeError(
-            "Spark is not installed: run `make setup-spark` (or pip install -e '.[spark]')."
-        )
-    if master and remote:
-        raise ValueError("Give spark_master or spark_remote, not both.")
+    check_spark(master=master, remote=remote)
     if remote:
         return SparkSession.builder.remote(remote).getOrCreate()
-    if not (os.environ.get("JAVA_HOME") or shutil.which("java")):
-        raise RuntimeError(
-            "Spark needs Java 17 or later: install it (Debian: apt-get install "
-            "default-jre-headless) or set JAVA_HOME."
-        )
     warehouse = tempfile.mkdtemp(prefix="retention-spark-")
     atexit.register(shutil.rmtree, warehouse, ignore_errors=True)
-    builder = SparkSession.builder.master(master or "local[2]").appName("retention_utils")
+    master = master or "local[2]"
+    cores = local_cores(master)
+    partitions = {} if cores is None else dict.fromkeys(_PARTITIONS, str(cores))
+    builder = SparkSession.builder.master(master).appName("retention_utils")
     for key, value in {
         **SPARK_LOCAL_CONFIG,
+        **partitions,
         "spark.sql.warehouse.dir": os.path.join(warehouse, "warehouse"),
         "spark.local.dir": os.path.join(warehouse, "scratch"),
         "spark.driver.extraJavaOptions": f"-Dderby.system.home={warehouse}",
     }.items():
         builder = builder.config(key, value)
-    session = builder.getOrCreate()
+    with _output_to(os.path.join(warehouse, "spark.log")):
+        session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     return session
+
+
+@contextlib.contextmanager
+def _output_to(path: str) -> Iterator[None]:
+    """Point this process's standard output and error (file descriptors 1 and 2) at ``path``
+    while Spark's JVM starts: the JVM inherits them and writes its start-up notices and logs
+    there for the rest of the session, not into a report (a Jupyter kernel shows whatever
+    reaches its descriptors in the running cell). Python's own output is unchanged."""
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    saved = [os.dup(1), os.dup(2)]
+    try:
+        with open(path, "ab") as log:
+            os.dup2(log.fileno(), 1)
+            os.dup2(log.fileno(), 2)
+            yield
+    finally:
+        for fd, copy in enumerate(saved, start=1):
+            os.dup2(copy, fd)
+            os.close(copy)
 
 
 def spark_backend(*, master: str | None = None, remote: str | None = None, session=None):
@@ -168,23 +247,70 @@ def open_transactions(
     Parameters
     ----------
     source : DataFrame, path/glob to Parquet/CSV, catalog table name, or ibis table
-        With ``engine="spark"``, a path is read by Spark, a name that is not a file is a
-        table of the Spark catalog (``db.table``), and a frame is sent to Spark once.
+        With ``engine="spark"``, a path is read by Spark (also a folder of Parquet files, or
+        an address such as ``s3://bucket/orders/`` or ``dbfs:/orders.parquet``), a name that
+        is not a file is a table of the Spark catalog (``table``, ``db.table`` or
+        ``catalog.db.table``), and a frame is sent to Spark once.
     engine : {"duckdb", "spark"}
     spark_master, spark_remote : str, optional
         Where Spark runs (default ``local[2]``); see :func:`spark_session`.
     """
-    if engine not in ENGINES:
-        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}.")
+    check_engine(engine)
     if engine == "duckdb" or isinstance(source, ir.Table):
         return as_table(source)
     con = spark_backend(master=spark_master or None, remote=spark_remote or None)
     if isinstance(source, pd.DataFrame):
         return spark_table(source, con)
+    return as_table(spark_source(str(source), con))
+
+
+def check_engine(engine: str) -> None:
+    """Refuse an engine name that is not one of :data:`ENGINES`."""
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}.")
+
+
+#: File suffixes the engine reads itself (anything else goes through the pandas loaders).
+PARQUET_SUFFIXES = (".parquet", ".pq")
+CSV_SUFFIXES = (".csv", ".txt", ".gz")
+_URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:/")
+_CATALOG_NAME = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*){0,2}")
+
+
+def is_catalog_name(text: str) -> bool:
+    """True when ``text`` names a table of a Spark catalog (``db.table``), not a file: it is
+    not an existing path, has no file suffix and is made of one to three identifiers."""
+    suffix = Path(text).suffix.lower()
+    return (
+        bool(_CATALOG_NAME.fullmatch(text))
+        and not Path(text).exists()
+        and suffix not in (*PARQUET_SUFFIXES, *CSV_SUFFIXES, ".xlsx", ".xls", ".json")
+    )
+
+
+def spark_reads(source: Source) -> bool:
+    """True when Spark reads ``source`` itself: a Parquet/CSV path, glob or folder, an address
+    (``s3://...``) or a catalog table name; False for a built-in data set name, a frame or
+    another file type (loaded by pandas, then sent to Spark)."""
+    if not isinstance(source, str | os.PathLike):
+        return False
     text = str(source)
-    if isinstance(source, os.PathLike) or _glob.glob(text) or os.sep in text:
-        return as_table(read_path(Path(text), con))
-    return as_table(con.table(text))
+    if _URI.match(text) or is_catalog_name(text) or Path(text).is_dir():
+        return True
+    return Path(text.rstrip("*")).suffix.lower() in (*PARQUET_SUFFIXES, *CSV_SUFFIXES)
+
+
+def spark_source(text: str, con) -> ir.Table:
+    """A catalog table or the files at ``text`` as a table of the Spark backend ``con``."""
+    if not is_catalog_name(text):
+        return read_path(text, con)
+    *database, name = text.split(".")
+    try:
+        return con.table(name, database=".".join(database) or None)
+    except (TableNotFound, AnalysisException):  # no such table, or no such database
+        raise FileNotFoundError(
+            f"{text!r} is neither a file nor a table of the Spark catalog."
+        ) from None
 
 
 def spark_table(frame: pd.DataFrame, con) -> ir.Table:
@@ -220,7 +346,7 @@ def as_table(source: Source, *, required: tuple[str, ...] = (CUSTOMER, ORDER_DAT
     elif isinstance(source, pd.DataFrame):
         table = frame_table(source)
     elif isinstance(source, str | os.PathLike):
-        table = read_path(Path(source))
+        table = read_path(source)
     else:
         raise TypeError(
             f"Expected a DataFrame, a Parquet/CSV path or an ibis table, got {type(source).__name__}."
@@ -278,22 +404,31 @@ def _check_types(table: ir.Table, required: tuple[str, ...], source: Source) -> 
         raise DataValidationError(problems, f"engine's input {where}")
 
 
-def read_path(path: Path, con=None) -> ir.Table:
-    """Parquet or CSV files (a path or a glob) as a table of ``con`` (default: DuckDB)."""
+def read_path(path: str | os.PathLike, con=None) -> ir.Table:
+    """Parquet or CSV files (a path, a glob or a folder of Parquet files) as a table of ``con``
+    (default: DuckDB). An address such as ``s3://bucket/orders/`` is passed to the backend
+    as it is."""
     text = str(path)
-    if any(ch in text for ch in "*?["):
+    if _URI.match(text):
+        matches = [text]
+    elif any(ch in text for ch in "*?["):
         matches = _glob.glob(text)
     else:
-        matches = [text] if path.exists() else []
+        matches = [text] if Path(text).exists() else []
     if not matches:
         raise FileNotFoundError(f"No file found at {text!r}.")
-    suffix = Path(matches[0]).suffix.lower()
+    first = matches[0].rstrip("/")
+    folder = Path(first).is_dir() or (_URI.match(first) and not Path(first).suffix)
+    suffix = PARQUET_SUFFIXES[0] if folder else Path(first).suffix.lower()
     con = connection() if con is None else con
-    options = {} if con is connection() else {"header": True, "inferSchema": True}
+    duckdb = con is connection()
+    options = {} if duckdb else {"header": True, "inferSchema": True}
+    if folder and duckdb:
+        text = os.path.join(text, "**", "*.parquet")
     with quiet_bridge():
-        if suffix in {".parquet", ".pq"}:
+        if suffix in PARQUET_SUFFIXES:
             return con.read_parquet(text)
-        if suffix in {".csv", ".txt", ".gz"}:
+        if suffix in CSV_SUFFIXES:
             return con.read_csv(text, **options)
     raise ValueError(
         f"The engine reads Parquet or CSV files, not {suffix!r}; load other formats with "

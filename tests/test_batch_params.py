@@ -10,6 +10,7 @@ import pytest
 from papermill.translators import PythonTranslator
 from typer.testing import CliRunner
 
+from retention_utils import backend
 from retention_utils.batch.cli import app
 from retention_utils.batch.params import (
     NotebookParameter,
@@ -530,3 +531,91 @@ def test_a_segment_with_no_row_left_after_loading_is_listed_with_the_cause(tmp_p
             "source": str(orders),
         }
     ]
+
+
+# --- where the engine runs: --engine, --spark-master, --spark-remote ----------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--spark-master", "local[2]"],
+            "--spark-master is for the Spark engine: add --engine spark (or -p engine=spark).",
+        ),
+        (
+            ["-p", "spark_remote=sc://host:15002"],
+            "--spark-remote is for the Spark engine: add --engine spark (or -p engine=spark).",
+        ),
+        (["--engine", "polars"], "--engine must be one of duckdb, spark, got 'polars'."),
+        (
+            ["--engine", "spark", "--spark-master", "local[2]", "--spark-remote", "sc://h:15002"],
+            "Give --spark-master or --spark-remote, not both.",
+        ),
+        (
+            ["--engine", "spark", "--spark-master", "local[two]"],
+            "--engine spark: spark_master 'local[two]' is not a Spark master: use local[N] (N "
+            "cores of this machine), spark://host:7077, k8s://..., or yarn.",
+        ),
+        (
+            ["--engine", "spark", "--spark-remote", "host:15002"],
+            "--engine spark: spark_remote 'host:15002' is not a Spark Connect address: use "
+            "sc://host:15002.",
+        ),
+        (
+            ["--engine", "spark", "--segment-by", "channel"],
+            "--segment-by splits the data on this machine, which --engine spark is meant to "
+            "avoid: run one report per segment with -p segment_col=COLUMN -p "
+            "segment_value=VALUE (or list them in a --config file).",
+        ),
+    ],
+)
+def test_cli_refuses_engine_options_that_cannot_work_before_any_kernel_starts(
+    tmp_path, args, message
+):
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["run", "cohort", "clv", "--out", str(out), *args])
+    assert result.exit_code == 2
+    assert message in " ".join(result.output.split())
+    assert not out.exists()
+
+
+def test_cli_says_how_to_install_spark_when_it_is_missing(tmp_path, monkeypatch):
+    monkeypatch.setattr(backend, "pyspark", None)
+    result = CliRunner().invoke(app, ["run", "cohort", "--out", str(tmp_path), "--engine", "spark"])
+    assert result.exit_code == 2
+    assert (
+        "--engine spark: Spark is not installed: run `make setup-spark` (or pip install -e "
+        "'.[spark]')." in " ".join(result.output.split())
+    )
+
+
+def test_engine_options_need_a_notebook_that_declares_them(tmp_path):
+    with pytest.raises(ParameterError, match="No notebook of this batch has a parameter 'engine'"):
+        plan_runs([str(OK)], out=tmp_path, engine_options={"engine": "duckdb"})
+
+
+def test_engine_options_reach_every_notebook_and_spark_reads_catalog_tables(tmp_path, monkeypatch):
+    monkeypatch.setattr(backend, "check_spark", lambda **_: None)  # installed or not
+    options = {"engine": "spark", "spark_master": "local[2]", "spark_remote": None}
+    runs = plan_runs(
+        ["cohort", "clv"],
+        out=tmp_path,
+        data={"transactions": "sales.orders"},
+        engine_options=options,
+    )
+    for run in runs:
+        assert run.parameters["engine"] == "spark"
+        assert run.parameters["spark_master"] == "local[2]"
+        assert run.parameters["transactions"] == "sales.orders"  # a table of the catalog
+        assert "spark_remote" not in run.parameters
+    # The same name on DuckDB is a missing file; -p engine=spark works like the flag.
+    with pytest.raises(ParameterError, match="--data: file not found: 'sales.orders'"):
+        plan_runs(["clv"], out=tmp_path, data={"transactions": "sales.orders"})
+    (run,) = plan_runs(
+        ["clv"],
+        out=tmp_path,
+        data={"transactions": "s3://shop/orders/"},
+        assignments=["engine=spark"],
+    )
+    assert run.parameters["transactions"] == "s3://shop/orders/"

@@ -172,6 +172,7 @@ def run_batch(
     progress: bool = True,
     link_clv: bool = False,
     dry_run: bool = False,
+    engine_options: dict[str, str | None] | None = None,
 ) -> int:
     """Plan, check, run and index a batch; return the exit code.
 
@@ -189,6 +190,7 @@ def run_batch(
             segment_by=segment_by,
             min_customers=min_customers,
             link_clv=link_clv,
+            engine_options=engine_options,
         )
         check_names(run.name for run in plan.runs)
         check_inputs(out, plan.inputs)
@@ -299,6 +301,32 @@ def run(
             "table, to compare predicted value across NPS groups (slower: no overlap).",
         ),
     ] = False,
+    engine_name: Annotated[
+        str | None,
+        typer.Option(
+            "--engine",
+            metavar="duckdb|spark",
+            help="Where the aggregation runs: duckdb (embedded, the default) or spark "
+            "(--data is then read by Spark: a Parquet/CSV path or a catalog table name).",
+        ),
+    ] = None,
+    spark_master: Annotated[
+        str | None,
+        typer.Option(
+            "--spark-master",
+            metavar="MASTER",
+            help="With --engine spark: the Spark master, e.g. local[2] (the default: 2 cores "
+            "of this machine) or spark://host:7077.",
+        ),
+    ] = None,
+    spark_remote: Annotated[
+        str | None,
+        typer.Option(
+            "--spark-remote",
+            metavar="sc://HOST:PORT",
+            help="With --engine spark: a Spark Connect server, e.g. sc://host:15002.",
+        ),
+    ] = None,
 ) -> None:
     """Execute report notebooks, export them to HTML and write index.html and summary.json."""
     code = run_batch(
@@ -319,6 +347,11 @@ def run(
         show_code=show_code,
         link_clv=link_clv,
         dry_run=dry_run,
+        engine_options={
+            "engine": engine_name,
+            "spark_master": spark_master,
+            "spark_remote": spark_remote,
+        },
     )
     raise typer.Exit(code)
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import nbformat
 
-from retention_utils import config, engine
+from retention_utils import backend, config, engine
 from retention_utils.batch.models import ParameterRow, notebook_title
 from retention_utils.batch.params import (
     NotebookParameter,
@@ -44,6 +44,12 @@ DATA_PARAMETERS: dict[str, str] = {
     "surveys": "--surveys",
     "subscriptions": "--subscriptions",
     "costs": "--costs",
+}
+#: Notebook parameters that choose where the engine runs; the matching command-line flags.
+ENGINE_PARAMETERS: dict[str, str] = {
+    "engine": "--engine",
+    "spark_master": "--spark-master",
+    "spark_remote": "--spark-remote",
 }
 #: Data-source values that are not paths (see ``retention_utils.io.open_dataset``).
 BUILTIN_NAMES = frozenset(name for names in BUILTIN_DATASETS.values() for name in names)
@@ -149,11 +155,13 @@ def safe_name(text: Any, *, max_length: int = 60) -> str:
     return slug[:max_length].rstrip("-._") or "blank"
 
 
-def data_source(value: str, *, flag: str) -> str:
+def data_source(value: str, *, flag: str, spark: bool = False) -> str:
     """A data-source value ready to inject: built-in names unchanged, paths made absolute.
 
     Notebooks run with their own folder as working directory, so a relative path given on
-    the command line would point elsewhere there.
+    the command line would point elsewhere there. With ``spark``, an address
+    (``s3://...``) and a catalog table name (``db.orders``) are passed on as they are: Spark
+    reads them.
 
     Raises
     ------
@@ -161,7 +169,7 @@ def data_source(value: str, *, flag: str) -> str:
         When a path (or glob) matches no file.
     """
     text = str(value).strip()
-    if text == "" or text in BUILTIN_NAMES:
+    if text == "" or text in BUILTIN_NAMES or (spark and _spark_address(text)):
         return text
     path = Path(text).expanduser()
     if not path.is_absolute():
@@ -177,6 +185,50 @@ def data_source(value: str, *, flag: str) -> str:
             f"built-in data sets: {builtins})."
         )
     return str(path.resolve())
+
+
+def _spark_address(text: str) -> bool:
+    """An address or a catalog table name that Spark reads (not a local file)."""
+    return backend.is_catalog_name(text) or bool(re.match(r"[A-Za-z][\w+.-]*:/", text))
+
+
+def check_engine_values(values: Mapping[str, Value], *, segment_by: str | None = None) -> None:
+    """Refuse engine parameters that cannot work together, before any kernel starts: an
+    unknown engine, ``spark_master``/``spark_remote`` without ``engine=spark`` or both at
+    once, Spark not installed (or Java missing for a local master), or a fan-out by segment
+    on Spark.
+
+    Raises
+    ------
+    ParameterError
+        Naming the flags.
+    """
+    chosen = values.get("engine") or "duckdb"
+    master, remote = values.get("spark_master") or "", values.get("spark_remote") or ""
+    if chosen not in backend.ENGINES:
+        raise ParameterError(
+            f"--engine must be one of {', '.join(backend.ENGINES)}, got {chosen!r}."
+        )
+    if chosen != "spark":
+        for name in ("spark_master", "spark_remote"):
+            if values.get(name):
+                raise ParameterError(
+                    f"{ENGINE_PARAMETERS[name]} is for the Spark engine: add --engine spark "
+                    "(or -p engine=spark)."
+                )
+        return
+    if master and remote:
+        raise ParameterError("Give --spark-master or --spark-remote, not both.")
+    try:
+        backend.check_spark(master=str(master) or None, remote=str(remote) or None)
+    except (ValueError, RuntimeError) as exc:
+        raise ParameterError(f"--engine spark: {exc}") from None
+    if segment_by is not None:
+        raise ParameterError(
+            "--segment-by splits the data on this machine, which --engine spark is meant to "
+            "avoid: run one report per segment with -p segment_col=COLUMN -p "
+            "segment_value=VALUE (or list them in a --config file)."
+        )
 
 
 def builtin_path(name: str) -> Path | None:
@@ -281,12 +333,12 @@ def _parameter_rows(
     return tuple(rows)
 
 
-def _absolute_sources(values: dict[str, Value], origin: str) -> dict[str, Value]:
+def _absolute_sources(values: dict[str, Value], origin: str, *, spark: bool) -> dict[str, Value]:
     out = dict(values)
     for name, flag in DATA_PARAMETERS.items():
         if isinstance(out.get(name), str):
             where = flag if origin == "flag" else f"parameter {name!r}"
-            out[name] = data_source(out[name], flag=where)
+            out[name] = data_source(out[name], flag=where, spark=spark and name == "transactions")
     return out
 
 
@@ -379,7 +431,7 @@ def _base_values(
     merged.update({k: v for k, v in flags.items() if k in declared})
     merged.update({k: v for k, v in cli.items() if k in declared})
     base = validate_parameters(declared, merged, notebook=spec.path.name)
-    return _absolute_sources(base, "parameter")
+    return _absolute_sources(base, "parameter", spark=base.get("engine") == "spark")
 
 
 def _stem(entry: _Entry, base: Mapping[str, Value]) -> str:
@@ -463,6 +515,8 @@ def _input_files(values: Mapping[str, Value]) -> list[Path]:
         value = values.get(name)
         if not isinstance(value, str) or not value:
             continue
+        if value not in BUILTIN_NAMES and not Path(value).exists() and _spark_address(value):
+            continue  # read by Spark, not a file of this machine
         path = builtin_path(value) if value in BUILTIN_NAMES else Path(value)
         if path is not None:
             found.append(path if path.exists() else path.parent)  # a glob: its folder
@@ -480,6 +534,7 @@ def plan_batch(
     min_customers: int = engine.MIN_SEGMENT_CUSTOMERS,
     notebook_dir: Path | None = None,
     link_clv: bool = False,
+    engine_options: Mapping[str, str] | None = None,
 ) -> BatchPlan:
     """Validate everything about a batch and list the reports to produce.
 
@@ -508,6 +563,11 @@ def plan_batch(
     link_clv : bool, default False
         Give each report declaring ``clv_customers`` (left unset) the customer table of the
         CLV report of the same data and segment, and run it after that report.
+    engine_options : mapping, optional
+        ``engine``, ``spark_master``, ``spark_remote`` from the flags (``--engine spark
+        --spark-master local[2]``); injected into the notebooks that declare them and checked
+        with :func:`check_engine_values` (as are the same values given with ``-p`` or in a
+        config).
 
     Returns
     -------
@@ -524,13 +584,20 @@ def plan_batch(
     out = Path(out).resolve()
     entries, common = _entries(notebooks, config_path, notebook_dir)
     cli_values = dict(split_assignment(text) for text in assignments)
-    flags = _absolute_sources({k: v for k, v in (data or {}).items() if v is not None}, "flag")
-    _check_batch(entries, [*common, *cli_values], segment_by, [*common, *cli_values])
+    engine_flags = {k: v for k, v in (engine_options or {}).items() if v}
+    spark = {**common, **cli_values, **engine_flags}.get("engine") == "spark"
+    flags = _absolute_sources(
+        {k: v for k, v in (data or {}).items() if v is not None}, "flag", spark=spark
+    )
+    flags.update(engine_flags)
+    names = [*common, *cli_values, *engine_flags]
+    _check_batch(entries, names, segment_by, [*common, *cli_values])
     fan_out = FanOut(segment_by, min_customers) if segment_by is not None else None
     plan = BatchPlan(runs=[], inputs=[], fan_out=fan_out)
     for entry in entries:
         spec = entry.spec
         base = _base_values(entry, common, flags, cli_values)
+        check_engine_values(base, segment_by=segment_by)
         if _demo_surveys_for_other_transactions(base, spec.declared):
             reason = (
                 f"the {spec.short_name} report needs survey answers of the customers in "
