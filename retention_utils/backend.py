@@ -34,6 +34,7 @@ import ibis
 import ibis.expr.operations as ops
 import ibis.expr.types as ir
 import pandas as pd
+from ibis.formats.pandas import PandasDataFrameProxy
 
 from retention_utils.config import AMOUNT, CUSTOMER, ORDER_DATE
 from retention_utils.errors import DataValidationError
@@ -517,7 +518,8 @@ def frame_of(table: ir.Table) -> pd.DataFrame | None:
     """The DataFrame ``table`` was made from by :func:`frame_table` (``table`` itself, not an
     expression on it), else None."""
     op = table.op()
-    return op.data.to_frame() if isinstance(op, ops.InMemoryTable) else None
+    pandas_data = isinstance(op, ops.InMemoryTable) and isinstance(op.data, PandasDataFrameProxy)
+    return op.data.to_frame() if pandas_data else None  # the frame itself, not a copy
 
 
 def kept_daily(

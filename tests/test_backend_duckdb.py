@@ -11,6 +11,7 @@ from pathlib import Path
 import ibis
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from retention_utils import backend, engine
@@ -120,3 +121,24 @@ engine.kpi_counts({str(path)!r}).to_pickle({str(tmp_path / "kpi.pkl")!r})
     pd.testing.assert_frame_equal(
         pd.read_pickle(tmp_path / "kpi.pkl"), engine.kpi_counts(str(path))
     )
+
+
+def test_the_last_day_comes_from_the_frame_or_from_a_query_alike():
+    """A DataFrame's last order day is read from the frame; an Arrow table's (or a zoned
+    frame's) from a query. Both give the same summary."""
+    tx = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "b"],
+            "order_date": pd.to_datetime(
+                ["2024-01-01 00:00", "2024-01-08 23:30", "2024-01-05 00:00"]
+            ),
+            "amount": [10.0, 20.0, 7.0],
+        }
+    )
+    arrow = ibis.memtable(pa.Table.from_pandas(tx))
+    assert backend.frame_of(engine.as_table(tx)) is tx
+    assert backend.frame_of(arrow) is None
+    from_frame, from_arrow = engine.rfm_summary(tx), engine.rfm_summary(arrow)
+    pd.testing.assert_frame_equal(from_frame, from_arrow)
+    assert from_frame.attrs["observation_end"] == "2024-01-08"
+    assert from_frame["T"].tolist() == [7.0, 3.0]
