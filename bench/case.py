@@ -38,9 +38,12 @@ class Side:
     """One way of computing a case's result.
 
     ``load``: ``"path"`` (the call gets the Parquet path), ``"csv"`` (the call gets the path
-    of a CSV copy of the Parquet file, written once beside it, untimed) or ``"frame"`` (the
-    Parquet file is read into pandas during setup, untimed). ``needs``: ``module:function`` names of the
-    toolkit that must exist for the side to run.
+    of a CSV copy of the Parquet file, written once beside it, untimed), ``"frame"`` (the
+    Parquet file is read into pandas during setup, untimed) or ``"spark"`` (a local Spark
+    session, ``local[2]``, is started and the file opened on it during setup, untimed: its
+    time is the side's input load). ``needs``: ``module:function`` names of the toolkit that
+    must exist for the side to run; they are imported first, and that import is timed
+    separately (``import_s``).
     """
 
     name: str
@@ -94,6 +97,38 @@ def _cohorts(source):
     return _toolkit("cohorts:cohort_matrix")(source, metric="customers")
 
 
+#: The scale case: DuckDB's memory limit, and where it spills beyond it (bench/out, ignored).
+SCALE_MEMORY_LIMIT = "3GB"
+SCALE_TEMP_DIRECTORY = Path(__file__).resolve().parent / "out" / "duckdb_tmp"
+#: The Spark side of the spark cases.
+SPARK_MASTER = "local[2]"
+
+
+def _out_of_core(call: Callable[[Any], Any]) -> Callable[[Any], dict]:
+    """``call`` on DuckDB limited to SCALE_MEMORY_LIMIT; returns a small summary (the result
+    of 100 million rows is too large to pickle for the check)."""
+
+    def scaled(source):
+        _toolkit("backend:configure_duckdb")(
+            memory_limit=SCALE_MEMORY_LIMIT, temp_directory=str(SCALE_TEMP_DIRECTORY)
+        )
+        out = call(source)
+        if "new_customers" in out.columns:  # a KPI table
+            return {
+                "periods": len(out),
+                "customers": int(out["new_customers"].sum()),
+                "orders": int(out["orders"].sum()),
+                "revenue": float(out["revenue"].sum()),
+            }
+        return {
+            "customers": len(out),
+            "repeat_periods": float(out["frequency"].sum()),
+            "mean_T": float(out["T"].mean()),
+        }
+
+    return scaled
+
+
 def _load(source):
     return _toolkit("io:load_transactions")(source)
 
@@ -107,7 +142,10 @@ def _read_parquet(source):
 def _toolkit_fits(summary):
     import warnings
 
-    fit_bgnbd, fit_gamma_gamma = _toolkit("clv:fit_bgnbd"), _toolkit("clv:fit_gamma_gamma")
+    fit_bgnbd, fit_gamma_gamma = (
+        _toolkit("clv:fit_bgnbd"),
+        _toolkit("clv:fit_gamma_gamma"),
+    )
     clv = importlib.import_module("retention_utils.clv")
     with warnings.catch_warnings():
         # the benchmark data may break the Gamma-Gamma independence assumption; the fit is
@@ -184,20 +222,44 @@ def _pandas(name: str) -> Callable:
     return call
 
 
+def _engine_vs(name: str, title: str, call: Callable, need: str, baseline: Side) -> Case:
+    """The engine from the Parquet file and from a DataFrame, against ``baseline``."""
+    return Case(
+        name,
+        title,
+        (
+            Side("engine_parquet", _ENGINE_PARQUET, "path", call, (need,)),
+            Side("engine_frame", _ENGINE_FRAME, "frame", call, (need,)),
+            baseline,
+        ),
+    )
+
+
+def _duckdb_vs_spark(name: str, title: str, call: Callable, need: str) -> Case:
+    """The same call on the same Parquet file, on DuckDB and on a local Spark session."""
+    return Case(
+        name,
+        f"{title} from the same Parquet file: DuckDB vs Spark {SPARK_MASTER}",
+        (
+            Side("duckdb", "DuckDB", "path", call, (need,), baseline=True),
+            Side("spark", f"Spark {SPARK_MASTER}", "spark", call, (need,)),
+        ),
+        input="engine_log",
+    )
+
+
 _ENGINE_PARQUET = "engine, from Parquet"
 _ENGINE_FRAME = "engine, from a DataFrame"
 
 CASES: dict[str, Case] = {
     case.name: case
     for case in (
-        Case(
+        _engine_vs(
             "rfm",
             "rfm_summary vs lifetimes summary_data_from_transaction_data (days, with monetary)",
-            (
-                Side("engine_parquet", _ENGINE_PARQUET, "path", _rfm, ("engine:rfm_summary",)),
-                Side("engine_frame", _ENGINE_FRAME, "frame", _rfm, ("engine:rfm_summary",)),
-                Side("lifetimes", "lifetimes", "frame", _lifetimes("summary"), baseline=True),
-            ),
+            _rfm,
+            "engine:rfm_summary",
+            Side("lifetimes", "lifetimes", "frame", _lifetimes("summary"), baseline=True),
         ),
         Case(
             "holdout",
@@ -211,7 +273,13 @@ CASES: dict[str, Case] = {
                     _holdout,
                     ("engine:calibration_holdout",),
                 ),
-                Side("lifetimes", "lifetimes", "frame", _lifetimes("holdout"), baseline=True),
+                Side(
+                    "lifetimes",
+                    "lifetimes",
+                    "frame",
+                    _lifetimes("holdout"),
+                    baseline=True,
+                ),
             ),
         ),
         Case(
@@ -255,7 +323,13 @@ CASES: dict[str, Case] = {
                     _load,
                     ("io:load_transactions",),
                 ),
-                Side("pandas", "pandas read_parquet", "path", _read_parquet, baseline=True),
+                Side(
+                    "pandas",
+                    "pandas read_parquet",
+                    "path",
+                    _read_parquet,
+                    baseline=True,
+                ),
             ),
         ),
         Case(
@@ -289,28 +363,49 @@ CASES: dict[str, Case] = {
                 ),
             ),
         ),
-        Case(
+        _engine_vs(
             "kpi",
             "kpi_table (monthly, active_days 365) vs plain pandas",
-            (
-                Side("engine_parquet", _ENGINE_PARQUET, "path", _kpis, ("kpis:kpi_table",)),
-                Side("engine_frame", _ENGINE_FRAME, "frame", _kpis, ("kpis:kpi_table",)),
-                Side("pandas", "plain pandas", "frame", _pandas("kpi_table"), baseline=True),
-            ),
+            _kpis,
+            "kpis:kpi_table",
+            Side("pandas", "plain pandas", "frame", _pandas("kpi_table"), baseline=True),
         ),
         Case(
-            "cohort",
-            "cohort_matrix (monthly, distinct customers) vs plain pandas",
+            "scale",
+            f"out of core: rfm_summary and kpi_table from Parquet, DuckDB memory limit "
+            f"{SCALE_MEMORY_LIMIT} (spilling to bench/out/duckdb_tmp)",
             (
                 Side(
-                    "engine_parquet",
-                    _ENGINE_PARQUET,
+                    "rfm",
+                    "rfm_summary",
                     "path",
-                    _cohorts,
-                    ("cohorts:cohort_matrix",),
+                    _out_of_core(_rfm),
+                    ("engine:rfm_summary", "backend:configure_duckdb"),
+                    baseline=True,
                 ),
-                Side("engine_frame", _ENGINE_FRAME, "frame", _cohorts, ("cohorts:cohort_matrix",)),
-                Side("pandas", "plain pandas", "frame", _pandas("cohort_matrix"), baseline=True),
+                Side(
+                    "kpi",
+                    "kpi_table (monthly)",
+                    "path",
+                    _out_of_core(_kpis),
+                    ("kpis:kpi_table", "backend:configure_duckdb"),
+                ),
+            ),
+            input="engine_log",
+        ),
+        _duckdb_vs_spark("spark", "rfm_summary", _rfm, "engine:rfm_summary"),
+        _duckdb_vs_spark("spark_kpi", "kpi_table (monthly)", _kpis, "kpis:kpi_table"),
+        _engine_vs(
+            "cohort",
+            "cohort_matrix (monthly, distinct customers) vs plain pandas",
+            _cohorts,
+            "cohorts:cohort_matrix",
+            Side(
+                "pandas",
+                "plain pandas",
+                "frame",
+                _pandas("cohort_matrix"),
+                baseline=True,
             ),
         ),
     )
@@ -353,23 +448,14 @@ def measure(
     case = CASES[case_name]
     side = case.side(side_name)
     record: dict[str, Any] = {"case": case_name, "side": side_name, "input": source}
-    missing = _missing(side.needs)
+    started = time.perf_counter()
+    missing = _import_side(side)
+    record["import_s"] = time.perf_counter() - started
     if missing:
         record.update(status="not available", error=f"missing: {', '.join(missing)}")
         return record
     started = time.perf_counter()
-    import pandas as pd
-
-    if side.name.startswith("lifetimes"):
-        from bench.baselines import import_lifetimes
-
-        import_lifetimes()
-    if side.load == "csv":
-        from bench.data import csv_copy
-
-        data: Any = str(csv_copy(Path(source)))
-    else:
-        data = source if side.load == "path" else pd.read_parquet(source)
+    data = _input(side, source)
     record["setup_s"] = time.perf_counter() - started
     record["setup_peak_mb"] = _peak_mb()
 
@@ -401,8 +487,31 @@ def measure(
             profiler.output_text(unicode=False, color=False, show_all=False)
         )
     if result_path:
-        pd.to_pickle(result, result_path)
+        importlib.import_module("pandas").to_pickle(result, result_path)
     return record
+
+
+def _import_side(side: Side) -> list[str]:
+    """Import what the side calls (timed as ``import_s``): the toolkit modules it needs, or
+    pandas and lifetimes for a baseline. Returns the toolkit names that are missing."""
+    importlib.import_module("pandas")
+    if side.name.startswith("lifetimes"):
+        importlib.import_module("bench.baselines").import_lifetimes()
+    elif side.baseline and not side.needs:
+        importlib.import_module("bench.baselines")
+    return _missing(side.needs)
+
+
+def _input(side: Side, source: str) -> Any:
+    """The side's input (its load time is ``setup_s``)."""
+    if side.load == "csv":
+        return str(importlib.import_module("bench.data").csv_copy(Path(source)))
+    if side.load == "frame":
+        return importlib.import_module("pandas").read_parquet(source)
+    if side.load == "spark":
+        engine = importlib.import_module("retention_utils.engine")
+        return engine.open_transactions(source, engine="spark", spark_master=SPARK_MASTER)
+    return source
 
 
 def main(argv: list[str] | None = None) -> int:

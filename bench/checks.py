@@ -169,7 +169,22 @@ def check_compare(results: dict, baseline: str = "toolkit") -> str:
     return f"chosen: {best} (lowest bucket error among models with dropout identified)"
 
 
+def check_scale(results: dict, baseline: str = "rfm") -> str:
+    """The RFM summary has one row per customer the KPI table counts as new (the two
+    queries count the customers of 100 million rows independently)."""
+    rfm, kpi = results[baseline], results["kpi"]
+    if rfm["customers"] != kpi["customers"]:
+        raise AssertionError(
+            f"rfm_summary has {rfm['customers']:,} customers, kpi_table counts "
+            f"{kpi['customers']:,} new customers"
+        )
+    return f"{rfm['customers']:,} customers in both; {kpi['orders']:,} orders"
+
+
 CHECKS = {
+    "scale": check_scale,
+    "spark": lambda results, baseline="duckdb": check_rfm(results, baseline),
+    "spark_kpi": lambda results, baseline="duckdb": check_kpi(results, baseline),
     "intervals": check_intervals,
     "compare": check_compare,
     "rfm": check_rfm,

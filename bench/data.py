@@ -74,6 +74,79 @@ def write_transactions(n_rows: int, data_dir: Path = DATA_DIR, seed: int = SEED)
     return path
 
 
+def engine_log_path(n_rows: int, data_dir: Path = DATA_DIR, seed: int = SEED) -> Path:
+    """The log of ``n_rows`` rows written by DuckDB (see :func:`write_engine_log`)."""
+    return Path(data_dir) / f"engine_transactions_{n_rows}_seed{seed}.parquet"
+
+
+#: Seconds from 2024-01-01 00:00:00 to the end of 2025-12-31 (731 days).
+ENGINE_LOG_SECONDS = 731 * 86_400
+#: The engine's log: customers in all, and the loyal tenth that gets 40% of the rows.
+LOYAL_SHARE, LOYAL_ROWS = 0.1, 0.4
+
+#: One row per ``i`` of ``range(n)``; every random draw is ``hash(i or customer, seed, k)``,
+#: so the file's content depends on the seed only (not on threads or chunking).
+_ENGINE_LOG_SQL = """
+WITH rows AS (
+    SELECT
+        i,
+        CASE WHEN hash(i, {seed}, 1) % 1000 < {loyal_permille}
+             THEN hash(i, {seed}, 2) % {loyal}
+             ELSE hash(i, {seed}, 2) % {customers} END AS c
+    FROM (SELECT range AS i FROM range({n_rows}))
+)
+SELECT
+    'C' || lpad(CAST(c + 1 AS VARCHAR), 8, '0') AS customer_id,
+    TIMESTAMP '2024-01-01' + to_seconds(CAST(i * {seconds} // {n_rows} AS BIGINT)) AS order_date,
+    round((10 + (hash(c, {seed}, 3) % 9000) / 100) * (0.5 + (hash(i, {seed}, 4) % 1000) / 1000), 2)
+        AS amount,
+    'O' || lpad(CAST(i + 1 AS VARCHAR), 10, '0') AS order_id
+FROM rows
+"""
+
+
+def write_engine_log(
+    n_rows: int, data_dir: Path = DATA_DIR, seed: int = SEED, *, memory_limit: str = "2GB"
+) -> Path:
+    """A log of ``n_rows`` rows generated and written to Parquet by DuckDB (no pandas), for
+    sizes that do not fit in memory: the input of the scale and Spark cases.
+
+    ``n_rows / 5`` customers, 5 rows each on average (the loyal tenth about 23, the others
+    about 3); ``order_date`` evenly spread over 2024-01-01 to 2025-12-31 in row order (so the
+    file is sorted by date, as an export is), with times of day; ``amount`` 5.00 to 150.00
+    (a level per customer times a factor per row, no returns); ``order_id`` unique. Written
+    once, then reused (a note ``<file>.json`` beside it says it is complete).
+    """
+    path = engine_log_path(n_rows, data_dir, seed)
+    if (note(path) or {}).get("rows") == n_rows:
+        return path
+    import duckdb
+
+    customers = max(1, n_rows // ROWS_PER_CUSTOMER)
+    sql = _ENGINE_LOG_SQL.format(
+        seed=int(seed),
+        n_rows=int(n_rows),
+        customers=customers,
+        loyal=max(1, int(customers * LOYAL_SHARE)),
+        loyal_permille=int(LOYAL_ROWS * 1000),
+        seconds=ENGINE_LOG_SECONDS,
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Path(f"{path}.json").unlink(missing_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    with duckdb.connect() as con:
+        con.execute("SET enable_progress_bar = false")
+        con.execute(f"SET memory_limit = '{memory_limit}'")
+        con.execute(f"SET temp_directory = '{path.parent / '.duckdb_tmp'}'")
+        con.execute(f"COPY ({sql}) TO '{tmp}' (FORMAT parquet, COMPRESSION zstd)")
+        found = con.execute(
+            f"SELECT count(*), count(DISTINCT customer_id) FROM read_parquet('{tmp}')"
+        ).fetchone()
+    tmp.replace(path)
+    _write_note(path, rows=int(found[0]), customers=int(found[1]), seed=seed)
+    return path
+
+
 def csv_copy(path: Path) -> Path:
     """A CSV copy of a Parquet log (same stem, ``.csv``), written by DuckDB once, then reused:
     the input of the loading case's CSV side."""
@@ -165,12 +238,12 @@ def write_surveys(source: str | int, data_dir: Path = DATA_DIR, seed: int = SEED
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m bench.data {transactions,summary,surveys} SIZE [--data-dir DIR]``: prepare one
+    """``python -m bench.data {transactions,engine_log,summary,surveys} SIZE [--data-dir DIR]``: prepare one
     input (SIZE: rows of the log, or ``cdnow`` for surveys) and print its path."""
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m bench.data")
-    parser.add_argument("kind", choices=["transactions", "summary", "surveys"])
+    parser.add_argument("kind", choices=["transactions", "engine_log", "summary", "surveys"])
     parser.add_argument("size", help="rows of the log (or 'cdnow' for surveys)")
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
     args = parser.parse_args(argv)
@@ -178,7 +251,11 @@ def main(argv: list[str] | None = None) -> int:
         size = args.size if args.size == "cdnow" else int(args.size)
         print(write_surveys(size, args.data_dir))
         return 0
-    write = write_transactions if args.kind == "transactions" else write_summary
+    write = {
+        "transactions": write_transactions,
+        "engine_log": write_engine_log,
+        "summary": write_summary,
+    }[args.kind]
     print(write(int(args.size), args.data_dir))
     return 0
 

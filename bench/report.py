@@ -263,8 +263,8 @@ def render_run(run: dict) -> str:
             f"### {first['title']}",
             "",
             "| rows | customers | side | median (s) | runs (s) | speed-up vs baseline "
-            "| peak MiB (before the call) | input load (s) |",
-            "|---:|---:|---|---:|---|---:|---:|---:|",
+            "| peak MiB (before the call) | imports (s) | input load (s) |",
+            "|---:|---:|---|---:|---|---:|---:|---:|---:|",
         ]
         for e in entries:
             customers = e.get("customers")
@@ -273,7 +273,7 @@ def render_run(run: dict) -> str:
                 if side["status"] != "ok":
                     lines.append(
                         f"| {e['rows']:,} | {_count(customers)} | {label} | {side['status']}: "
-                        f"{_escape(side.get('error', ''))[:160]} | | | | |"
+                        f"{_escape(side.get('error', ''))[:160]} | | | | | |"
                     )
                     continue
                 runs = ", ".join(_s(x) for x in side["runs_s"])
@@ -282,7 +282,7 @@ def render_run(run: dict) -> str:
                     f"| {e['rows']:,} | {_count(customers)} | {label} | {_s(side['median_s'])} "
                     f"| {runs} | {'-' if speedup is None else f'{speedup:.2f}x'} "
                     f"| {_mb(side['peak_mb'])} ({_mb(side['setup_peak_mb'])}) "
-                    f"| {_s(side['setup_s'])} |"
+                    f"| {_s(side.get('import_s'))} | {_s(side['setup_s'])} |"
                 )
         lines.append("")
         for e in entries:

@@ -14,11 +14,14 @@ from __future__ import annotations
 import atexit
 import contextlib
 import glob as _glob
+import importlib
+import importlib.util
 import os
 import re
 import shutil
 import sys
 import tempfile
+import types
 import uuid
 import warnings
 from collections import OrderedDict
@@ -27,14 +30,52 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import ibis
+import ibis.expr.operations as ops
 import ibis.expr.types as ir
 import pandas as pd
 from ibis.common.exceptions import TableNotFound
+from ibis.formats.pandas import PandasDataFrameProxy
 
 from retention_utils.config import AMOUNT, CUSTOMER, ORDER_DATE
 from retention_utils.errors import DataValidationError
-from retention_utils.io import progress_bar_off, query_frame
+from retention_utils.quality import progress_bar_off
+
+
+def _compilers_on_demand() -> None:
+    """Let ibis load the SQL compiler of the backends in use only.
+
+    ``ibis.backends.sql.compilers`` imports the compilers of all twenty SQL dialects ibis
+    knows (and sqlglot builds a tokenizer for each) when any backend is first used: about
+    half of the DuckDB backend's import, a fixed cost each report and each fresh process
+    pays before its first query (measured in ``bench/RESULTS.md``). Registered in its
+    place, this module imports a compiler when a backend asks for it (``sc.duckdb``,
+    ``sc.pyspark``, ``sc.DuckDBCompiler``). Nothing changes when the package is loaded
+    already or cannot be found.
+    """
+    name = "ibis.backends.sql.compilers"
+    spec = None if name in sys.modules else importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        return
+    package = importlib.util.module_from_spec(spec)
+
+    def compiler(attr: str) -> types.ModuleType | type:
+        module = attr.removesuffix("Compiler").lower()
+        try:
+            found = importlib.import_module(f"{name}.{module}")
+        except ModuleNotFoundError:
+            raise AttributeError(f"module {name!r} has no attribute {attr!r}") from None
+        return found if module == attr else getattr(found, attr)
+
+    package.__getattr__ = compiler
+    sys.modules[name] = package
+    sys.modules["ibis.backends.sql"].compilers = package
+
+
+_compilers_on_demand()
+
+import ibis.backends.duckdb  # noqa: E402  (after _compilers_on_demand, on purpose)
 
 try:  # the [spark] extra
     import pyspark
@@ -52,15 +93,58 @@ ENGINES = ("duckdb", "spark")
 
 _connection: Any = None
 
+#: DuckDB settings of the engine's connection: ``memory_limit`` (DuckDB's default is 80% of
+#: the machine's memory) and ``temp_directory`` (where a query spills beyond the limit), read
+#: from ``RETENTION_DUCKDB_MEMORY_LIMIT`` / ``_TEMP_DIRECTORY`` / ``_THREADS`` when set, or
+#: given to :func:`configure_duckdb`.
+DUCKDB_SETTINGS: dict[str, str] = {
+    name: os.environ[f"RETENTION_DUCKDB_{name.upper()}"]
+    for name in ("memory_limit", "temp_directory", "threads")
+    if os.environ.get(f"RETENTION_DUCKDB_{name.upper()}")
+}
+
 
 def connection():
     """The in-process DuckDB connection used when a source is a DataFrame or a path."""
     global _connection
     if _connection is None:
-        con = ibis.duckdb.connect()
+        # the backend class itself: ``ibis.duckdb`` would first scan every installed
+        # package's entry points for ibis backends
+        con = ibis.backends.duckdb.Backend().connect()
         progress_bar_off(con.con)
         _connection = con
+        _apply_settings(con)
     return _connection
+
+
+def configure_duckdb(
+    *,
+    memory_limit: str | None = None,
+    temp_directory: str | None = None,
+    threads: int | None = None,
+) -> None:
+    """Limit the memory of the engine's DuckDB, for data larger than memory.
+
+    Parameters
+    ----------
+    memory_limit : str, optional
+        DuckDB's limit for its own buffers, e.g. ``"4GB"``: beyond it, aggregations, sorts
+        and kept tables spill to ``temp_directory`` instead of failing. The whole process
+        needs more than this (Python, pandas results): leave 1-2 GB of headroom.
+    temp_directory : str, optional
+        Folder for the spilled data (DuckDB's default: ``.tmp`` in the working folder).
+    threads : int, optional
+        Threads DuckDB may use (default: one per core).
+    """
+    given = {"memory_limit": memory_limit, "temp_directory": temp_directory, "threads": threads}
+    DUCKDB_SETTINGS.update({k: str(v) for k, v in given.items() if v is not None})
+    if _connection is not None:
+        _apply_settings(_connection)
+
+
+def _apply_settings(con) -> None:
+    for name, value in DUCKDB_SETTINGS.items():
+        con.con.execute(f"SET {name} = ?", [value])
 
 
 @contextlib.contextmanager
@@ -225,14 +309,24 @@ def spark_backend(*, master: str | None = None, remote: str | None = None, sessi
 
 def is_spark(table: ir.Table) -> bool:
     """True when ``table`` runs on Spark (classic or Spark Connect)."""
-    return _backend_name(table) == "pyspark"
+    bound = _bound_backend(table)
+    return bound is not None and bound.name == "pyspark"
 
 
-def _backend_name(table: ir.Table) -> str | None:
+def _bound_backend(expr: ir.Expr):
     try:
-        return table._find_backend(use_default=False).name
-    except Exception:  # a table of memtables only has no backend yet
+        return expr._find_backend(use_default=False)
+    except Exception:  # an expression of memtables only has no backend yet
         return None
+
+
+def backend_of(expr: ir.Expr):
+    """The backend that runs ``expr``: its table's, or the engine's DuckDB connection for
+    expressions of DataFrames only (not ibis's default backend: that would be a second
+    DuckDB database, which costs a connection per process and ignores
+    :func:`configure_duckdb`)."""
+    bound = _bound_backend(expr)
+    return connection() if bound is None else bound
 
 
 def open_transactions(
@@ -442,7 +536,7 @@ def to_pandas(expr: ir.Table) -> pd.DataFrame:
     (Spark returns ``datetime64[ns]`` and object columns)."""
     schema = expr.schema()
     with quiet_bridge():
-        out = expr.to_pandas()
+        out = backend_of(expr).to_pandas(expr)
     for name, dtype in schema.items():
         col = out[name]
         if dtype.is_date() and col.dtype != "datetime64[s]":
@@ -454,11 +548,18 @@ def to_pandas(expr: ir.Table) -> pd.DataFrame:
     return out
 
 
+def cache(expr: ir.Table) -> ir.Table:
+    """``expr`` computed once into a temporary table of the backend that runs it (see
+    :func:`backend_of`); ``.release()`` drops it."""
+    with quiet_bridge():
+        return backend_of(expr)._cached_table(expr)
+
+
 def scalar(expr: ir.Scalar):
     """Execute a scalar expression (a count, a min or max) on its backend; timestamps come
     back in microseconds on every backend (Spark gives nanoseconds)."""
     with quiet_bridge():
-        value = expr.execute()
+        value = backend_of(expr).execute(expr)
     if isinstance(value, pd.Timestamp):
         return value.as_unit("us")
     return value
@@ -511,9 +612,18 @@ def _drop_daily(entry: _Cached) -> None:
 
 def _content_key(frame: pd.DataFrame) -> tuple | None:
     """Rows, columns, dtypes and the sum of every row's hash; None when DuckDB cannot hash
-    the frame faithfully (see :func:`query_frame`)."""
-    row = query_frame(frame, "SELECT sum(hash(f)::HUGEINT) FROM frame AS f")
-    if row is None:
+    the frame faithfully (see :func:`retention_utils.quality.query_frame`).
+
+    Hashed on a cursor of the engine's connection: a DuckDB database of its own would cost
+    a connection (tens of milliseconds) on every call.
+    """
+    if any(pd.api.types.is_object_dtype(dtype) for dtype in frame.dtypes):
+        return None
+    try:
+        with connection().con.cursor() as cursor:
+            cursor.register("frame", frame)
+            row = cursor.execute("SELECT sum(hash(f)::HUGEINT) FROM frame AS f").fetchone()
+    except duckdb.Error:
         return None
     return (len(frame), tuple(map(str, frame.columns)), tuple(map(str, frame.dtypes)), row[0])
 
@@ -536,6 +646,14 @@ def frame_table(frame: pd.DataFrame) -> ir.Table:
     if key is not None:
         _remember(key, table)
     return table
+
+
+def frame_of(table: ir.Table) -> pd.DataFrame | None:
+    """The DataFrame ``table`` was made from by :func:`frame_table` (``table`` itself, not an
+    expression on it), else None."""
+    op = table.op()
+    pandas_data = isinstance(op, ops.InMemoryTable) and isinstance(op.data, PandasDataFrameProxy)
+    return op.data.to_frame() if pandas_data else None  # the frame itself, not a copy
 
 
 def kept_daily(

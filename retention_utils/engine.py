@@ -26,7 +26,6 @@ import contextlib
 import json
 import os
 import shutil
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -38,8 +37,10 @@ import pandas as pd
 from retention_utils.backend import (  # noqa: F401  (the engine's public backend layer)
     Source,
     as_table,
+    cache,
     clear_cache,
     connection,
+    frame_of,
     is_spark,
     keep_daily,
     kept_daily,
@@ -209,13 +210,24 @@ def _observation_end(table: ir.Table, observation_end) -> pd.Timestamp:
 
 
 def _last_day(table: ir.Table) -> pd.Timestamp:
-    value = scalar(table[ORDER_DATE].max())
+    dates = _naive_dates(table)
+    # a DataFrame's last date is read from the frame: a query costs more on small data
+    value = scalar(table[ORDER_DATE].max()) if dates is None else dates.max()
     if value is None or pd.isna(value):
         raise ValueError(
             "There are no transactions: the data is empty, every row is after observation_end, "
             "or a segment filter kept no customer."
         )
     return pd.Timestamp(value).normalize()
+
+
+def _naive_dates(table: ir.Table) -> pd.Series | None:
+    """The order dates of the DataFrame behind ``table`` when they are timestamps without a
+    time zone (the engine reads zoned ones in UTC), else None."""
+    frame = frame_of(table)
+    if frame is None or not pd.api.types.is_datetime64_dtype(frame[ORDER_DATE]):
+        return None
+    return frame[ORDER_DATE]
 
 
 def _purchase_periods_expr(table: ir.Table, freq: str, observation_end=None) -> ir.Table:
@@ -974,16 +986,7 @@ def _base_ranges_expr(cp: ir.Table, grid: PeriodGrid, active_days: int) -> ir.Ta
 @contextlib.contextmanager
 def _materialised(expr: ir.Table) -> Iterator[ir.Table]:
     """``expr`` computed once into a temporary table of its backend, released afterwards."""
-    with warnings.catch_warnings():
-        # ibis 12's DuckDB backend calls a DuckDB method deprecated in DuckDB 2.0 when it
-        # creates the table; hide that one warning only.
-        warnings.filterwarnings(
-            "ignore",
-            message=r"fetch_arrow_table\(\) is deprecated",
-            category=DeprecationWarning,
-            module=r"ibis\.backends\.duckdb",
-        )
-        cached = expr.cache()
+    cached = cache(expr)
     try:
         yield cached
     finally:
