@@ -503,7 +503,8 @@ def interval_totals(predictions: pd.DataFrame, intervals: pd.DataFrame) -> pd.Da
     Returns
     -------
     DataFrame
-        Index ``customers alive (expected)``, ``expected purchases``, ``CLV``; columns
+        Index ``customers alive (expected)`` (left out when the model does not identify
+        dropout: every customer would count), ``expected purchases``, ``CLV``; columns
         ``estimate`` (sum of :func:`~retention_utils.clv.predict_clv`), ``low``, ``high``
         (``attrs["totals"]`` of :func:`clv_intervals`); ``attrs["level"]``.
     """
@@ -516,5 +517,7 @@ def interval_totals(predictions: pd.DataFrame, intervals: pd.DataFrame) -> pd.Da
         },
         index=pd.Index(["customers alive (expected)", "expected purchases", "CLV"], name="total"),
     )
+    if not predictions.attrs.get("dropout_identified", True):
+        out = out.drop(index="customers alive (expected)")
     out.attrs["level"] = intervals.attrs["level"]
     return out
