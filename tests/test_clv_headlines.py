@@ -12,6 +12,8 @@ from retention_utils import clv, engine
 from retention_utils.clv.models import dropout_detail
 from retention_utils.io import load_cdnow
 from retention_utils.plots import clv as clv_plots
+from retention_utils.report import summary_block
+from retention_utils.report.numbers import format_interval
 
 
 def _report_frames(summary: pd.DataFrame, bgf):
@@ -125,7 +127,10 @@ def test_headline_figures_as_data(cdnow):
         "total_clv",
         "high_value_at_risk_pct",
     ]
-    assert figures["customers"]["value"] == 2357 and figures["repeat_buyers"]["value"] == bgf.n_repeat_buyers_ == 1139
+    assert (
+        figures["customers"]["value"] == 2357
+        and figures["repeat_buyers"]["value"] == bgf.n_repeat_buyers_ == 1139
+    )
     total = figures["total_clv"]
     assert total["value"] == pytest.approx(predictions["clv"].sum())
     assert total["low"] < total["value"] < total["high"] and total["unit"] == "USD"
@@ -153,3 +158,24 @@ def test_written_files_say_what_was_written(tmp_path, cdnow):
         ]
         * 2,
     }
+
+
+def test_summary_sentences_name_the_model_and_say_when_nobody_can_be_at_risk(no_dropout):
+    summary, bgf, predictions, customers, intervals, validation = no_dropout
+    figures = clv.headline_figures(customers, bgf, validation, intervals, currency="GBP")
+    for figure in figures:
+        if figure["name"] == "model":
+            figure["value"] = "MBG/NBD"
+    total = next(f for f in figures if f["name"] == "total_clv")
+    sentences = summary_block("clv", figures, []).sentences
+    assert sentences[1] == (
+        "On the holdout period the MBG/NBD model under-predicted total repeat purchases by "
+        "10.0 %: close enough to rank customers and plan with the CLV figures."
+    )
+    assert sentences[2].endswith(
+        f" in total (interval {format_interval(total['low'], total['high'], 'GBP')})."
+    )
+    assert sentences[3] == (
+        "The data show no customers leaving, so nobody can be flagged as at risk: rank "
+        "customers by CLV and expected purchases (see “Who is still active?”)."
+    )

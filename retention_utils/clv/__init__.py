@@ -80,6 +80,7 @@ from retention_utils.clv.headlines import (
 from retention_utils.clv.holdout import (
     HoldoutPlan,
     HoldoutValidation,
+    calibration_overview,
     holdout_plan,
     validate_holdout,
 )
@@ -116,6 +117,7 @@ __all__ = [
     "alive_statement",
     "at_risk_customers",
     "bgnbd_log_likelihood",
+    "calibration_overview",
     "clv_intervals",
     "chosen_model",
     "compare_models",
