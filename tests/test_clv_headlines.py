@@ -79,7 +79,9 @@ def test_without_dropout_the_report_says_why_instead_of_p_alive_one(no_dropout):
     # no P(alive) anywhere the reader looks
     assert "p_alive" not in clv.listed_columns(customers)
     assert "P(alive)" not in clv.prediction_summary(predictions).index
-    assert "mean_p_alive" not in clv.segment_summary(customers).columns
+    segments = clv.segment_summary(customers)
+    assert "mean_p_alive" not in segments.columns
+    assert segments.index.tolist() == ["high value, active", "active", "one-time buyer"]
     totals = clv.interval_totals(predictions, intervals)
     assert totals.index.tolist() == ["expected purchases", "CLV"]
     history = pd.DataFrame(
@@ -134,7 +136,9 @@ def test_headline_figures_as_data(cdnow):
     total = figures["total_clv"]
     assert total["value"] == pytest.approx(predictions["clv"].sum())
     assert total["low"] < total["value"] < total["high"] and total["unit"] == "USD"
-    assert total["label"] == "Total 12-month CLV" and total["note"] == "90% interval"
+    assert total["label"] == "Total 12-month CLV" and total["note"] == (
+        "90% interval: the uncertainty of the parameters only"
+    )
     at_risk = 100 * (customers["segment"] == "high value at risk").mean()
     assert figures["high_value_at_risk_pct"]["value"] == pytest.approx(at_risk)
     assert figures["holdout_error_pct"] == {

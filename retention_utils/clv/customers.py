@@ -296,11 +296,12 @@ def segment_summary(customers: pd.DataFrame) -> pd.DataFrame:
     -------
     DataFrame
         One row per segment: ``customers``, ``share_pct`` (percent of customers),
-        ``revenue`` (past, total), ``mean_p_alive`` (0-1; left out when the model does not
-        identify dropout), ``expected_purchases`` (total),
+        ``revenue`` (past, total), ``mean_p_alive`` (0-1), ``expected_purchases`` (total),
         ``clv`` (total) and ``clv_share_pct`` (percent of total CLV); with intervals
         (:func:`with_intervals` given ``groups=customers["segment"]``), also ``clv_low``
-        and ``clv_high`` (interval of the segment's total CLV).
+        and ``clv_high`` (interval of the segment's total CLV). When the model does not
+        identify dropout, ``mean_p_alive`` and the two *at risk* segments (empty by
+        construction) are left out.
     """
     grouped = customers.groupby("segment", observed=False)
     out = pd.DataFrame(
@@ -316,8 +317,8 @@ def segment_summary(customers: pd.DataFrame) -> pd.DataFrame:
     total_clv = out["clv"].sum()
     out["clv_share_pct"] = 100 * out["clv"] / total_clv if total_clv else np.nan
     out.index = out.index.astype(str)
-    if not customers.attrs.get("dropout_identified", True):
-        out = out.drop(columns="mean_p_alive")
+    if not customers.attrs.get("dropout_identified", True):  # nobody can be at risk
+        out = out.drop(columns="mean_p_alive").drop(index=["high value at risk", "at risk"])
     intervals = customers.attrs.get("intervals") or {}
     if intervals.get("group_clv_low"):
         position = out.columns.get_loc("clv") + 1

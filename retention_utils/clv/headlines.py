@@ -143,7 +143,9 @@ def headline_figures(
             "unit": currency,
             "low": float(totals.loc["clv", "low"]),
             "high": float(totals.loc["clv", "high"]),
-            "note": None if level is None else f"{level:.0%} interval",
+            "note": None
+            if level is None
+            else f"{level:.0%} interval: the uncertainty of the parameters only",
         },
     ]
     if dropout_identified(fitter):
