@@ -877,7 +877,8 @@ def test_notebook_runs_on_the_demo_data(tmp_path):
     executed = nbformat.read(out, as_version=4)
     declared = [p.name for p in PythonTranslator.inspect(nbformat.read(NOTEBOOK, 4).cells[1])]
     assert len(declared) == 28  # every parameter is documented by papermill --help-notebook
-    headlines = {h["name"]: h["value"] for h in read_headlines(executed)}
+    payloads = {h["name"]: h for h in read_headlines(executed)}
+    headlines = {name: h["value"] for name, h in payloads.items()}
     customers = pd.read_parquet(tmp_path / "clv_customers.parquet")
     assert headlines["customers"] == len(customers) > 0
     assert 0 < headlines["repeat_buyers"] <= headlines["customers"]
@@ -887,7 +888,8 @@ def test_notebook_runs_on_the_demo_data(tmp_path):
     assert read_cautions(executed) == []  # the demo data meet every model check
     # the model comparison, the chosen model and the intervals
     assert headlines["model"] in {"BG/NBD", "MBG/NBD", "Pareto/NBD"}
-    assert headlines["total_clv_low"] < headlines["total_clv"] < headlines["total_clv_high"]
+    total = payloads["total_clv"]
+    assert total["low"] < total["value"] < total["high"]
     for name in ("p_alive", "expected_purchases", "clv"):
         assert (customers[f"{name}_low"] <= customers[f"{name}_high"]).all()
     text = "\n".join(

@@ -287,12 +287,19 @@ def _layout(f, r, t_age, m, groups: pd.Series | None, index: pd.Index) -> _Layou
 
 def _parallel(work: Callable[[slice], Any], n: int) -> list[Any]:
     """``work`` on each block of ``CHUNK`` of ``range(n)``, on ``THREADS`` threads (NumPy and
-    SciPy release the GIL in their loops), results in block order."""
+    SciPy release the GIL in their loops), results in block order. Floating-point warnings
+    are off in each block (``np.errstate`` does not reach other threads): degenerate draws
+    are NaN, and said by the cautions."""
+
+    def quiet(part: slice) -> Any:
+        with np.errstate(all="ignore"):
+            return work(part)
+
     blocks = [slice(start, min(start + CHUNK, n)) for start in range(0, n, CHUNK)]
     if THREADS == 1 or len(blocks) < 2:
-        return [work(part) for part in blocks]
+        return [quiet(part) for part in blocks]
     with ThreadPoolExecutor(max_workers=THREADS) as pool:
-        return list(pool.map(work, blocks))
+        return list(pool.map(quiet, blocks))
 
 
 def _spend_terms(spend_params: np.ndarray, frequency: np.ndarray) -> tuple[np.ndarray, ...]:

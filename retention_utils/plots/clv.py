@@ -74,7 +74,7 @@ def plot_period_transactions(
         x + width / 2,
         table["expected"],
         width,
-        label="expected (BG/NBD)",
+        label=f"expected ({table.attrs.get('model', 'BG/NBD')})",
         color=COLORS["predicted"],
         **kwargs,
     )
@@ -227,7 +227,7 @@ def plot_tracking(
         tracking[expected],
         "--",
         color=COLORS["predicted"],
-        label="expected (BG/NBD)",
+        label=f"expected ({tracking.attrs.get('model', 'BG/NBD')})",
         **kwargs,
     )
     calibration_end = tracking.attrs.get("calibration_end")
