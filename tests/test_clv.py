@@ -17,6 +17,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from numpy.testing import assert_allclose
 from pandas.testing import assert_series_equal
 
@@ -641,9 +642,9 @@ def test_at_risk_section_says_why_it_is_empty():
     shown = clv_plots.table_or_note(at_risk)
     assert at_risk.empty
     assert shown._repr_markdown_() == (
-        "No customer is at risk because the BG/NBD fit does not identify dropout "
-        "(a / (a + b) = 2.7e-10 per purchase, standard errors not finite): P(alive) is about "
-        "1 for everyone, so rank customers by CLV and expected purchases instead."
+        "No customer is listed as at risk: P(alive) cannot be estimated from this history "
+        "(the BG/NBD fit does not identify dropout: a / (a + b) = 2.7e-10 per purchase, "
+        "standard errors not finite), so rank customers by CLV and expected purchases instead."
     )
 
 
@@ -738,12 +739,6 @@ def test_plots_draw_on_the_given_axes(cdnow_sample, cdnow_calibration, cdnow_bgf
         ),
         lambda ax: clv_plots.plot_segments(clv.segment_summary(customers), ax=ax),
         lambda ax: clv_plots.plot_clv_distribution(customers, currency="USD", ax=ax),
-        lambda ax: clv_plots.plot_alive_history(
-            clv.alive_history(
-                engine.customer_purchase_days(cdnow_sample, customers.index[:2].tolist()), bgf
-            ),
-            ax=ax,
-        ),
         lambda ax: clv_plots.plot_expected_repeat_purchases(
             clv.expected_repeat_purchases(bgf), ax=ax
         ),
@@ -760,6 +755,44 @@ def test_plots_draw_on_the_given_axes(cdnow_sample, cdnow_calibration, cdnow_bgf
     clv_plots.plot_tracking(tracking, cumulative=False, ax=ax)
     assert len(ax.lines[0].get_xdata()) == tracking["complete"].sum()
     plt.close(fig)
+
+
+def test_tracking_legend_and_calibration_label_cover_no_data(cdnow_sample, cdnow_bgf):
+    # the legend sits right of the plotting area and the label above it, so neither hides
+    # a peak of the weekly purchases or is clipped by the frame
+    tracking = clv.repeat_purchase_tracking(
+        engine.purchase_tracking(cdnow_sample), cdnow_bgf, calibration_end=CALIBRATION_END
+    )
+    fig = clv_plots.plot_tracking_panels(tracking)
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    for ax in fig.axes:
+        frame = ax.get_window_extent(renderer)
+        legend = ax.get_legend().get_window_extent(renderer)
+        assert legend.x0 >= frame.x1  # beside the data, not on it
+        (label,) = [t for t in ax.texts if t.get_text() == "end of calibration"]
+        box = label.get_window_extent(renderer)
+        assert box.y0 >= frame.y1 - 1  # above the frame
+        assert fig.bbox.contains(box.x0, box.y0) and fig.bbox.contains(box.x1, box.y1)
+        title = ax.title.get_window_extent(renderer)
+        assert not box.overlaps(title)
+
+
+def test_alive_histories_one_panel_per_customer(cdnow_sample, cdnow_models):
+    _, bgf, _, _, customers = cdnow_models
+    followed = customers.index[:3].tolist()
+    history = clv.alive_history(engine.customer_purchase_days(cdnow_sample, followed), bgf)
+    fig = clv_plots.plot_alive_histories(history)
+    shown = list(dict.fromkeys(history["customer_id"]))
+    assert len(fig.axes) == 3 and sorted(shown) == sorted(followed)
+    assert [ax.get_title(loc="left") for ax in fig.axes] == [f"customer {c}" for c in shown]
+    for ax, customer in zip(fig.axes, shown, strict=True):
+        purchases = int(history.loc[history["customer_id"] == customer, "purchase"].sum())
+        assert len(ax.lines[1].get_xdata()) == purchases  # each purchase marked
+        assert ax.get_ylim() == fig.axes[0].get_ylim()  # shared axes
+    note = clv_plots.plot_alive_histories(history, note="Not shown.")
+    assert isinstance(note, clv_plots.Note) and note.text == "Not shown."
 
 
 def test_plot_without_ax_makes_its_own_figure(cdnow_calibration, cdnow_bgf):
@@ -844,7 +877,8 @@ def test_notebook_runs_on_the_demo_data(tmp_path):
     executed = nbformat.read(out, as_version=4)
     declared = [p.name for p in PythonTranslator.inspect(nbformat.read(NOTEBOOK, 4).cells[1])]
     assert len(declared) == 28  # every parameter is documented by papermill --help-notebook
-    headlines = {h["name"]: h["value"] for h in read_headlines(executed)}
+    payloads = {h["name"]: h for h in read_headlines(executed)}
+    headlines = {name: h["value"] for name, h in payloads.items()}
     customers = pd.read_parquet(tmp_path / "clv_customers.parquet")
     assert headlines["customers"] == len(customers) > 0
     assert 0 < headlines["repeat_buyers"] <= headlines["customers"]
@@ -854,7 +888,8 @@ def test_notebook_runs_on_the_demo_data(tmp_path):
     assert read_cautions(executed) == []  # the demo data meet every model check
     # the model comparison, the chosen model and the intervals
     assert headlines["model"] in {"BG/NBD", "MBG/NBD", "Pareto/NBD"}
-    assert headlines["total_clv_low"] < headlines["total_clv"] < headlines["total_clv_high"]
+    total = payloads["total_clv"]
+    assert total["low"] < total["value"] < total["high"]
     for name in ("p_alive", "expected_purchases", "clv"):
         assert (customers[f"{name}_low"] <= customers[f"{name}_high"]).all()
     text = "\n".join(

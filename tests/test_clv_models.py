@@ -389,3 +389,46 @@ def test_compare_models_refuses_one_time_buyers_in_one_sentence():
         "All 60 customers are one-time buyers (frequency 0), and the BG/NBD model learns "
         "from repeat purchases"
     )
+
+
+# --- fits from the distinct rows counted on the backend ----------------------------------
+
+
+def test_fits_from_rfm_counts_equal_the_fits_of_every_customer():
+    # rfm_counts leaves the backend with one row per distinct (frequency, recency, T): the
+    # fits receive it as weights and give the parameters of the per-customer summary
+    # (the published CDNOW BG/NBD fit)
+    tx = load_cdnow(sample=True)
+    tx = tx[tx["order_date"] <= CALIBRATION_END]  # the paper's 39-week calibration period
+    counts = engine.rfm_counts(tx, freq="D", freq_multiplier=7)
+    summary = engine.rfm_summary(tx, freq="D", freq_multiplier=7)
+    assert len(counts) < len(summary) and counts["customers"].sum() == len(summary)
+    for model in clv.MODELS:
+        from_counts = clv.fit_model(counts, model)
+        from_customers = clv.fit_model(summary, model)
+        assert_allclose(from_counts.params_, from_customers.params_, rtol=1e-12)
+        assert from_counts.info_ == from_customers.info_
+    bgf = clv.fit_model(counts, "bgnbd")
+    assert_allclose(bgf.params_, [0.243, 4.414, 0.793, 2.426], atol=0.0006)
+    assert bgf.info_.log_likelihood == pytest.approx(-9582.4, abs=0.05)
+    assert bgf.info_.n_customers == 2357 and bgf.info_.n_repeat_buyers == 946
+    assert bgf.info_.unit_days == 7
+    bad = counts.assign(customers=0.5)
+    with pytest.raises(ValueError, match=r"^The customers column of the counts must hold"):
+        clv.fit_model(bad)
+
+
+def test_compare_models_on_counted_rows_equals_the_per_customer_table(
+    cdnow_calibration, comparison
+):
+    columns = ["frequency_cal", "recency_cal", "T_cal", "frequency_holdout", "duration_holdout"]
+    counts = cdnow_calibration.groupby(columns, as_index=False).size()
+    counts = counts.rename(columns={"size": "customers"})
+    counts.attrs = dict(cdnow_calibration.attrs)
+    assert len(counts) < len(cdnow_calibration)
+    got = clv.compare_models(counts)
+    pd.testing.assert_frame_equal(got, comparison, rtol=1e-9)
+    pd.testing.assert_frame_equal(
+        got.attrs["by_frequency"], comparison.attrs["by_frequency"], rtol=1e-9
+    )
+    assert got.attrs["chosen"] == comparison.attrs["chosen"]

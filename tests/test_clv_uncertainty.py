@@ -4,6 +4,8 @@ evaluated at drawn parameters."""
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -146,3 +148,85 @@ def test_intervals_say_when_the_parameters_cannot_be_drawn(cdnow):
         "4 of 8 parameter draws failed (standard errors not finite or a refit that did not "
         "converge), so the intervals are missing or rest on fewer draws."
     ]
+
+
+def _predictions_at(fitter, ggf, purchase_draw, spend_draw, summary, **options):
+    """predict_clv with both models' parameters set to one draw (NaN draws give NaN)."""
+    if np.isnan(purchase_draw).any() or np.isnan(spend_draw).any():
+        nan = np.full(len(summary), np.nan)
+        alive = nan.copy()
+        purchases = nan.copy()
+        if not np.isnan(purchase_draw).any():  # only the spend draw failed
+            at = copy.deepcopy(fitter)
+            at.params_ = pd.Series(purchase_draw, index=fitter.params_.index)
+            kept = clv.predict_clv(summary, at, ggf, **options)
+            alive, purchases = kept["p_alive"].to_numpy(), kept["expected_purchases"].to_numpy()
+        return pd.DataFrame({"p_alive": alive, "expected_purchases": purchases, "clv": nan})
+    at, spend = copy.deepcopy(fitter), copy.deepcopy(ggf)
+    at.params_ = pd.Series(purchase_draw, index=fitter.params_.index)
+    spend.params_ = pd.Series(spend_draw, index=ggf.params_.index)
+    return clv.predict_clv(summary, at, spend, **options).reset_index(drop=True)
+
+
+@pytest.mark.parametrize("model", clv.MODELS)
+def test_intervals_equal_the_per_customer_computation_draw_by_draw(cdnow, model, monkeypatch):
+    # The fast path (draws evaluated per distinct row, CLV linear in mean spend, totals from
+    # row sums, quantiles by sorting) against predict_clv run draw by draw on every customer,
+    # np.nanquantile over the draws: equal to 1e-10, failed draws included.
+    summary, ggf = cdnow
+    summary = summary.iloc[::3]  # 786 customers, repeated rows included
+    fitter = clv.fit_model(summary, model)
+    draws = 40
+    purchase = uncertainty.parameter_draws(fitter, draws=draws, seed=5)
+    spend = uncertainty.parameter_draws(ggf, draws=draws, seed=6)
+    purchase[3] = np.nan  # a failed draw of the purchase model
+    spend[7] = np.nan  # and of the spend model
+    monkeypatch.setattr(
+        uncertainty,
+        "parameter_draws",
+        lambda fitted, **_: purchase if fitted is fitter else spend,
+    )
+    options = {"months": 5, "monthly_discount_rate": 0.02, "margin": 0.6}
+    groups = pd.Series(np.where(summary["frequency"] > 2, "often", "rarely"), index=summary.index)
+    groups.iloc[:5] = None  # customers without a group count in the totals only
+    got = clv.clv_intervals(
+        summary,
+        fitter,
+        ggf,
+        level=0.8,
+        draws=draws,
+        groups=groups,
+        **{"months": 5, "monthly_discount_rate": 0.02, "margin": 0.6},
+    )
+    per_draw = [
+        _predictions_at(fitter, ggf, purchase[d], spend[d], summary, **options)
+        for d in range(draws)
+    ]
+    quantiles = [0.1, 0.9]
+    for name in ("p_alive", "expected_purchases", "clv"):
+        values = np.column_stack([p[name].to_numpy() for p in per_draw])  # customers x draws
+        low, high = np.nanquantile(values, quantiles, axis=1)
+        assert_allclose(got[f"{name}_low"], low, rtol=1e-10, atol=1e-13)
+        assert_allclose(got[f"{name}_high"], high, rtol=1e-10, atol=1e-13)
+        total_low, total_high = np.nanquantile(values.sum(axis=0), quantiles)
+        assert_allclose(got.attrs["totals"].loc[name], [total_low, total_high], rtol=1e-10)
+        if name == "p_alive":
+            continue
+        for label in ("often", "rarely"):
+            sums = values[(groups == label).to_numpy()].sum(axis=0)
+            assert_allclose(
+                got.attrs["group_totals"].loc[label, [f"{name}_low", f"{name}_high"]],
+                np.nanquantile(sums, quantiles),
+                rtol=1e-10,
+            )
+    assert got.attrs["cautions"][0].startswith("2 of 80 parameter draws failed")
+
+
+def test_interval_bounds_are_numpys_quantiles():
+    rng = np.random.default_rng(3)
+    for n in (2, 7, 200):
+        values = rng.normal(size=(50, n))
+        for level in (0.5, 0.8, 0.9, 0.95, 0.999):
+            got = uncertainty._quantiles(values, level)
+            expected = np.quantile(values, [(1 - level) / 2, (1 + level) / 2], axis=1)
+            np.testing.assert_array_equal(np.array(got), expected)

@@ -20,7 +20,8 @@ per model family (:mod:`.bgnbd`, :mod:`.mbgnbd`, :mod:`.pareto_nbd`, :mod:`.gamm
 (``compare_models``), :mod:`.uncertainty` (``parameter_table``, ``clv_intervals``),
 :mod:`.holdout` (holdout length and validation), :mod:`.tracking`
 (repeat purchases over calendar time), :mod:`.diagnostics` (parameters, model checks and
-cautions) and :mod:`.customers` (predictions, customer table, segments, files).
+cautions), :mod:`.customers` (predictions, customer table, segments, files) and
+:mod:`.headlines` (what the report states: headline figures, the P(alive) sentence).
 
 References
 ----------
@@ -55,6 +56,7 @@ from retention_utils.clv.customers import (
     at_risk_customers,
     customer_table,
     predict_clv,
+    prediction_summary,
     seed_formula_comparison,
     segment_summary,
     with_intervals,
@@ -68,9 +70,17 @@ from retention_utils.clv.diagnostics import (
     period_transactions,
 )
 from retention_utils.clv.gamma_gamma import CORRELATION_WARNING, fit_gamma_gamma
+from retention_utils.clv.headlines import (
+    alive_pointer,
+    alive_statement,
+    headline_figures,
+    listed_columns,
+    written_files,
+)
 from retention_utils.clv.holdout import (
     HoldoutPlan,
     HoldoutValidation,
+    calibration_overview,
     holdout_plan,
     validate_holdout,
 )
@@ -103,8 +113,11 @@ __all__ = [
     "ModelDataError",
     "PenalizerWarning",
     "alive_history",
+    "alive_pointer",
+    "alive_statement",
     "at_risk_customers",
     "bgnbd_log_likelihood",
+    "calibration_overview",
     "clv_intervals",
     "chosen_model",
     "compare_models",
@@ -116,14 +129,17 @@ __all__ = [
     "fit_gamma_gamma",
     "fit_model",
     "frequency_recency_grid",
+    "headline_figures",
     "holdout_plan",
     "interval_totals",
+    "listed_columns",
     "log_covariance",
     "model_cautions",
     "model_checks",
     "parameter_table",
     "period_transactions",
     "predict_clv",
+    "prediction_summary",
     "probability_of_purchases",
     "repeat_purchase_tracking",
     "seed_formula_comparison",
@@ -132,4 +148,5 @@ __all__ = [
     "validate_holdout",
     "with_intervals",
     "write_customer_table",
+    "written_files",
 ]

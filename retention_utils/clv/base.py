@@ -107,6 +107,41 @@ def weighted_rows(data: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     return data.groupby(columns).size().rename("weights").reset_index()
 
 
+def fit_rows(summary: pd.DataFrame) -> pd.DataFrame:
+    """The distinct (frequency, recency, T) rows a purchase model is fitted on, with their
+    number of customers (``weights``).
+
+    ``summary`` is one row per customer (:func:`~retention_utils.engine.rfm_summary`,
+    :func:`~retention_utils.engine.calibration_holdout`) or already the distinct rows with
+    a ``customers`` column (:func:`~retention_utils.engine.rfm_counts`, computed on the
+    backend without one row per customer leaving it).
+    """
+    data = rfm_arrays(summary)
+    if "customers" not in summary.columns:
+        return weighted_rows(data, ["frequency", "recency", "T"])
+    customers = pd.to_numeric(summary["customers"], errors="coerce").to_numpy(dtype=float)
+    if not (np.isfinite(customers) & (customers >= 1) & (customers % 1 == 0)).all():
+        raise ValueError(
+            "The customers column of the counts must hold whole numbers >= 1 (customers "
+            "per row), as returned by rfm_counts."
+        )
+    data["weights"] = customers.astype(np.int64)
+    return data.groupby(["frequency", "recency", "T"], as_index=False)["weights"].sum()
+
+
+def fit_lifetimes(name: str, rows: pd.DataFrame, penalizer: float, tol: float):
+    """lifetimes' fitter ``name`` (``BetaGeoFitter``, ``ModifiedBetaGeoFitter``) on distinct
+    (frequency, recency, T) rows with ``weights``."""
+    fitter = lifetimes_classes()[name](penalizer_coef=penalizer)
+    return fitter.fit(
+        rows["frequency"].to_numpy(),
+        rows["recency"].to_numpy(),
+        rows["T"].to_numpy(),
+        weights=rows["weights"].to_numpy(),
+        tol=tol,
+    )
+
+
 # --- lifetimes, without its side effects --------------------------------------------------
 
 _lifetimes_cache: dict[str, Any] = {}

@@ -15,7 +15,7 @@ from scipy import special
 
 from retention_utils.clv.base import (
     DAYS_PER_MONTH,
-    lifetimes_classes,
+    fit_lifetimes,
     model_unit_days,
     quiet_lifetimes,
     rfm_arrays,
@@ -39,14 +39,7 @@ def predicts_finite(fitter) -> bool:
 
 def fit(rows: pd.DataFrame, penalizer: float, tol: float):
     """lifetimes' BetaGeoFitter on distinct (frequency, recency, T) rows with ``weights``."""
-    fitter = lifetimes_classes()["BetaGeoFitter"](penalizer_coef=penalizer)
-    return fitter.fit(
-        rows["frequency"].to_numpy(),
-        rows["recency"].to_numpy(),
-        rows["T"].to_numpy(),
-        weights=rows["weights"].to_numpy(),
-        tol=tol,
-    )
+    return fit_lifetimes("BetaGeoFitter", rows, penalizer, tol)
 
 
 # --- the model's formulas, vectorised over parameter draws and customers -------------------

@@ -32,7 +32,9 @@ def compare_models(
     ----------
     calibration : DataFrame
         From :func:`~retention_utils.engine.calibration_holdout` (``frequency_cal``,
-        ``recency_cal``, ``T_cal``, ``frequency_holdout``, ``duration_holdout``).
+        ``recency_cal``, ``T_cal``, ``frequency_holdout``, ``duration_holdout``); with a
+        ``customers`` column, each row stands for that many customers (distinct rows with
+        their counts: the same table, computed from fewer rows).
     models : tuple of str
         Among ``"bgnbd"``, ``"mbgnbd"``, ``"pareto_nbd"``.
     penalizer : float, optional
@@ -69,10 +71,15 @@ def compare_models(
             f"{', '.join(missing)}."
         )
     data = rfm_arrays(calibration)
+    weights = (
+        calibration["customers"].to_numpy(dtype=float)
+        if "customers" in calibration.columns
+        else np.ones(len(data))
+    )
     duration = float(calibration["duration_holdout"].iloc[0])
     actual = calibration["frequency_holdout"].to_numpy(dtype=float)
     buckets = frequency_buckets(data["frequency"], BUCKET_MAX)
-    by_frequency = pd.DataFrame({"bucket": buckets, "actual": actual})
+    by_frequency = pd.DataFrame({"bucket": buckets, "weight": weights, "actual": actual * weights})
     rows, failed = [], {}
     for model in models:
         try:
@@ -91,16 +98,17 @@ def compare_models(
                 ),
                 dtype=float,
             )
-        by_frequency[model] = predicted
-        means = by_frequency.groupby("bucket", observed=True)[["actual", model]].mean()
-        total_actual, total_predicted = float(actual.sum()), float(predicted.sum())
+        by_frequency[model] = predicted * weights
+        sums = by_frequency.groupby("bucket", observed=True)[["weight", "actual", model]].sum()
+        means = sums[["actual", model]].div(sums["weight"], axis=0)
+        total_actual, total_predicted = float(sums["actual"].sum()), float(sums[model].sum())
         k = len(FAMILIES[model].params)
         rows.append(
             {
                 "model": model,
                 "log_likelihood": fitter.info_.log_likelihood,
                 "n_params": k,
-                "bic": -2 * fitter.info_.log_likelihood + k * np.log(len(data)),
+                "bic": -2 * fitter.info_.log_likelihood + k * np.log(weights.sum()),
                 "holdout_actual": total_actual,
                 "holdout_predicted": total_predicted,
                 "holdout_error": 100 * (total_predicted - total_actual) / total_actual
@@ -121,9 +129,11 @@ def compare_models(
     pool = table[eligible] if eligible.any() else table[table["converged"]]
     chosen = pool.loc[pool["bucket_error"].idxmin(), "model"]
     table["chosen"] = table["model"] == chosen
-    grouped = by_frequency.groupby("bucket", observed=False)
-    summary = grouped[["actual", *[m for m in models if m in by_frequency]]].mean()
-    summary.insert(0, "customers", grouped.size())
+    sums = by_frequency.groupby("bucket", observed=False).sum()
+    summary = sums[["actual", *[m for m in models if m in by_frequency]]].div(
+        sums["weight"], axis=0
+    )
+    summary.insert(0, "customers", sums["weight"].astype(np.int64))
     summary.index = summary.index.astype(str).rename("frequency_cal")
     out = table[
         [

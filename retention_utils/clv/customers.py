@@ -139,7 +139,40 @@ def predict_clv(
         monthly_discount_rate=monthly_discount_rate,
         margin=margin,
         cautions=cautions,
+        dropout_identified=dropout_identified(bgf),
     )
+    return out
+
+
+def prediction_summary(predictions: pd.DataFrame) -> pd.DataFrame:
+    """How the predictions are spread over customers, for reading.
+
+    Returns
+    -------
+    DataFrame
+        One row per prediction (``P(alive)``, left out when the model does not identify
+        dropout: it is about 1 for everyone; ``expected purchases``, ``expected value per
+        purchase``, ``CLV``), columns ``mean``, ``p10``, ``median``, ``p90``, ``max``.
+    """
+    names = {
+        "p_alive": "P(alive)",
+        "expected_purchases": "expected purchases",
+        "expected_avg_value": "expected value per purchase",
+        "clv": "CLV",
+    }
+    if not predictions.attrs.get("dropout_identified", True):
+        names.pop("p_alive")
+    values = predictions[list(names)]
+    out = pd.DataFrame(
+        {
+            "mean": values.mean(),
+            "p10": values.quantile(0.1),
+            "median": values.median(),
+            "p90": values.quantile(0.9),
+            "max": values.max(),
+        }
+    )
+    out.index = pd.Index(list(names.values()), name="prediction")
     return out
 
 
@@ -227,6 +260,7 @@ def customer_table(
         months=predictions.attrs.get("months"),
         unit_days=predictions.attrs.get("unit_days"),
         observation_end=history.attrs.get("observation_end"),
+        dropout_identified=predictions.attrs.get("dropout_identified", True),
     )
     return table
 
@@ -265,7 +299,9 @@ def segment_summary(customers: pd.DataFrame) -> pd.DataFrame:
         ``revenue`` (past, total), ``mean_p_alive`` (0-1), ``expected_purchases`` (total),
         ``clv`` (total) and ``clv_share_pct`` (percent of total CLV); with intervals
         (:func:`with_intervals` given ``groups=customers["segment"]``), also ``clv_low``
-        and ``clv_high`` (interval of the segment's total CLV).
+        and ``clv_high`` (interval of the segment's total CLV). When the model does not
+        identify dropout, ``mean_p_alive`` and the two *at risk* segments (empty by
+        construction) are left out.
     """
     grouped = customers.groupby("segment", observed=False)
     out = pd.DataFrame(
@@ -281,6 +317,8 @@ def segment_summary(customers: pd.DataFrame) -> pd.DataFrame:
     total_clv = out["clv"].sum()
     out["clv_share_pct"] = 100 * out["clv"] / total_clv if total_clv else np.nan
     out.index = out.index.astype(str)
+    if not customers.attrs.get("dropout_identified", True):  # nobody can be at risk
+        out = out.drop(columns="mean_p_alive").drop(index=["high value at risk", "at risk"])
     intervals = customers.attrs.get("intervals") or {}
     if intervals.get("group_clv_low"):
         position = out.columns.get_loc("clv") + 1
@@ -313,9 +351,9 @@ def at_risk_customers(customers: pd.DataFrame, bgf, *, n: int = 20) -> pd.DataFr
     if out.empty:
         threshold = customers.attrs.get("alive_threshold", 0.5)
         out.attrs["note"] = (
-            f"No customer is at risk because the {family_of(bgf)[1].label} fit does not "
-            f"identify dropout ({dropout_detail(bgf)}): P(alive) is about 1 for everyone, so rank customers "
-            "by CLV and expected purchases instead."
+            "No customer is listed as at risk: P(alive) cannot be estimated from this history "
+            f"(the {family_of(bgf)[1].label} fit does not identify dropout: "
+            f"{dropout_detail(bgf)}), so rank customers by CLV and expected purchases instead."
             if not dropout_identified(bgf)
             else f"No high-value customer has a P(alive) below {threshold:g}, so none is at risk."
         )

@@ -224,7 +224,7 @@ def period_transactions(summary: pd.DataFrame, bgf, *, max_frequency: int = 7) -
     buckets = frequency_buckets(data["frequency"], max_frequency)
     actual = pd.Series(buckets).value_counts(sort=False)
     ages = data["T"].value_counts()
-    model, _ = family_of(bgf)
+    model, family = family_of(bgf)
     params = params_of(bgf)
     probability = {
         "bgnbd": lambda t, x: probability_of_purchases(bgf, t, x),
@@ -236,6 +236,8 @@ def period_transactions(summary: pd.DataFrame, bgf, *, max_frequency: int = 7) -
     )
     expected = probs.T @ ages.to_numpy(dtype=float)
     expected = np.append(expected, len(data) - expected.sum())
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {"frequency": actual.index.astype(str), "actual": actual.to_numpy(), "expected": expected}
     )
+    out.attrs["model"] = family.label
+    return out

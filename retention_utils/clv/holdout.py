@@ -228,3 +228,25 @@ def validate_holdout(
     return HoldoutValidation(
         by_frequency.reset_index(), totals, per_customer, duration, family_of(bgf)[1].label
     )
+
+
+def calibration_overview(calibration: pd.DataFrame) -> pd.DataFrame:
+    """The calibration/holdout split in a few lines, for reading.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``what`` and ``value`` (text): where each period ends, the holdout length in
+        the summary's time unit, customers and repeat buyers of the calibration period and
+        repeat purchases in the holdout.
+    """
+    unit = {1: "days", 7: "weeks"}.get(calibration.attrs.get("unit_days"), "time units")
+    rows = {
+        "calibration period ends": calibration.attrs.get("calibration_end"),
+        "holdout period ends": calibration.attrs.get("observation_end"),
+        f"holdout length ({unit})": f"{float(calibration['duration_holdout'].iloc[0]):,.1f}",
+        "customers in the calibration period": f"{len(calibration):,}",
+        "of which repeat buyers": f"{int((calibration['frequency_cal'] > 0).sum()):,}",
+        "repeat purchases in the holdout": f"{int(calibration['frequency_holdout'].sum()):,}",
+    }
+    return pd.DataFrame({"what": list(rows), "value": [str(v) for v in rows.values()]})

@@ -14,23 +14,15 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from retention_utils.clv.base import lifetimes_classes
+from retention_utils.clv.base import fit_lifetimes
 
 # ``params`` is a tuple (r, alpha, a, b) of floats or of arrays of shape (draws, 1), which
 # broadcast against customer arrays of shape (customers,).
 
 
 def fit(rows: pd.DataFrame, penalizer: float, tol: float):
-    """lifetimes' ModifiedBetaGeoFitter on distinct (frequency, recency, T) rows with
-    ``weights``."""
-    fitter = lifetimes_classes()["ModifiedBetaGeoFitter"](penalizer_coef=penalizer)
-    return fitter.fit(
-        rows["frequency"].to_numpy(),
-        rows["recency"].to_numpy(),
-        rows["T"].to_numpy(),
-        weights=rows["weights"].to_numpy(),
-        tol=tol,
-    )
+    """lifetimes' ModifiedBetaGeoFitter on distinct (frequency, recency, T) rows with ``weights``."""
+    return fit_lifetimes("ModifiedBetaGeoFitter", rows, penalizer, tol)
 
 
 def log_likelihood(params, x, t_x, t_age) -> np.ndarray:

@@ -16,10 +16,9 @@ from retention_utils.clv.base import (
     MIN_REPEAT_BUYERS,
     FitInfo,
     check_repeat_buyers,
+    fit_rows,
     fit_with_ladder,
     record_fit,
-    rfm_arrays,
-    weighted_rows,
 )
 
 #: Mean dropout probability per purchase, a / (a + b), below which BG/NBD and MBG/NBD find
@@ -140,7 +139,10 @@ def fit_model(
     ----------
     summary : DataFrame
         From :func:`~retention_utils.engine.rfm_summary` (``frequency``, ``recency``,
-        ``T``) or :func:`~retention_utils.engine.calibration_holdout` (``_cal`` columns).
+        ``T``) or :func:`~retention_utils.engine.calibration_holdout` (``_cal`` columns),
+        or the distinct rows with their number of ``customers`` from
+        :func:`~retention_utils.engine.rfm_counts` (the same fit, without one row per
+        customer).
     model : {"bgnbd", "mbgnbd", "pareto_nbd"}
         BG/NBD (lifetimes ``BetaGeoFitter``: dropout only right after a repeat purchase),
         MBG/NBD (``ModifiedBetaGeoFitter``: also after the first purchase) or Pareto/NBD
@@ -178,10 +180,10 @@ def fit_model(
             f"model must be one of {', '.join(repr(m) for m in MODELS)}, got {model!r}."
         )
     family = FAMILIES[model]
-    data = rfm_arrays(summary)
-    n, n_repeat = len(data), int((data["frequency"] > 0).sum())
+    rows = fit_rows(summary)
+    weights = rows["weights"].to_numpy()
+    n, n_repeat = int(weights.sum()), int(weights[rows["frequency"].to_numpy() > 0].sum())
     check_repeat_buyers(n_repeat, n, min_repeat_buyers, family.label)
-    rows = weighted_rows(data, ["frequency", "recency", "T"])
     fitter = fit_with_ladder(
         lambda value, tol: family.fit(rows, value, tol),
         penalizer,
@@ -189,7 +191,7 @@ def fit_model(
         bgnbd.predicts_finite,
     )
     columns = tuple(rows[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
-    log_lik = float(rows["weights"].to_numpy() @ family.log_likelihood(params_of(fitter), *columns))
+    log_lik = float(weights @ family.log_likelihood(params_of(fitter), *columns))
     info = FitInfo(
         model=model,
         penalizer=float(fitter.penalizer_coef),

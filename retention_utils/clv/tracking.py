@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from retention_utils.clv.base import model_unit_days, quiet_lifetimes
+from retention_utils.clv.models import family_of
 
 
 def repeat_purchase_tracking(
@@ -72,5 +73,6 @@ def repeat_purchase_tracking(
         if calibration_end is None
         else pd.Timestamp(calibration_end).date().isoformat(),
         period=period,
+        model=family_of(bgf)[1].label,
     )
     return out

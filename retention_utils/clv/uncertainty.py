@@ -11,13 +11,17 @@ identical rows are fitted once, a resample is a multinomial draw of their weight
 
 from __future__ import annotations
 
+import os
 import warnings
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-from retention_utils.clv.base import DAYS_PER_MONTH, distinct_rows, rfm_arrays, unit_days_of
+from retention_utils.clv.base import DAYS_PER_MONTH, rfm_arrays, unit_days_of
 from retention_utils.clv.models import (
     family_of,
     fitted_columns,
@@ -26,8 +30,10 @@ from retention_utils.clv.models import (
     total_log_likelihood,
 )
 
-#: Customers (or distinct rows) whose draws are held in memory at once.
+#: Distinct rows whose draws are held in memory at once.
 CHUNK = 20_000
+#: Threads evaluating blocks of draws at once.
+THREADS = min(2, os.cpu_count() or 1)
 #: Interval methods of :func:`clv_intervals`.
 METHODS = ("laplace", "bootstrap")
 
@@ -137,30 +143,173 @@ def parameter_draws(fitter, *, method: str = "laplace", draws: int = 200, seed: 
 # --- intervals of the predictions ---------------------------------------------------------
 
 
-def _purchases_if_alive(family, params, x, t_age, steps, discount):
-    """Per draw and (frequency, T) pair: purchases expected over the horizon from a customer
-    alive now, and the same discounted month by month (both shape (draws, pairs))."""
-    draws = params[0].shape[0]
-    final, rate = np.empty((draws, len(x))), np.empty((draws, len(x)))
-    for start in range(0, len(x), CHUNK):
-        part = slice(start, start + CHUNK)
-        previous, discounted = 0.0, 0.0
-        for step, factor in zip(steps, discount, strict=True):
-            current = family.purchases_if_alive(params, step, x[part], t_age[part])
-            discounted = discounted + (current - previous) * factor
-            previous = current
-        final[:, part], rate[:, part] = previous, discounted
-    return final, rate
+def _groups_of(*columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each position, the number of its distinct tuple of ``columns`` (numbered in order
+    of first appearance, by hashing), and the position of each tuple's first appearance."""
+    codes = np.zeros(len(columns[0]), dtype=np.int64)
+    for column in columns:
+        column_codes, uniques = pd.factorize(column)
+        codes, _ = pd.factorize(codes * len(uniques) + column_codes)
+    # codes appear in increasing order: a tuple is new where its code exceeds all before it
+    seen = np.maximum.accumulate(np.concatenate([[-1], codes[:-1]]))
+    first = np.flatnonzero(codes > seen)
+    return codes, first
+
+
+def _interpolation(n: int, level: float) -> tuple[list[int], list[int], list[float]]:
+    """Neighbouring order statistics and weights of the ``(1 - level) / 2`` and
+    ``(1 + level) / 2`` quantiles of ``n`` values, as ``np.quantile``'s default ("linear")
+    method computes them."""
+    lows, highs, gammas = [], [], []
+    for q in ((1 - level) / 2, (1 + level) / 2):
+        virtual = (n - 1) * q  # numpy's virtual index of the linear method
+        previous = float(np.floor(virtual))
+        if virtual >= n - 1:
+            lows.append(n - 1), highs.append(n - 1)
+        else:
+            lows.append(int(previous)), highs.append(int(previous) + 1)
+        gammas.append(virtual - previous)
+    return lows, highs, gammas
+
+
+def _lerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
+    """numpy's own linear interpolation of quantiles (the same float operations)."""
+    diff = b - a
+    return b - diff * (1 - t) if t >= 0.5 else a + diff * t
 
 
 def _quantiles(values: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
-    """Percentile interval over the draws (axis 0), ignoring failed (NaN) draws."""
-    with warnings.catch_warnings():
-        # every draw failed: NaN bounds, said by the cautions of clv_intervals
-        warnings.filterwarnings("ignore", "All-NaN slice", RuntimeWarning)
-        quantile = np.nanquantile if np.isnan(values).any() else np.quantile
-        low, high = quantile(values, [(1 - level) / 2, (1 + level) / 2], axis=0)
+    """Percentile interval of each row over its draws (axis 1), ignoring failed (NaN) draws.
+
+    Equal to ``np.nanquantile(values, [(1 - level) / 2, (1 + level) / 2], axis=1)``; rows
+    without NaN are sorted along the contiguous draws axis, several times faster than
+    numpy's selection over 200 draws.
+    """
+    n_rows, n_draws = values.shape
+    if n_draws == 0:
+        return np.full(n_rows, np.nan), np.full(n_rows, np.nan)
+    if np.isnan(values).any():
+        with warnings.catch_warnings():
+            # every draw failed: NaN bounds, said by the cautions of clv_intervals
+            warnings.filterwarnings("ignore", "All-NaN slice", RuntimeWarning)
+            low, high = np.nanquantile(values, [(1 - level) / 2, (1 + level) / 2], axis=1)
+        return low, high
+    ordered = np.sort(values, axis=1)
+    lows, highs, gammas = _interpolation(n_draws, level)
+    low, high = (
+        _lerp(ordered[:, i], ordered[:, j], g) for i, j, g in zip(lows, highs, gammas, strict=True)
+    )
     return low, high
+
+
+def _purchases_if_alive(family, params, x, t_age, steps, discount):
+    """Per (frequency, T) pair and draw: purchases expected over the horizon from a customer
+    alive now, and the same discounted month by month (both shape (pairs, draws))."""
+    final = np.empty((len(x), params[0].shape[1]))
+    rate = np.empty_like(final)
+    for start in range(0, len(x), CHUNK):
+        part = slice(start, start + CHUNK)
+        xs, ts = x[part, None], t_age[part, None]
+        previous, discounted = 0.0, 0.0
+        for step, factor in zip(steps, discount, strict=True):
+            current = family.purchases_if_alive(params, step, xs, ts)
+            discounted = discounted + (current - previous) * factor
+            previous = current
+        final[part], rate[part] = previous, discounted
+    return final, rate
+
+
+class _Layout(NamedTuple):
+    """Customers by what their predictions depend on: distinct (frequency, recency, T) rows,
+    their (frequency, T) pairs and frequencies, and distinct (row, mean spend) keys sorted by
+    row, with the customers and spend each row holds (in total and per group)."""
+
+    frequency: np.ndarray
+    recency: np.ndarray
+    age: np.ndarray
+    row_of_customer: np.ndarray
+    pair_first: np.ndarray
+    pair_of_row: np.ndarray
+    frequency_first: np.ndarray
+    frequency_of_row: np.ndarray
+    key_of_customer: np.ndarray
+    key_row: np.ndarray
+    key_spend: np.ndarray
+    row_customers: np.ndarray
+    row_spend: np.ndarray
+    n_groups: int
+    group_names: list[str]
+    group_customers: np.ndarray
+    group_spend: np.ndarray
+
+
+def _layout(f, r, t_age, m, groups: pd.Series | None, index: pd.Index) -> _Layout:
+    row_of_customer, first = _groups_of(f, r, t_age)
+    uf, ur, ut = f[first], r[first], t_age[first]
+    n_rows = len(uf)
+    pair_of_row, pair_first = _groups_of(uf, ut)
+    frequency_of_row, frequency_first = _groups_of(uf)
+    key_of_customer, key_first = _groups_of(row_of_customer, m)
+    by_row = np.argsort(row_of_customer[key_first], kind="stable")
+    position = np.empty(len(by_row), dtype=np.int64)
+    position[by_row] = np.arange(len(by_row))
+    key_first = key_first[by_row]
+    names: list[str] = []
+    in_groups, group_spend = np.zeros((n_rows, 0)), np.zeros((n_rows, 0))
+    if groups is not None:
+        labels = pd.Categorical(groups.reindex(index))
+        names = list(labels.categories.astype(str))
+        known = labels.codes >= 0
+        cell = row_of_customer[known] * len(names) + labels.codes[known]
+        size = n_rows * len(names)
+        in_groups = np.bincount(cell, minlength=size).astype(float).reshape(n_rows, -1)
+        group_spend = np.bincount(cell, weights=m[known], minlength=size).reshape(n_rows, -1)
+    return _Layout(
+        frequency=uf,
+        recency=ur,
+        age=ut,
+        row_of_customer=row_of_customer,
+        pair_first=pair_first,
+        pair_of_row=pair_of_row,
+        frequency_first=frequency_first,
+        frequency_of_row=frequency_of_row,
+        key_of_customer=position[key_of_customer],
+        key_row=row_of_customer[key_first],
+        key_spend=m[key_first],
+        row_customers=np.bincount(row_of_customer, minlength=n_rows).astype(float),
+        row_spend=np.bincount(row_of_customer, weights=m, minlength=n_rows),
+        n_groups=len(names),
+        group_names=names,
+        group_customers=in_groups,
+        group_spend=group_spend,
+    )
+
+
+def _parallel(work: Callable[[slice], Any], n: int) -> list[Any]:
+    """``work`` on each block of ``CHUNK`` of ``range(n)``, on ``THREADS`` threads (NumPy and
+    SciPy release the GIL in their loops), results in block order. Floating-point warnings
+    are off in each block (``np.errstate`` does not reach other threads): degenerate draws
+    are NaN, and said by the cautions."""
+
+    def quiet(part: slice) -> Any:
+        with np.errstate(all="ignore"):
+            return work(part)
+
+    blocks = [slice(start, min(start + CHUNK, n)) for start in range(0, n, CHUNK)]
+    if THREADS == 1 or len(blocks) < 2:
+        return [quiet(part) for part in blocks]
+    with ThreadPoolExecutor(max_workers=THREADS) as pool:
+        return list(pool.map(quiet, blocks))
+
+
+def _spend_terms(spend_params: np.ndarray, frequency: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Gamma-Gamma's expected spend ``E[Z | x, m] = (v p + p x m) / (p x + q - 1)`` as
+    ``A + B m``: ``A`` and ``B`` per distinct frequency and draw (shape (frequencies,
+    draws)); customers differ only by their mean spend ``m`` beyond their row."""
+    p, q, v = (spend_params[None, :, i] for i in range(3))
+    px = p * frequency[:, None]
+    denominator = px + q - 1
+    return v * p / denominator, px / denominator
 
 
 def clv_intervals(
@@ -182,8 +331,14 @@ def clv_intervals(
 
     Each draw takes parameters of both models (``method``), and computes the predictions
     of :func:`~retention_utils.clv.predict_clv` with them; the interval of a figure is the
-    ``(1 - level) / 2`` and ``(1 + level) / 2`` quantiles of its draws. Computed once per
-    distinct (frequency, recency, T) row and vectorised over draws.
+    ``(1 - level) / 2`` and ``(1 + level) / 2`` quantiles of its draws (``np.quantile``'s
+    linear interpolation).
+
+    The predictions depend on a customer only through their (frequency, recency, T) row and,
+    for CLV, linearly on their mean spend: the draws are evaluated once per distinct row
+    (the horizon's expected purchases once per distinct (frequency, T) pair), totals are
+    sums over rows weighted by their customers and spend, and only the CLV quantiles are
+    taken per distinct (row, spend), a chunk at a time.
 
     Parameters
     ----------
@@ -234,62 +389,77 @@ def clv_intervals(
     )
     purchase_params = parameter_draws(model_fitter, method=method, draws=draws, seed=seed)
     spend_params = parameter_draws(ggf, method=method, draws=draws, seed=seed + 1)
-    (uf, ur, ut), inverse = distinct_rows(f, r, t_age)
+    # A failed draw is NaN in every prediction it touches: leave it out (as nanquantile).
+    purchase_ok = ~np.isnan(purchase_params).any(axis=1)
+    spend_ok = ~np.isnan(spend_params).any(axis=1)
+    params = tuple(purchase_params[None, purchase_ok, i] for i in range(purchase_params.shape[1]))
+    spend_columns = spend_ok[purchase_ok]  # CLV draws among the purchase draws
+
+    layout = _layout(f, r, t_age, m, groups, summary.index)
     steps = np.arange(1, months + 1) * (DAYS_PER_MONTH / days)
     discount = (1 + monthly_discount_rate) ** -np.arange(1, months + 1)
-    params = tuple(purchase_params[:, [i]] for i in range(purchase_params.shape[1]))
-    p, q, v = (spend_params[:, [i]] for i in range(3))
+    uf, ut = layout.frequency, layout.age
     with np.errstate(all="ignore"):
-        # purchases of a customer alive now depend on (frequency, T) only: fewer pairs
-        (pair_x, _, pair_t), pair_of_row = distinct_rows(uf, np.zeros(len(uf)), ut)
-        final, rate = _purchases_if_alive(family, params, pair_x, pair_t, steps, discount)
-    # customers with the same row, spend and group have the same draws: one key each
-    codes = np.zeros(len(f), dtype=np.int64)
-    if groups is not None:
-        labels = pd.Categorical(groups.reindex(summary.index))
-        codes = labels.codes.astype(np.int64)
-    keys = pd.DataFrame({"row": inverse, "m": m, "g": codes})
-    key_of_customer = keys.groupby(["row", "m", "g"], sort=False).ngroup().to_numpy()
-    keys = keys.drop_duplicates()  # in the order ngroup numbers them
-    key_count = np.bincount(key_of_customer).astype(float)
-    by_row = np.argsort(keys["row"].to_numpy(), kind="stable")
-    key_row, key_m, key_g = (keys[c].to_numpy()[by_row] for c in ("row", "m", "g"))
-    key_count = key_count[by_row]
-    position = np.empty(len(by_row), dtype=np.int64)
-    position[by_row] = np.arange(len(by_row))
-    key_of_customer = position[key_of_customer]
-    n_rows = len(uf)
-    row_count = np.bincount(inverse, minlength=n_rows).astype(float)
-    bounds = np.searchsorted(key_row, np.arange(0, n_rows + CHUNK, CHUNK))
-    row_out, key_out = np.empty((n_rows, 4)), np.empty((len(key_row), 2))
-    totals = np.zeros((draws, 3))
-    n_groups = len(labels.categories) if groups is not None else 1
-    group_sums = np.zeros((2, draws, n_groups))
-    with np.errstate(all="ignore"):
-        for block, start in enumerate(range(0, n_rows, CHUNK)):
-            rows = slice(start, start + CHUNK)
-            alive = family.p_alive(params, uf[rows], ur[rows], ut[rows])
-            pairs = pair_of_row[rows]
-            purchases = alive * final[:, pairs]
-            value_rate = alive * rate[:, pairs]  # discounted purchases over the horizon
+        pairs = _parallel(
+            lambda part: _purchases_if_alive(
+                family,
+                params,
+                uf[layout.pair_first][part],
+                ut[layout.pair_first][part],
+                steps,
+                discount,
+            ),
+            len(layout.pair_first),
+        )
+        final, rate = (np.concatenate([p[i] for p in pairs]) for i in (0, 1))
+        spend_base, spend_slope = (
+            margin * term
+            for term in _spend_terms(
+                spend_params[purchase_ok & spend_ok], uf[layout.frequency_first]
+            )
+        )
+        row_out, key_out = np.empty((len(uf), 4)), np.empty((len(layout.key_row), 2))
+        n_draws = int(purchase_ok.sum())
+        sums = [
+            np.zeros((3, n_draws)),
+            np.zeros((n_draws, layout.n_groups)),
+            np.zeros((n_draws, layout.n_groups)),
+        ]
+
+        def block(rows: slice) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            """The draws of a block of rows: their quantiles into row_out and key_out, their
+            sums returned."""
+            alive = family.p_alive(
+                params, uf[rows, None], layout.recency[rows, None], ut[rows, None]
+            )
+            pairs = layout.pair_of_row[rows]
+            purchases = alive * final[pairs]
+            value_rate = (alive * rate[pairs])[:, spend_columns]  # discounted purchases
             row_out[rows, 0:2] = np.column_stack(_quantiles(alive, level))
             row_out[rows, 2:4] = np.column_stack(_quantiles(purchases, level))
-            totals[:, 0] += alive @ row_count[rows]
-            totals[:, 1] += purchases @ row_count[rows]
-            block_keys = slice(bounds[block], bounds[block + 1])
-            local = key_row[block_keys] - start
-            cf, cm = uf[key_row[block_keys]], key_m[block_keys]
-            spend = (v * p + p * cf * cm) / (p * cf + q - 1)  # Gamma-Gamma E[Z | x, m]
-            clv = margin * spend * value_rate[:, local]
-            key_out[block_keys] = np.column_stack(_quantiles(clv, level))
-            weights = key_count[block_keys]
-            totals[:, 2] += clv @ weights
-            onehot = np.zeros((len(local), n_groups))
-            g = key_g[block_keys]
-            onehot[g >= 0, g[g >= 0]] = weights[g >= 0]
-            group_sums[0] += purchases[:, local] @ onehot
-            group_sums[1] += clv @ onehot
-    out = np.column_stack([row_out[inverse], key_out[key_of_customer]])
+            # CLV of a customer with mean spend m: base + slope * m, per draw
+            base = spend_base[layout.frequency_of_row[rows]] * value_rate
+            slope = spend_slope[layout.frequency_of_row[rows]] * value_rate
+            keys = slice(*np.searchsorted(layout.key_row, [rows.start, rows.stop]))
+            local = layout.key_row[keys] - rows.start
+            clv = base[local] + slope[local] * layout.key_spend[keys, None]
+            key_out[keys] = np.column_stack(_quantiles(clv, level))
+            customers, spend = layout.row_customers[rows], layout.row_spend[rows]
+            in_groups, group_spend = layout.group_customers[rows], layout.group_spend[rows]
+            totals = np.zeros((3, n_draws))
+            totals[0], totals[1] = customers @ alive, customers @ purchases
+            totals[2, spend_columns] = customers @ base + spend @ slope
+            totals[2, ~spend_columns] = np.nan
+            group_clv = np.full((n_draws, layout.n_groups), np.nan)
+            group_clv[spend_columns] = base.T @ in_groups + slope.T @ group_spend
+            return totals, purchases.T @ in_groups, group_clv
+
+        for part in _parallel(block, len(uf)):
+            for total, value in zip(sums, part, strict=True):
+                total += value
+    totals, group_purchases, group_clv = sums
+    row_out, key_out = row_out[layout.row_of_customer], key_out[layout.key_of_customer]
+    out = np.column_stack([row_out, key_out])
     result = pd.DataFrame(
         out,
         index=summary.index.copy(),
@@ -303,9 +473,7 @@ def clv_intervals(
         ],
     )
     low, high = _quantiles(totals, level)
-    failed = int(
-        np.isnan(purchase_params).any(axis=1).sum() + np.isnan(spend_params).any(axis=1).sum()
-    )
+    failed = int((~purchase_ok).sum() + (~spend_ok).sum())
     result.attrs.update(
         totals=pd.DataFrame(
             {"low": low, "high": high}, index=["p_alive", "expected_purchases", "clv"]
@@ -322,8 +490,8 @@ def clv_intervals(
         else [],
     )
     if groups is not None:
-        purchases_low, purchases_high = _quantiles(group_sums[0], level)
-        clv_low, clv_high = _quantiles(group_sums[1], level)
+        purchases_low, purchases_high = _quantiles(group_purchases.T, level)
+        clv_low, clv_high = _quantiles(group_clv.T, level)
         result.attrs["group_totals"] = pd.DataFrame(
             {
                 "expected_purchases_low": purchases_low,
@@ -331,7 +499,7 @@ def clv_intervals(
                 "clv_low": clv_low,
                 "clv_high": clv_high,
             },
-            index=pd.Index(labels.categories.astype(str), name=groups.name),
+            index=pd.Index(layout.group_names, name=groups.name),
         )
     return result
 
@@ -342,7 +510,8 @@ def interval_totals(predictions: pd.DataFrame, intervals: pd.DataFrame) -> pd.Da
     Returns
     -------
     DataFrame
-        Index ``customers alive (expected)``, ``expected purchases``, ``CLV``; columns
+        Index ``customers alive (expected)`` (left out when the model does not identify
+        dropout: every customer would count), ``expected purchases``, ``CLV``; columns
         ``estimate`` (sum of :func:`~retention_utils.clv.predict_clv`), ``low``, ``high``
         (``attrs["totals"]`` of :func:`clv_intervals`); ``attrs["level"]``.
     """
@@ -355,5 +524,7 @@ def interval_totals(predictions: pd.DataFrame, intervals: pd.DataFrame) -> pd.Da
         },
         index=pd.Index(["customers alive (expected)", "expected purchases", "CLV"], name="total"),
     )
+    if not predictions.attrs.get("dropout_identified", True):
+        out = out.drop(index="customers alive (expected)")
     out.attrs["level"] = intervals.attrs["level"]
     return out

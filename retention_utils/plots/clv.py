@@ -14,6 +14,7 @@ import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from retention_utils.plots import COLORS, get_ax, note
@@ -73,7 +74,7 @@ def plot_period_transactions(
         x + width / 2,
         table["expected"],
         width,
-        label="expected (BG/NBD)",
+        label=f"expected ({table.attrs.get('model', 'BG/NBD')})",
         color=COLORS["predicted"],
         **kwargs,
     )
@@ -226,20 +227,25 @@ def plot_tracking(
         tracking[expected],
         "--",
         color=COLORS["predicted"],
-        label="expected (BG/NBD)",
+        label=f"expected ({tracking.attrs.get('model', 'BG/NBD')})",
         **kwargs,
     )
     calibration_end = tracking.attrs.get("calibration_end")
     if calibration_end is not None:
         calibration_end = pd.Timestamp(calibration_end)
         ax.axvline(calibration_end, color=COLORS["baseline"], linestyle=":", linewidth=1.2)
+        # above the plotting area, where it covers no data
         ax.annotate(
-            " end of calibration",
-            (calibration_end, 1),
+            "end of calibration",
+            (calibration_end, 1.0),
             xycoords=("data", "axes fraction"),
-            va="top",
+            xytext=(0, 3),
+            textcoords="offset points",
+            ha="center",
+            va="bottom",
             fontsize=8,
             color="#555555",
+            annotation_clip=False,
         )
     period = {"W": "week", "D": "day", "M": "month"}.get(
         tracking.attrs.get("period", "W"), "period"
@@ -249,14 +255,53 @@ def plot_tracking(
     ax.set_title(
         "Cumulative repeat purchases: actual vs model"
         if cumulative
-        else f"Repeat purchases per {period}: actual vs model"
+        else f"Repeat purchases per {period}: actual vs model",
+        pad=16,
     )
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
     locator = mdates.AutoDateLocator()
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-    ax.legend(loc="upper left" if cumulative else "upper right")
+    # beside the plotting area, so it never hides a peak
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     return ax
+
+
+def plot_tracking_panels(tracking: pd.DataFrame) -> Figure:
+    """Cumulative repeat purchases above, purchases per period below (shared dates)."""
+    fig = Figure(figsize=(10, 8), layout="constrained")
+    top, bottom = fig.subplots(2, 1, sharex=True)
+    plot_tracking(tracking, cumulative=True, ax=top)
+    plot_tracking(tracking, cumulative=False, ax=bottom)
+    return fig
+
+
+def plot_activity_heatmaps(
+    alive: pd.DataFrame,
+    expected: pd.DataFrame,
+    *,
+    unit_days: float | None = None,
+    show_alive: bool = True,
+) -> Figure:
+    """P(alive) and expected purchases by frequency and recency, side by side; expected
+    purchases alone when ``show_alive`` is False (a model that does not identify dropout
+    shows P(alive) = 1 everywhere).
+
+    Parameters
+    ----------
+    alive, expected : DataFrame
+        :func:`retention_utils.clv.frequency_recency_grid` with ``metric="p_alive"`` and
+        ``metric="expected_purchases"``.
+    unit_days : float, optional
+        Days per model unit, for the axis labels.
+    show_alive : bool
+        Draw the P(alive) heatmap (:func:`retention_utils.clv.dropout_identified`).
+    """
+    grids = [alive, expected] if show_alive else [expected]
+    fig = Figure(figsize=(6.5 * len(grids), 4.8), layout="constrained")
+    for grid, ax in zip(grids, np.atleast_1d(fig.subplots(1, len(grids))), strict=True):
+        plot_frequency_recency_heatmap(grid, unit_days=unit_days, ax=ax)
+    return fig
 
 
 def plot_frequency_recency_heatmap(
@@ -398,28 +443,45 @@ def plot_clv_distribution(
     return ax
 
 
-def plot_alive_history(history: pd.DataFrame, *, ax: plt.Axes | None = None, **kwargs) -> plt.Axes:
-    """P(alive) of a few customers day by day, purchases marked.
+def plot_alive_histories(history: pd.DataFrame, *, note: str | None = None) -> Figure | Note:
+    """P(alive) day by day, one small panel per customer (shared axes), purchases marked.
 
     Parameters
     ----------
     history : DataFrame
         :func:`retention_utils.clv.alive_history` output.
+    note : str, optional
+        When given (:func:`retention_utils.clv.alive_pointer`: P(alive) cannot be estimated),
+        this sentence is returned instead of the chart.
     """
-    ax = get_ax(ax)
-    for customer, rows in history.groupby("customer_id", sort=False):
-        (line,) = ax.plot(rows["day"], rows["p_alive"], label=str(customer), **kwargs)
+    if note is not None:
+        return Note(note)
+    customers = list(dict.fromkeys(history["customer_id"]))
+    fig = Figure(figsize=(9, 1.9 * len(customers) + 0.6), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(len(customers), 1, sharex=True, sharey=True))
+    for ax, customer in zip(axes, customers, strict=True):
+        rows = history[history["customer_id"] == customer]
+        ax.plot(rows["day"], rows["p_alive"], color=COLORS["predicted"])
         bought = rows[rows["purchase"]]
-        ax.plot(bought["day"], bought["p_alive"], "o", color=line.get_color(), markersize=4)
-    ax.set_ylim(-0.02, 1.02)
-    ax.set_ylabel("P(alive)")
-    ax.set_xlabel("Date (dots: purchases)")
-    ax.set_title("Probability of being active, day by day")
+        ax.plot(
+            bought["day"],
+            bought["p_alive"],
+            "o",
+            color=COLORS["actual"],
+            markersize=4,
+            label="purchase",
+        )
+        ax.set_ylim(-0.04, 1.04)
+        ax.set_yticks([0, 0.5, 1])
+        ax.set_ylabel("P(alive)")
+        ax.set_title(f"customer {customer}", loc="left", fontsize=9)
+    axes[0].legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+    axes[-1].set_xlabel("Date")
     locator = mdates.AutoDateLocator()
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-    ax.legend(title="customer", loc="lower left", fontsize=8)
-    return ax
+    axes[-1].xaxis.set_major_locator(locator)
+    axes[-1].xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    fig.suptitle("Probability of being active, day by day")
+    return fig
 
 
 def plot_expected_repeat_purchases(

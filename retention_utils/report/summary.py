@@ -398,6 +398,7 @@ def _clv_sentences(found: Mapping[str, dict]) -> list[str]:
         said.append(f"The model covers {_fig(found, 'customers')} customers.")
     error = _value(found, "holdout_error_pct")
     if error is not None:
+        model = _value(found, "model") or "BG/NBD"
         size = format_figure(abs(error), "%")
         direction = "over-predicted" if error > 0 else "under-predicted"
         verdict = (
@@ -406,14 +407,20 @@ def _clv_sentences(found: Mapping[str, dict]) -> list[str]:
             else "read the CLV figures as rough and see “When (not) to trust these predictions”"
         )
         said.append(
-            f"On the holdout period the BG/NBD model {direction} total repeat purchases by "
+            f"On the holdout period the {model} model {direction} total repeat purchases by "
             f"{size}: {verdict}."
         )
     mean, total = _value(found, "mean_clv"), _value(found, "total_clv")
     if mean is not None:
         months = re.search(r"(\d+)-month", str(found["mean_clv"].get("label", "")))
         horizon = f" over the next {months.group(1)} months" if months else ""
-        in_total = f", {_fig(found, 'total_clv')} in total" if total is not None else ""
+        in_total = ""
+        if total is not None:
+            payload = found["total_clv"]
+            interval = format_interval(payload.get("low"), payload.get("high"), payload.get("unit"))
+            in_total = f", {_fig(found, 'total_clv')} in total" + (
+                f" (interval {interval})" if interval else ""
+            )
         said.append(
             f"Predicted CLV{horizon} averages {_fig(found, 'mean_clv')} per customer{in_total}."
         )
@@ -423,6 +430,11 @@ def _clv_sentences(found: Mapping[str, dict]) -> list[str]:
             f"{_fig(found, 'high_value_at_risk_pct')} of customers are high value but at risk "
             "of lapsing: they are the first list to contact "
             "(see “Customer table and value segments”)."
+        )
+    elif mean is not None:
+        said.append(
+            "The data show no customers leaving, so nobody can be flagged as at risk: rank "
+            "customers by CLV and expected purchases (see “Who is still active?”)."
         )
     return said
 
