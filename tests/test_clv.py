@@ -577,8 +577,9 @@ def test_no_dropout_is_flagged():
     assert checks.loc["dropout identified", "status"] == "caution"
     assert not clv.dropout_identified(bgf)
     assert clv.model_cautions(bgf)[0].startswith(
-        f"The BG/NBD fit does not identify customer dropout (a / (a + b) = {dropout:.1e} per "
-        "purchase"
+        "The BG/NBD fit does not identify customer dropout (a / (a + b) = "
+        + np.format_float_positional(dropout, precision=2, unique=False, fractional=False, trim="-")
+        + " per purchase"
     )
     assert clv.model_cautions(bgf)[0].endswith(
         "), so P(alive) is about 1 for everyone and cannot flag customers at risk: rank "
@@ -594,14 +595,14 @@ def test_dropout_caution_on_a_fitter_with_set_parameters():
     bgf.params_ = bgf.params_.copy()
     bgf.params_["a"], bgf.params_["b"] = 1.5e-6, 5560.0
     assert clv.model_cautions(bgf) == [
-        "The BG/NBD fit does not identify customer dropout (a / (a + b) = 2.7e-10 per "
+        "The BG/NBD fit does not identify customer dropout (a / (a + b) = 0.00000000027 per "
         "purchase, standard errors not finite), so P(alive) is about 1 for everyone and "
         "cannot flag customers at risk: rank customers by CLV and expected purchases instead."
     ]
     checks = clv.model_checks(bgf).set_index("check")
     assert checks.loc["dropout identified", "status"] == "caution"
     assert checks.loc["dropout identified", "value"] == (
-        "a / (a + b) = 2.7e-10 per purchase; standard errors not finite"
+        "a / (a + b) = 0.00000000027 per purchase; standard errors not finite"
     )
 
 
@@ -643,7 +644,7 @@ def test_at_risk_section_says_why_it_is_empty():
     assert at_risk.empty
     assert shown._repr_markdown_() == (
         "No customer is listed as at risk: P(alive) cannot be estimated from this history "
-        "(the BG/NBD fit does not identify dropout: a / (a + b) = 2.7e-10 per purchase, "
+        "(the BG/NBD fit does not identify dropout: a / (a + b) = 0.00000000027 per purchase, "
         "standard errors not finite), so rank customers by CLV and expected purchases instead."
     )
 

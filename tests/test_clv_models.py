@@ -347,7 +347,7 @@ def test_choice_skips_a_bgnbd_without_dropout_and_says_so(cdnow_calibration, mon
 
     def no_bgnbd_dropout(fitter):
         if models.family_of(fitter)[0] == "bgnbd":
-            return False, "a / (a + b) = 1.0e-09 per purchase"
+            return False, "a / (a + b) = 0.000000001 per purchase"
         return real(fitter)
 
     monkeypatch.setattr(models, "dropout_measure", no_bgnbd_dropout)

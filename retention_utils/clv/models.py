@@ -313,11 +313,24 @@ def dropout_measure(fitter) -> tuple[bool, str]:
         longest = float(fitter.data["T"].max())
         return (
             lifetime <= LIFETIME_LIMIT * longest,
-            f"mean lifetime beta / s = {lifetime:,.3g} time units, "
-            f"{lifetime / longest:,.3g} times the longest customer age",
+            f"mean lifetime beta / s = {_plain(lifetime)} time units, "
+            f"{_plain(lifetime / longest)} times the longest customer age",
         )
     a, b = float(fitter.params_["a"]), float(fitter.params_["b"])
-    return a / (a + b) >= DROPOUT_WARNING, f"a / (a + b) = {a / (a + b):.1e} per purchase"
+    return a / (a + b) >= DROPOUT_WARNING, f"a / (a + b) = {_plain(a / (a + b))} per purchase"
+
+
+def _plain(value: float) -> str:
+    """A figure for a sentence, to 2 significant digits and never in scientific notation.
+
+    >>> _plain(2.7e-10), _plain(0.1712), _plain(3.4e6), _plain(float("inf"))
+    ('0.00000000027', '0.17', '3,400,000', 'inf')
+    """
+    if not np.isfinite(value):
+        return str(value)
+    if abs(value) >= 100:
+        return f"{float(f'{value:.2g}'):,.0f}"
+    return np.format_float_positional(value, precision=2, unique=False, fractional=False, trim="-")
 
 
 def dropout_identified(fitter) -> bool:
