@@ -260,6 +260,7 @@ def appendix_notebook() -> nbformat.NotebookNode:
             new_markdown_cell("## Retention"),
             retention,
             tagged(new_markdown_cell("## Data quality notes\n\nRows read as given."), "appendix"),
+            new_markdown_cell("## Summary\n\nIn the exported report this block comes first."),
             summary,
         ]
     )
@@ -295,6 +296,7 @@ def test_appendix_cells_and_parameters_move_to_the_end_in_their_order():
     ]
     soup = BeautifulSoup(html, "html.parser")
     assert soup.find("h2", id="appendix").get_text() == "Appendix"
+    assert "this block comes first" not in html  # the notebook's own summary heading is left out
     assert unsafe_markup(html) == []
 
 

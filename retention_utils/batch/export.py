@@ -349,6 +349,18 @@ def _is_summary(cell: nbformat.NotebookNode) -> bool:
     )
 
 
+def _introduces_summary(cells: list, i: int) -> bool:
+    """The notebook's own "## Summary" markdown right before the summary block: in the
+    export the block moves to the top with its own heading, so this cell would be left
+    behind as an empty section at the end."""
+    cell = cells[i]
+    return (
+        cell.cell_type == "markdown"
+        and _is_summary(cells[i + 1])
+        and re.match(r"\s{0,3}#{1,6}\s+summary\b", cell.source, re.IGNORECASE) is not None
+    )
+
+
 def _summary_first(cells: list) -> list:
     """The report answers first (SPEC section 5): the cell showing the summary block
     (``<section id="summary">``, see :mod:`retention_utils.report`) moves right after the
@@ -356,7 +368,11 @@ def _summary_first(cells: list) -> list:
     summary = [c for c in cells if _is_summary(c)]
     if not summary:
         return cells
-    rest = [c for c in cells if not _is_summary(c)]
+    rest = [
+        c
+        for i, c in enumerate(cells)
+        if not _is_summary(c) and not (i + 1 < len(cells) and _introduces_summary(cells, i))
+    ]
     title = next(
         (
             i
