@@ -663,17 +663,24 @@ class DatasetDefaults:
         ISO code of the money amounts (None: not known, amounts shown without a unit).
     compare_by : str or None
         Column whose segments the reports compare (None: no comparison).
+    data_start : str or None
+        Day (YYYY-MM-DD) from which the purchase history is complete, when the data set
+        is known to hold every customer from their first purchase (None: unknown, so the
+        first cohort is treated as left-censored).
     """
 
     currency: str | None = None
     compare_by: str | None = None
+    data_start: str | None = None
 
 
-#: Built-in data sets know their currency and their natural comparison column.
+#: Built-in data sets know their currency and their natural comparison column. CDNOW is a
+#: cohort of first-time buyers of January to March 1997, followed from their first purchase,
+#: so its history is complete from its first day.
 _DATASET_DEFAULTS = {
     "demo": DatasetDefaults(currency="EUR", compare_by="channel"),
-    "cdnow": DatasetDefaults(currency="USD"),
-    "cdnow_sample": DatasetDefaults(currency="USD"),
+    "cdnow": DatasetDefaults(currency="USD", data_start="1997-01-01"),
+    "cdnow_sample": DatasetDefaults(currency="USD", data_start="1997-01-01"),
     "online_retail": DatasetDefaults(currency="GBP"),
 }
 

@@ -435,7 +435,9 @@ def test_future_dated_survey_answers_are_refused(tmp_path):
 
 def test_built_in_data_sets_know_their_currency_and_comparison_column():
     assert io.dataset_defaults("online_retail") == io.DatasetDefaults(currency="GBP")
-    assert io.dataset_defaults("cdnow_sample").currency == "USD"
+    assert io.dataset_defaults("cdnow_sample") == io.DatasetDefaults(
+        currency="USD", data_start="1997-01-01"
+    )
     assert io.dataset_defaults("demo") == io.DatasetDefaults(currency="EUR", compare_by="channel")
     assert io.dataset_defaults("my_orders.csv") == io.DatasetDefaults()
     assert io.dataset_defaults(pd.DataFrame()) == io.DatasetDefaults()
