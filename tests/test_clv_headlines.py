@@ -183,3 +183,8 @@ def test_summary_sentences_name_the_model_and_say_when_nobody_can_be_at_risk(no_
         "The data show no customers leaving, so nobody can be flagged as at risk: rank "
         "customers by CLV and expected purchases (see “Who is still active?”)."
     )
+    assert sentences[-1] == (
+        "Look next at “Customer table and value segments” for the customers with the highest "
+        "predicted value, and at “Model CLV versus the simple seed formula” for where the two "
+        "disagree."
+    )

@@ -62,6 +62,13 @@ MONEY = frozenset(
     {"revenue", "simple_clv", "mean_clv", "total_clv", "clv_promoters", "clv_detractors"}
 )
 MISSING_NOTE = "Not available for this data."
+#: The CLV report's pointer when the model identifies no dropout (no at-risk figure): there
+#: is no one the model counts as lost to look at.
+CLV_NEXT_WITHOUT_DROPOUT = (
+    "Look next at “Customer table and value segments” for the customers with the highest "
+    "predicted value, and at “Model CLV versus the simple seed formula” for where the two "
+    "disagree."
+)
 #: The last sentence of each summary: where to look next (section titles of the notebooks).
 NEXT_STEPS: dict[str, str] = {
     "cohort": "Look next at “Acquisition cohorts”, to see whether recent cohorts keep fewer "
@@ -185,10 +192,18 @@ def summary_block(
         recorded_headlines() if headlines is None else headlines, currency=currency
     )
     found = {p["name"]: p for p in payloads}
-    sentences = [*_SENTENCES[kind](found)[:MAX_FIGURE_SENTENCES], NEXT_STEPS[kind]]
+    sentences = [*_SENTENCES[kind](found)[:MAX_FIGURE_SENTENCES], _next_step(kind, found)]
     listed = recorded_cautions() if cautions is None else cautions
     notes = [{"text": c, "section": None} if isinstance(c, str) else dict(c) for c in listed]
     return SummaryBlock(title, summary_tiles(kind, payloads), notes, sentences)
+
+
+def _next_step(kind: str, found: Mapping[str, dict]) -> str:
+    """The summary's last sentence; the CLV pointer to customers counted as lost only when
+    the report recorded an at-risk figure (the model identified dropout)."""
+    if kind == "clv" and "mean_clv" in found and "high_value_at_risk_pct" not in found:
+        return CLV_NEXT_WITHOUT_DROPOUT
+    return NEXT_STEPS[kind]
 
 
 def summary_tiles(
