@@ -319,3 +319,13 @@ def test_a_failing_appendix_cell_keeps_its_marker():
     marker = soup.find(id="failed-cell")
     appendix = soup.find("h2", id="appendix")
     assert appendix in marker.find_all_previous("h2")  # moved along with its cell
+
+
+def test_cautions_banner_only_on_pages_without_a_summary_block():
+    page = ReportPage(title="t", status="caution", cautions=["Only 12 customers."])
+    with_summary = BeautifulSoup(render_report(appendix_notebook(), page), "html.parser")
+    assert with_summary.find(id="report-cautions") is None  # the summary block lists them
+    plain = new_notebook(cells=[new_markdown_cell("# T")])
+    without = BeautifulSoup(render_report(plain, page), "html.parser")
+    assert "1 caution:" in without.find(id="report-cautions").get_text()
+    assert "Only 12 customers." in without.find(id="report-cautions").get_text()

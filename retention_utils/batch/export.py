@@ -448,7 +448,7 @@ _TEMPLATE = r"""
 Results above that point are shown; nothing after it ran.
 </div>
 {%- endif %}
-{%- if report.cautions %}
+{%- if report.cautions and not resources.report_has_summary %}
 <div id="report-cautions" class="report-banner report-caution">
 <strong>{{ report.cautions | length }} caution{{ '' if report.cautions | length == 1 else 's' }}:</strong>
 <ul>{% for text in report.cautions %}<li>{{ text | e }}</li>{% endfor %}</ul>
@@ -546,6 +546,8 @@ def render_report(
     prepared = prepare_notebook(nb, page)
     resources = {
         "report": page,
+        # the summary block lists every caution; the header banner is for pages without one
+        "report_has_summary": any(_is_summary(c) for c in nb.cells),
         "report_css": _CSS,
         "report_csp": _CSP,
         "metadata": {"name": page.title, "path": str(notebook_dir or "")},
