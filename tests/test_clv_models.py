@@ -11,7 +11,7 @@ from scipy import integrate
 from test_clv import CALIBRATION_END, OBSERVATION_END, synthetic_summary
 
 from retention_utils import clv, engine
-from retention_utils.clv import base, models, pareto_nbd
+from retention_utils.clv import base, choice, models, pareto_nbd
 from retention_utils.io import load_cdnow
 
 
@@ -432,3 +432,42 @@ def test_compare_models_on_counted_rows_equals_the_per_customer_table(
         got.attrs["by_frequency"], comparison.attrs["by_frequency"], rtol=1e-9
     )
     assert got.attrs["chosen"] == comparison.attrs["chosen"]
+
+
+def test_pareto_hypergeometric_terms_are_evaluated_once_per_frequency_and_age(
+    cdnow_calibration, cdnow_pareto, monkeypatch
+):
+    data = base.rfm_arrays(cdnow_calibration)
+    x, t_x, t_age = (data[c].to_numpy(float) for c in ("frequency", "recency", "T"))
+    params = models.params_of(cdnow_pareto)
+    direct = pareto_nbd.log_likelihood(params, x, t_x, t_age)
+    sizes = []
+    log_hyp = pareto_nbd._log_hyp
+
+    def counted(rsx, b, log_one_minus_z, z):
+        sizes.append(np.size(z))
+        return log_hyp(rsx, b, log_one_minus_z, z)
+
+    monkeypatch.setattr(pareto_nbd, "_log_hyp", counted)
+    got = pareto_nbd.log_likelihood(params, x, t_x, t_age)
+    pairs = [len(pd.DataFrame({"x": x, "age": age}).drop_duplicates()) for age in (t_x, t_age)]
+    assert sizes == pairs and max(pairs) < len(x) / 2
+    np.testing.assert_array_equal(got, direct)
+    # parameter draws of shape (draws, 1), as in the Hessian and the intervals
+    draws = tuple(np.array([[v], [1.01 * v]]) for v in params)
+    every_row = pareto_nbd._log_integral(draws, x, t_age)
+    np.testing.assert_array_equal(pareto_nbd._log_integral_per_pair(draws, x, t_age), every_row)
+
+
+def test_compare_models_equals_the_table_scored_customer_by_customer(
+    cdnow_calibration, comparison, monkeypatch
+):
+    # the previous way: every hypergeometric term and every prediction on every customer's row
+    monkeypatch.setattr(pareto_nbd, "_log_integral_per_pair", pareto_nbd._log_integral)
+    monkeypatch.setattr(choice, "distinct_rows", lambda f, r, t: ((f, r, t), np.arange(len(f))))
+    before = clv.compare_models(cdnow_calibration)
+    pd.testing.assert_frame_equal(comparison, before, rtol=1e-12)
+    pd.testing.assert_frame_equal(
+        comparison.attrs["by_frequency"], before.attrs["by_frequency"], rtol=1e-12
+    )
+    assert comparison.attrs["reason"] == before.attrs["reason"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from retention_utils.clv.base import ModelDataError, quiet_lifetimes, rfm_arrays
+from retention_utils.clv.base import ModelDataError, distinct_rows, quiet_lifetimes, rfm_arrays
 from retention_utils.clv.holdout import frequency_buckets
 from retention_utils.clv.models import (
     FAMILIES,
@@ -79,6 +79,8 @@ def compare_models(
     duration = float(calibration["duration_holdout"].iloc[0])
     actual = calibration["frequency_holdout"].to_numpy(dtype=float)
     buckets = frequency_buckets(data["frequency"], BUCKET_MAX)
+    # predictions depend on (frequency, recency, T) only: scored once per distinct row
+    distinct, inverse = distinct_rows(*(data[c].to_numpy() for c in ("frequency", "recency", "T")))
     by_frequency = pd.DataFrame({"bucket": buckets, "weight": weights, "actual": actual * weights})
     rows, failed = [], {}
     for model in models:
@@ -90,15 +92,10 @@ def compare_models(
             continue
         with quiet_lifetimes():
             predicted = np.asarray(
-                fitter.conditional_expected_number_of_purchases_up_to_time(
-                    duration,
-                    data["frequency"].to_numpy(),
-                    data["recency"].to_numpy(),
-                    data["T"].to_numpy(),
-                ),
+                fitter.conditional_expected_number_of_purchases_up_to_time(duration, *distinct),
                 dtype=float,
             )
-        by_frequency[model] = predicted * weights
+        by_frequency[model] = predicted[inverse] * weights
         sums = by_frequency.groupby("bucket", observed=True)[["weight", "actual", model]].sum()
         means = sums[["actual", model]].div(sums["weight"], axis=0)
         total_actual, total_predicted = float(sums["actual"].sum()), float(sums[model].sum())

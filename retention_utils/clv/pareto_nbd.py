@@ -37,20 +37,40 @@ def _log_hyp(rsx, b, log_one_minus_z, z):
     return (1 - b) * log_one_minus_z + np.log(special.hyp2f1(1.0, rsx + 1 - b, rsx + 1, z))
 
 
-def log_a0(params, x, t_x, t_age) -> np.ndarray:
-    """log A0 of Fader & Hardie's note 009 (eq. 19-20), in log space (-inf when t_x = T)."""
+def _log_integral(params, x, age) -> np.ndarray:
+    """log of one term of A0 (note 009, eq. 19-20) at one age (recency or T):
+    log 2F1(r+s+x, b; r+s+x+1; z) - (r+s+x) log(max(alpha, beta) + age)."""
     r, alpha, s, beta = params
     rsx = r + s + x
     alpha_larger = alpha >= beta
     high = np.where(alpha_larger, alpha, beta)
     low = np.where(alpha_larger, beta, alpha)
     b = np.where(alpha_larger, s + 1, r + x)
-    terms = []
-    for age in (t_x, t_age):
-        log_one_minus_z = np.log(low + age) - np.log(high + age)
-        z = -np.expm1(log_one_minus_z)
-        terms.append(_log_hyp(rsx, b, log_one_minus_z, z) - rsx * np.log(high + age))
-    first, second = terms  # first >= second: the recency term dominates
+    log_one_minus_z = np.log(low + age) - np.log(high + age)
+    z = -np.expm1(log_one_minus_z)
+    return _log_hyp(rsx, b, log_one_minus_z, z) - rsx * np.log(high + age)
+
+
+def _log_integral_per_pair(params, x, age) -> np.ndarray:
+    """:func:`_log_integral` evaluated once per distinct (x, age) pair and spread back.
+
+    A term depends on the frequency and one age only, and customers share far fewer (x,
+    recency) or (x, T) pairs than (x, recency, T) rows (about 20 times fewer on two years
+    of daily data), while the hypergeometric function costs microseconds per evaluation:
+    the same numbers, sooner.
+    """
+    x, age = np.broadcast_arrays(np.asarray(x, dtype=float), np.asarray(age, dtype=float))
+    if x.ndim != 1:
+        return _log_integral(params, x, age)
+    codes, pairs = pd.factorize(x + 1j * age)
+    return _log_integral(params, pairs.real, pairs.imag)[..., codes]
+
+
+def log_a0(params, x, t_x, t_age) -> np.ndarray:
+    """log A0 of Fader & Hardie's note 009 (eq. 19-20), in log space (-inf when t_x = T)."""
+    first = _log_integral_per_pair(params, x, t_x)
+    second = _log_integral_per_pair(params, x, t_age)
+    # first >= second: the recency term dominates
     with np.errstate(divide="ignore"):
         return first + np.log(-np.expm1(np.minimum(second - first, 0.0)))
 
