@@ -877,7 +877,7 @@ def test_notebook_runs_on_the_demo_data(tmp_path):
 
     executed = nbformat.read(out, as_version=4)
     declared = [p.name for p in PythonTranslator.inspect(nbformat.read(NOTEBOOK, 4).cells[1])]
-    assert len(declared) == 28  # every parameter is documented by papermill --help-notebook
+    assert len(declared) == 31  # every parameter is documented by papermill --help-notebook
     payloads = {h["name"]: h for h in read_headlines(executed)}
     headlines = {name: h["value"] for name, h in payloads.items()}
     customers = pd.read_parquet(tmp_path / "clv_customers.parquet")
