@@ -403,7 +403,7 @@ def test_notebooks_declare_the_reading_parameters(notebook):
     load_cells = [
         c.source
         for c in nbformat.read(config.NOTEBOOK_DIR / f"{notebook}.ipynb", 4).cells
-        if "open_dataset(" in c.source
+        if "open_dataset(" in c.source or "open_report_transactions(" in c.source
     ]
     assert load_cells and all("decimal=decimal" in s for s in load_cells)
     assert all("duplicates=duplicates" in s for s in load_cells)
