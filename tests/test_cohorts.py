@@ -489,7 +489,7 @@ def test_notebook_answers_first_with_thin_sections():
     sources = [c.source for c in appendix]
     assert any(s.startswith("## Definitions") for s in sources)
     assert any(s.startswith("### Data quality") for s in sources)
-    assert "report.report_table(io.quality_table(tx))" in sources
+    assert "report.report_table(quality)" in sources
     # No branching blocks outside the data-loading cell (the Spark rework owns that one).
     mine = [c for c in nb.cells if c.cell_type == "code" and "io.open_dataset(" not in c.source]
     for cell in mine:
