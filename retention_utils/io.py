@@ -705,7 +705,7 @@ def dataset_defaults(source: object) -> DatasetDefaults:
     >>> dataset_defaults("online_retail").currency
     'GBP'
     >>> dataset_defaults("orders.csv")
-    DatasetDefaults(currency=None, compare_by=None)
+    DatasetDefaults(currency=None, compare_by=None, data_start=None)
     """
     if isinstance(source, str):
         return _DATASET_DEFAULTS.get(source.strip(), DatasetDefaults())
