@@ -190,6 +190,16 @@ def daily_purchases(
 RFM_FREQ_DAYS: dict[str, int] = {"D": 1, "W": 7}
 
 
+def _rfm_attrs(unit_days: int, freq: str, freq_multiplier: int, end: pd.Timestamp) -> dict:
+    """The ``attrs`` every RFM table carries: its time unit and observation end (ISO day)."""
+    return {
+        "unit_days": unit_days,
+        "freq": freq,
+        "freq_multiplier": freq_multiplier,
+        "observation_end": end.date().isoformat(),
+    }
+
+
 def _rfm_unit_days(freq: str, freq_multiplier: int) -> int:
     """Days per time unit of a summary, after checking ``freq`` and ``freq_multiplier``."""
     if freq not in RFM_FREQ_DAYS:
@@ -372,12 +382,7 @@ def rfm_summary(
     table = as_table(transactions)
     end = _observation_end(table, observation_end)
     out = _rfm_frame(table, end, freq, freq_multiplier)
-    out.attrs.update(
-        unit_days=unit_days,
-        freq=freq,
-        freq_multiplier=freq_multiplier,
-        observation_end=end.date().isoformat(),
-    )
+    out.attrs.update(_rfm_attrs(unit_days, freq, freq_multiplier, end))
     return out
 
 
@@ -423,12 +428,7 @@ def rfm_counts(
             "customers": raw["customers"].astype("int64").to_numpy(),
         }
     )
-    out.attrs.update(
-        unit_days=unit_days,
-        freq=freq,
-        freq_multiplier=freq_multiplier,
-        observation_end=end.date().isoformat(),
-    )
+    out.attrs.update(_rfm_attrs(unit_days, freq, freq_multiplier, end))
     return out
 
 
@@ -535,10 +535,7 @@ def calibration_holdout(
     ).days // RFM_FREQ_DAYS[freq]
     out["duration_holdout"] = periods / freq_multiplier
     out.attrs.update(
-        unit_days=unit_days,
-        freq=freq,
-        freq_multiplier=freq_multiplier,
-        observation_end=end.date().isoformat(),
+        _rfm_attrs(unit_days, freq, freq_multiplier, end),
         calibration_end=cal_end.date().isoformat(),
     )
     return out
