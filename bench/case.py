@@ -109,7 +109,7 @@ def _out_of_core(call: Callable[[Any], Any]) -> Callable[[Any], dict]:
     of 100 million rows is too large to pickle for the check)."""
 
     def scaled(source):
-        _toolkit("backend:configure_duckdb")(
+        _toolkit("engine.backend:configure_duckdb")(
             memory_limit=SCALE_MEMORY_LIMIT, temp_directory=str(SCALE_TEMP_DIRECTORY)
         )
         out = call(source)
@@ -380,7 +380,7 @@ CASES: dict[str, Case] = {
                     "rfm_summary",
                     "path",
                     _out_of_core(_rfm),
-                    ("engine:rfm_summary", "backend:configure_duckdb"),
+                    ("engine:rfm_summary", "engine.backend:configure_duckdb"),
                     baseline=True,
                 ),
                 Side(
@@ -388,7 +388,7 @@ CASES: dict[str, Case] = {
                     "kpi_table (monthly)",
                     "path",
                     _out_of_core(_kpis),
-                    ("kpis:kpi_table", "backend:configure_duckdb"),
+                    ("kpis:kpi_table", "engine.backend:configure_duckdb"),
                 ),
             ),
             input="engine_log",

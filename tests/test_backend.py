@@ -6,7 +6,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from retention_utils import backend, engine
+from retention_utils import engine
+from retention_utils.engine import backend
 
 
 def test_spark_without_the_extra_says_what_to_run(monkeypatch):

@@ -14,7 +14,8 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from retention_utils import backend, engine
+from retention_utils import engine
+from retention_utils.engine import backend
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -106,7 +107,8 @@ def test_a_query_larger_than_the_memory_limit_spills_and_gives_the_same_result(t
     tx.to_parquet(path)
     code = f"""
 import pandas as pd
-from retention_utils import backend, engine
+from retention_utils import engine
+from retention_utils.engine import backend
 backend.configure_duckdb(memory_limit="50MB", temp_directory={str(tmp_path / "spill")!r})
 engine.rfm_summary({str(path)!r}).to_pickle({str(tmp_path / "rfm.pkl")!r})
 engine.kpi_counts({str(path)!r}).to_pickle({str(tmp_path / "kpi.pkl")!r})

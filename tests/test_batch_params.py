@@ -10,7 +10,6 @@ import pytest
 from papermill.translators import PythonTranslator
 from typer.testing import CliRunner
 
-from retention_utils import backend
 from retention_utils.batch.cli import app
 from retention_utils.batch.params import (
     NotebookParameter,
@@ -28,6 +27,7 @@ from retention_utils.batch.plan import (
     read_config,
     safe_name,
 )
+from retention_utils.engine import backend
 
 FIXTURES = Path(__file__).parent / "fixtures" / "notebooks"
 OK = FIXTURES / "ok.ipynb"

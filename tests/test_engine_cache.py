@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 from pandas.testing import assert_frame_equal
 
-from retention_utils import backend, cohorts, engine, io, kpis
+from retention_utils import cohorts, engine, io, kpis
+from retention_utils.engine import backend
 
 END = "2025-06-30"
 
@@ -109,7 +110,8 @@ def test_scratch_duckdb_queries_work_inside_a_jupyter_kernel(tmp_path):
 
     code = """
 import pandas as pd
-from retention_utils import backend, engine, io
+from retention_utils import engine, io
+from retention_utils.engine import backend
 
 def no_pandas(*args, **kwargs):
     raise AssertionError("pandas fallback used")

@@ -18,9 +18,10 @@ import pytest
 from conftest import tx_frame
 from typer.testing import CliRunner
 
-from retention_utils import backend, engine, io, sources
+from retention_utils import engine, io
 from retention_utils.batch.cli import app
-from retention_utils.sources import open_report_transactions
+from retention_utils.engine import backend, sources
+from retention_utils.engine.sources import open_report_transactions
 
 pytestmark = pytest.mark.spark
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import nbformat
 
-from retention_utils import backend, config, engine
+from retention_utils import config, engine
 from retention_utils.batch.models import ParameterRow, notebook_title
 from retention_utils.batch.params import (
     NotebookParameter,
@@ -30,6 +30,7 @@ from retention_utils.batch.params import (
     validate_parameters,
 )
 from retention_utils.batch.segments import CANONICAL_MAPPING, FanOut, reads_split_files
+from retention_utils.engine import backend
 from retention_utils.io import BUILTIN_DATASETS
 
 #: Short names of the report pack, in the order the pack runs them.

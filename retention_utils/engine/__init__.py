@@ -12,7 +12,7 @@ Every function here accepts a transaction source with the canonical columns
 and returns small pandas frames. Expressions are plain ibis (no backend-specific SQL and no
 per-row Python) in the subset Spark accepts (no ``nunique`` over a window, no ``sample(seed=)``,
 no temporary tables), so a query runs where its table lives: connections, sessions and the
-cache are in :mod:`retention_utils.backend`.
+cache are in :mod:`retention_utils.engine.backend`.
 
 Netting of returns (SPEC section 3): amounts are summed exactly (integer micro-units) per
 order and per customer and calendar day. A day (an order) is a purchase when its net amount
@@ -34,7 +34,8 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
-from retention_utils.backend import (  # noqa: F401  (the engine's public backend layer)
+from retention_utils.config import AMOUNT, CUSTOMER, ORDER, ORDER_DATE
+from retention_utils.engine.backend import (  # noqa: F401  (the engine's public backend layer)
     Source,
     as_table,
     cache,
@@ -51,7 +52,6 @@ from retention_utils.backend import (  # noqa: F401  (the engine's public backen
     spark_session,
     to_pandas,
 )
-from retention_utils.config import AMOUNT, CUSTOMER, ORDER, ORDER_DATE
 from retention_utils.errors import whole_number
 from retention_utils.periods import (
     WEEK_ORIGIN,
@@ -69,7 +69,7 @@ _quiet_pandas_bridge = quiet_bridge
 
 
 def _kept_daily(table: ir.Table, *, now: bool = False) -> ir.Table | None:
-    """The kept daily purchase table of ``table`` (see :func:`retention_utils.backend.kept_daily`)."""
+    """The kept daily purchase table of ``table`` (see :func:`retention_utils.engine.backend.kept_daily`)."""
     return kept_daily(table, purchase_days_expr, now=now)
 
 

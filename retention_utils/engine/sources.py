@@ -17,7 +17,8 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from retention_utils.backend import (
+from retention_utils.config import AMOUNT, CUSTOMER, ORDER, ORDER_DATE
+from retention_utils.engine.backend import (
     Source,
     as_table,
     check_engine,
@@ -27,7 +28,6 @@ from retention_utils.backend import (
     spark_table,
     to_pandas,
 )
-from retention_utils.config import AMOUNT, CUSTOMER, ORDER, ORDER_DATE
 from retention_utils.errors import DataValidationError
 from retention_utils.io import BUILTIN_DATASETS, open_dataset, quality_table
 from retention_utils.periods import day_end
