@@ -23,18 +23,14 @@ is not (see :func:`is_purchase_expr`).
 from __future__ import annotations
 
 import contextlib
-import json
-import os
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
-from retention_utils.config import AMOUNT, CUSTOMER, ORDER, ORDER_DATE
+from retention_utils.config import AMOUNT, CUSTOMER, ORDER_DATE
 from retention_utils.engine.backend import (  # noqa: F401  (the engine's public backend layer)
     Source,
     as_table,
@@ -52,129 +48,46 @@ from retention_utils.engine.backend import (  # noqa: F401  (the engine's public
     spark_session,
     to_pandas,
 )
+from retention_utils.engine.daily import (  # noqa: F401  (re-exported)
+    MICROS,
+    _kept_daily,
+    _kept_days_up_to,
+    _observation_end,
+    daily_purchases,
+    days_up_to,
+    is_purchase_expr,
+    keep,
+    micros_expr,
+    money_expr,
+    purchase_days_expr,
+    within_observation,
+)
+from retention_utils.engine.grid import period_grid, period_index_expr
+from retention_utils.engine.segments import (  # noqa: F401  (re-exported)
+    MIN_SEGMENT_CUSTOMERS,
+    NO_PURCHASE,
+    NO_SEGMENT_VALUES,
+    NO_VALUE,
+    SEGMENT,
+    _one_segment,
+    _segment_days,
+    customer_segment_expr,
+    filter_segment,
+    segment_sizes,
+    split_by_segment,
+)
 from retention_utils.errors import whole_number
 from retention_utils.periods import (
-    WEEK_ORIGIN,
     PeriodGrid,
     as_day,
     check_period_freq,
     day_end,
     lifetimes_period_start,
     observation_end_or_last,
-    period_index,
     period_start,
 )
 
 _quiet_pandas_bridge = quiet_bridge
-
-
-def _kept_daily(table: ir.Table, *, now: bool = False) -> ir.Table | None:
-    """The kept daily purchase table of ``table`` (see :func:`retention_utils.engine.backend.kept_daily`)."""
-    return kept_daily(table, purchase_days_expr, now=now)
-
-
-def keep(transactions: pd.DataFrame | ir.Table) -> None:
-    """Build the daily purchase table now, for the engine calls that follow.
-
-    A large DataFrame (``backend.CACHE_MIN_ROWS`` rows or more; smaller ones are left alone, they
-    are fast anyway) has its table built on the second call otherwise: a report that makes
-    several calls on the same frame saves the first call's pass over every transaction. An
-    ibis table (on Spark for example) is kept only when given here; on Spark the daily table
-    is cached by Spark and never collected. Later calls must pass the same table object.
-    """
-    keep_daily(transactions, purchase_days_expr)
-
-
-def days_up_to(table: ir.Table, observation_end=None) -> ir.Table:
-    """The daily purchase table (:func:`purchase_days_expr`) of the rows dated on or before
-    ``observation_end``; reused from the cache when ``table`` is a kept DataFrame's."""
-    kept = _kept_daily(table)
-    if kept is None:
-        return purchase_days_expr(within_observation(table, observation_end))
-    return _kept_days_up_to(kept, observation_end)
-
-
-def _kept_days_up_to(kept: ir.Table, observation_end) -> ir.Table:
-    end = day_end(observation_end)
-    return kept if end is None else kept.filter(kept.day < ibis.literal(end.date()))
-
-
-def within_observation(table: ir.Table, observation_end=None) -> ir.Table:
-    """Rows dated on or before ``observation_end`` (a day, inclusive)."""
-    end = day_end(observation_end)
-    if end is None:
-        return table
-    return table.filter(table[ORDER_DATE] < ibis.literal(end))
-
-
-#: Money is summed in integer micro-units (millionths of the currency unit), so a purchase
-#: returned in full nets to exactly 0 and no sum depends on row order or thread count.
-MICROS = 1_000_000
-
-
-def micros_expr(amount: ir.NumericValue) -> ir.IntegerValue:
-    """An amount column in integer micro-units (rounded to the nearest millionth)."""
-    return (amount * MICROS).round().cast("int64")
-
-
-def money_expr(micros: ir.IntegerValue) -> ir.FloatingValue:
-    """Micro-units back to the currency unit (the float nearest the exact decimal sum)."""
-    return micros.cast("float64") / MICROS
-
-
-def is_purchase_expr(net_micros: ir.IntegerValue, return_lines: ir.IntegerValue):
-    """The purchase rule of SPEC section 3, for a customer-day or an order: net amount > 0, or
-    no return line at all (a $0.00 order of a free item is a purchase; a purchase cancelled by
-    its returns is not)."""
-    return (net_micros > 0) | (return_lines == 0)
-
-
-def purchase_days_expr(table: ir.Table, *, by: list[str] | tuple[str, ...] = ()) -> ir.Table:
-    """Expression of the daily purchase table: one row per customer and calendar day.
-
-    Columns: ``customer_id``, ``day`` (date), the ``by`` columns, ``amount`` (net revenue of
-    the day, returns netted), ``net_micros`` (the same in integer micro-units, for exact
-    sums), ``orders`` (orders of the day that count: net amount > 0 or no return line),
-    ``return_lines`` and ``is_purchase`` (net amount > 0, or no return line: see
-    :func:`is_purchase_expr`). Days that are not purchases are kept (their revenue counts).
-    """
-    order_key = table[ORDER] if ORDER in table.columns else table[ORDER_DATE].cast("string")
-    day = table[ORDER_DATE].date()
-    keys = [table[CUSTOMER].name(CUSTOMER), day.name("day"), *[table[c] for c in by]]
-    per_order = table.group_by([*keys, order_key.name("_order")]).aggregate(
-        _net=micros_expr(table[AMOUNT]).sum(),
-        _returns=(table[AMOUNT] < 0).cast("int64").sum(),
-    )
-    daily = per_order.group_by([CUSTOMER, "day", *by]).aggregate(
-        net_micros=per_order._net.sum(),
-        orders=is_purchase_expr(per_order._net, per_order._returns).cast("int64").sum(),
-        return_lines=per_order._returns.sum(),
-    )
-    return daily.mutate(
-        amount=money_expr(daily.net_micros),
-        is_purchase=is_purchase_expr(daily.net_micros, daily.return_lines),
-    )
-
-
-def daily_purchases(
-    source: Source, *, observation_end=None, by: list[str] | tuple[str, ...] = ()
-) -> pd.DataFrame:
-    """The daily purchase table as pandas (see :func:`purchase_days_expr`), sorted.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> tx = pd.DataFrame({"customer_id": ["a", "a", "a"],
-    ...                    "order_date": pd.to_datetime(["2024-01-01", "2024-01-01", "2024-01-02"]),
-    ...                    "amount": [10.0, -4.0, -1.0], "order_id": ["o1", "o2", "o3"]})
-    >>> daily_purchases(tx)[["day", "amount", "orders", "is_purchase"]].values.tolist()
-    [[Timestamp('2024-01-01 00:00:00'), 6.0, 1, True], [Timestamp('2024-01-02 00:00:00'), -1.0, 0, False]]
-    """
-    table = within_observation(as_table(source), observation_end)
-    expr = purchase_days_expr(table, by=list(by)).order_by([CUSTOMER, "day"])
-    out = to_pandas(expr)
-    out["day"] = pd.to_datetime(out["day"])
-    return out.reset_index(drop=True)
 
 
 # --- RFM summary and calibration/holdout (CLV) -------------------------------------------
@@ -212,32 +125,6 @@ def _rfm_unit_days(freq: str, freq_multiplier: int) -> int:
     if freq_multiplier < 1:
         raise ValueError(f"freq_multiplier must be a whole number >= 1, got {freq_multiplier}.")
     return RFM_FREQ_DAYS[freq] * freq_multiplier
-
-
-def _observation_end(table: ir.Table, observation_end) -> pd.Timestamp:
-    """``observation_end`` as a day, or the table's last order day when it is not given."""
-    return observation_end_or_last(observation_end, lambda: _last_day(table))
-
-
-def _last_day(table: ir.Table) -> pd.Timestamp:
-    dates = _naive_dates(table)
-    # a DataFrame's last date is read from the frame: a query costs more on small data
-    value = scalar(table[ORDER_DATE].max()) if dates is None else dates.max()
-    if value is None or pd.isna(value):
-        raise ValueError(
-            "There are no transactions: the data is empty, every row is after observation_end, "
-            "or a segment filter kept no customer."
-        )
-    return pd.Timestamp(value).normalize()
-
-
-def _naive_dates(table: ir.Table) -> pd.Series | None:
-    """The order dates of the DataFrame behind ``table`` when they are timestamps without a
-    time zone (the engine reads zoned ones in UTC), else None."""
-    frame = frame_of(table)
-    if frame is None or not pd.api.types.is_datetime64_dtype(frame[ORDER_DATE]):
-        return None
-    return frame[ORDER_DATE]
 
 
 def _purchase_periods_expr(table: ir.Table, freq: str, observation_end=None) -> ir.Table:
@@ -852,10 +739,7 @@ def subscription_survival_counts(
 
 # --- KPI and cohort aggregations ---------------------------------------------------------
 #
-# Periods are calendar periods [start, end) numbered by an integer index (months since year 0
-# for "M", quarters for "Q", years for "Y", Monday-to-Sunday weeks since 1900-01-01 for "W"),
-# so "the next period" is index + 1 and "periods since acquisition" is a difference of two
-# indexes. Boundary ``i`` is the start of period ``i``.
+# Periods are numbered as in :mod:`retention_utils.engine.grid`.
 #
 # The customer base at a boundary instant d (midnight) holds the customers with a purchase
 # day p such that d - active_days <= p < d. For a customer and one of their purchasing
@@ -864,41 +748,6 @@ def subscription_survival_counts(
 # are disjoint per customer, so every count below is a sum over (customer, period) rows
 # computed with window functions: nothing is expanded to periods x customers and nothing
 # loops in Python.
-
-
-def period_index_expr(day: ir.DateValue, freq: str) -> ir.IntegerValue:
-    """Integer index of the calendar period holding ``day`` (an ibis date expression)."""
-    check_period_freq(freq)
-    if freq == "M":
-        return (day.year() * 12 + day.month() - 1).cast("int64")
-    if freq == "Q":
-        return (day.year() * 4 + day.quarter() - 1).cast("int64")
-    if freq == "Y":
-        return day.year().cast("int64")
-    return (day.delta(ibis.literal(WEEK_ORIGIN), unit="day") // 7).cast("int64")
-
-
-def period_grid(
-    table: ir.Table, *, freq: str, observation_end=None, date_col: str = ORDER_DATE
-) -> PeriodGrid:
-    """The :class:`PeriodGrid` of a table: first period = the one holding the earliest date,
-    last = the one holding ``observation_end`` (default: the latest date in the table)."""
-    check_period_freq(freq)
-    col = table[date_col]
-    bounds = to_pandas(table.aggregate(first=col.min(), last=col.max()))
-    first, last = bounds["first"].iloc[0], bounds["last"].iloc[0]
-    if pd.isna(first):
-        raise ValueError(
-            "There are no transactions to aggregate (after dropping rows dated after the "
-            "observation end)."
-        )
-    first = as_day(first, "first date")
-    end = observation_end_or_last(observation_end, last)
-    if end < first:
-        raise ValueError(
-            f"observation_end={end.date()} is before the first transaction day ({first.date()})."
-        )
-    return PeriodGrid(freq, period_index(first, freq), period_index(end, freq), first, end)
 
 
 def _customer_periods_expr(daily: ir.Table, freq: str) -> ir.Table:
@@ -912,51 +761,6 @@ def _customer_periods_expr(daily: ir.Table, freq: str) -> ir.Table:
         purchase=d.is_purchase.cast("int64").max(),
         last_day=d.day.max(where=d.is_purchase),
     )
-
-
-def customer_segment_expr(table: ir.Table, segment_col: str) -> ir.Table:
-    """Each customer's segment: the value of ``segment_col`` on their first purchase day
-    (the smallest value when that day holds several). Columns ``customer_id``, ``segment``."""
-    if segment_col not in table.columns:
-        raise ValueError(
-            f"Segment column {segment_col!r} not found; columns are: {', '.join(table.columns)}."
-        )
-    daily = purchase_days_expr(table)
-    bought = daily.filter(daily.is_purchase)
-    first = bought.group_by(CUSTOMER).aggregate(first_day=bought.day.min())
-    rows = table.mutate(_day=table[ORDER_DATE].date())
-    joined = rows.join(first, [rows[CUSTOMER] == first[CUSTOMER], rows._day == first.first_day])
-    return joined.group_by(CUSTOMER).aggregate(segment=joined[segment_col].min())
-
-
-def _one_segment(segment_col: str | None, segment_value) -> bool:
-    """True when a segment filter is given (column and value, neither empty)."""
-    return bool(segment_col) and segment_value is not None and segment_value != ""
-
-
-def filter_segment(table: ir.Table, segment_col: str | None, segment_value) -> ir.Table:
-    """Rows of the customers whose segment (value on their first purchase day, see
-    :func:`customer_segment_expr`) equals ``segment_value`` (compared as text).
-
-    ``segment_col`` or ``segment_value`` None or ``""``: the table unchanged.
-    """
-    if not _one_segment(segment_col, segment_value):
-        return table
-    seg = customer_segment_expr(table, segment_col)
-    keep = seg.filter(seg.segment.cast("string") == str(segment_value)).select(CUSTOMER)
-    return table.semi_join(keep, CUSTOMER)
-
-
-def _segment_days(
-    source: Source, observation_end, segment_col: str | None, segment_value
-) -> tuple[ir.Table, ir.Table]:
-    """Rows dated on or before ``observation_end`` of the customers of one segment (all
-    customers when no segment is given), and their daily purchase table."""
-    base = as_table(source)
-    table = filter_segment(within_observation(base, observation_end), segment_col, segment_value)
-    if _one_segment(segment_col, segment_value):
-        return table, purchase_days_expr(table)
-    return table, days_up_to(base, observation_end)
 
 
 def _base_ranges_expr(cp: ir.Table, grid: PeriodGrid, active_days: int) -> ir.Table:
@@ -1367,183 +1171,3 @@ def subscription_flows(source: Source, *, freq: str = "M", observation_end=None)
     out[ints] = out[ints].fillna(0).astype("int64")
     out.attrs.update(freq=freq, observation_end=grid.observation_end)
     return out
-
-
-# --- Split by segment (the batch runner's fan-out) ---------------------------------------
-#
-# ``--segment-by`` runs each report once per segment. Reading the whole data set in every
-# report made a 38-country fan-out take twelve minutes; instead the data are read once and
-# written as one Parquet file per segment, so each report reads only its own rows.
-
-#: Segment values that mean "no value" (compared without case and surrounding spaces).
-NO_SEGMENT_VALUES = frozenset({"", "unspecified", "unknown", "n/a"})
-#: Default smallest segment (customers) that gets a report of its own.
-MIN_SEGMENT_CUSTOMERS = 30
-#: ``kind`` of a row of :func:`segment_sizes`.
-SEGMENT, NO_VALUE, NO_PURCHASE = "segment", "no value", "no purchase"
-_KEY = "_segment_key"
-
-
-def _segment_keys(table: ir.Table, column: str) -> ir.Table:
-    """Each customer's segment key (``customer_id``, ``_segment_key``, ``kind``): the segment
-    as text, or a marker for customers without a value or without a purchase day."""
-    seg = customer_segment_expr(table, column)
-    text = seg.segment.cast("string")
-    blank = text.isnull() | text.strip().lower().isin(list(NO_SEGMENT_VALUES))
-    customers = table.select(CUSTOMER).distinct()
-    joined = customers.left_join(seg.mutate(_text=text, _blank=blank), CUSTOMER)
-    kind = ibis.cases(
-        (joined._text.isnull() & joined._blank.isnull(), NO_PURCHASE),
-        (joined._blank, NO_VALUE),
-        else_=SEGMENT,
-    )
-    key = ibis.cases((kind == SEGMENT, joined._text), else_="\x00" + kind)
-    return joined.select(joined[CUSTOMER], kind=kind, **{_KEY: key})
-
-
-def segment_sizes(
-    transactions: Source, column: str, *, min_customers: int = MIN_SEGMENT_CUSTOMERS
-) -> pd.DataFrame:
-    """Customers and rows per segment, and which segments are too small or unnamed.
-
-    A customer's segment is the value of ``column`` on their first purchase day (as in
-    :func:`filter_segment`), so every row of a customer lands in one segment.
-
-    Parameters
-    ----------
-    transactions : DataFrame, path or ibis table
-        Canonical transactions with the segment column.
-    column : str
-        Segment column.
-    min_customers : int, default 30
-        Segments with fewer customers are marked skipped.
-
-    Returns
-    -------
-    DataFrame
-        One row per segment, largest first (rows without a segment last): ``segment`` (text; None for the rows of
-        ``kind`` "no value" or "no purchase"), ``kind`` (``"segment"``, ``"no value"``:
-        missing, blank or a placeholder such as "Unspecified"; ``"no purchase"``: customers
-        whose days are all returns), ``customers``, ``rows`` and ``skipped`` (the reason in
-        one sentence, None for segments that get a report).
-
-    Raises
-    ------
-    ValueError
-        When the column is missing (the message lists the columns).
-    """
-    table = as_table(transactions)
-    keys = _segment_keys(table, column)
-    rows = table.select(CUSTOMER).join(keys, CUSTOMER)
-    sizes = rows.group_by([_KEY, "kind"]).aggregate(
-        customers=rows[CUSTOMER].nunique(), rows=rows.count()
-    )
-    frame = to_pandas(sizes)
-    # Named segments first, largest first; the customers without one at the end.
-    frame["_unnamed"] = frame["kind"] != SEGMENT
-    frame = frame.sort_values(["_unnamed", "customers", _KEY], ascending=[True, False, True])
-    frame["segment"] = pd.Series(
-        [
-            k if kind == SEGMENT else None
-            for k, kind in zip(frame[_KEY], frame["kind"], strict=True)
-        ],
-        index=frame.index,
-        dtype=object,
-    )
-    frame["customers"] = frame["customers"].astype("int64")
-    frame["rows"] = frame["rows"].astype("int64")
-    frame["skipped"] = pd.Series(
-        [
-            _skip_reason(kind, customers, column, min_customers)
-            for kind, customers in zip(frame["kind"], frame["customers"], strict=True)
-        ],
-        index=frame.index,
-        dtype=object,
-    )
-    out = frame[["segment", "kind", "customers", "rows", "skipped"]].reset_index(drop=True)
-    out.attrs.update(column=column, min_customers=min_customers)
-    return out
-
-
-def _skip_reason(kind: str, customers: int, column: str, min_customers: int) -> str | None:
-    who = f"{customers:,} customer{'s' if customers != 1 else ''}"
-    if kind == NO_VALUE:
-        return (
-            f"{who} without a {column} value (missing, blank or a placeholder such as "
-            "'Unspecified'); they count in the all-customers report only."
-        )
-    if kind == NO_PURCHASE:
-        return (
-            f"{who} whose days are all returns, so they have no first purchase to take a "
-            f"{column} from; they count in the all-customers report only."
-        )
-    if customers < min_customers:
-        return f"{who}, fewer than the minimum of {min_customers:,} for a report of its own."
-    return None
-
-
-def split_by_segment(
-    transactions: Source,
-    column: str,
-    out_dir: str | os.PathLike,
-    *,
-    min_customers: int = MIN_SEGMENT_CUSTOMERS,
-) -> pd.DataFrame:
-    """Write one Parquet file per segment, in one pass over the data.
-
-    Files are ``out_dir/segment_001.parquet``, ... (largest segment first), each with every
-    column of ``transactions`` and every row of the segment's customers (see
-    :func:`segment_sizes`). Beside each, ``segment_001.json`` records the segment and, for a
-    DataFrame from a loader, the data-quality summary of the whole data set, which
-    :func:`retention_utils.io.open_dataset` adds to the segment's own.
-
-    Parameters
-    ----------
-    transactions : DataFrame, path or ibis table
-        Canonical transactions with the segment column.
-    column : str
-        Segment column.
-    out_dir : path
-        Folder for the files (created; files of an earlier split there are replaced).
-    min_customers : int, default 30
-        Segments with fewer customers get no file.
-
-    Returns
-    -------
-    DataFrame
-        :func:`segment_sizes` plus ``path`` (str, None for skipped segments).
-    """
-    sizes = segment_sizes(transactions, column, min_customers=min_customers)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    for old in [*out.glob("segment_*.parquet"), *out.glob("segment_*.json")]:
-        old.unlink()
-    kept = sizes[sizes["skipped"].isna()].reset_index(drop=True)
-    sizes["path"] = pd.Series([None] * len(sizes), index=sizes.index, dtype=object)
-    if kept.empty:
-        return sizes
-    table = as_table(transactions)
-    keys = _segment_keys(table, column)
-    with _quiet_pandas_bridge():
-        numbers = ibis.memtable(
-            pd.DataFrame({_KEY: kept["segment"].astype(str), "_part": range(1, len(kept) + 1)})
-        )
-    rows = table.join(keys.select(CUSTOMER, _KEY), CUSTOMER).join(numbers, _KEY)
-    rows = rows.drop(_KEY)
-    parts = out / "_parts"
-    shutil.rmtree(parts, ignore_errors=True)
-    with _quiet_pandas_bridge():
-        connection().to_parquet(rows, parts, partition_by="_part")
-    quality = transactions.attrs.get("quality") if isinstance(transactions, pd.DataFrame) else None
-    for number, value in enumerate(kept["segment"], start=1):
-        written = sorted((parts / f"_part={number}").glob("*.parquet"))
-        path = out / f"segment_{number:03d}.parquet"
-        if len(written) == 1:
-            written[0].replace(path)
-        else:  # a large segment written in several files: one file per segment
-            connection().to_parquet(connection().read_parquet(written), path)
-        side = {"segment_col": column, "segment_value": value, "whole_data_quality": quality}
-        path.with_suffix(".json").write_text(json.dumps(side, default=str), encoding="utf-8")
-        sizes.loc[sizes["segment"] == value, "path"] = str(path)
-    shutil.rmtree(parts, ignore_errors=True)
-    return sizes
