@@ -11,23 +11,43 @@ Every function here accepts a transaction source with the canonical columns
 
 and returns small pandas frames. Expressions are plain ibis (no backend-specific SQL and no
 per-row Python) in the subset Spark accepts (no ``nunique`` over a window, no ``sample(seed=)``,
-no temporary tables), so a query runs where its table lives: connections, sessions and the
-cache are in :mod:`retention_utils.engine.backend`.
+no temporary tables), so a query runs where its table lives.
 
 Netting of returns (SPEC section 3): amounts are summed exactly (integer micro-units) per
 order and per customer and calendar day. A day (an order) is a purchase when its net amount
 is > 0 or when it has no return line: a $0.00 order is a purchase, a purchase returned in full
 is not (see :func:`is_purchase_expr`).
+
+Where things are (each module imports only those above it in this list):
+
+* :mod:`~retention_utils.engine.backend`: connections (the embedded DuckDB,
+  :func:`configure_duckdb <retention_utils.engine.backend.configure_duckdb>`), Spark sessions,
+  sources as tables (:func:`as_table`, :func:`open_transactions`), results as pandas
+  (:func:`to_pandas`), the frame cache (:func:`clear_cache`);
+* :mod:`~retention_utils.engine.sources`: a report's transactions and their data-quality
+  table on either engine (``open_report_transactions``, imported on first use: it needs the
+  pandas loaders of :mod:`retention_utils.io`, which the queries do not);
+* :mod:`~retention_utils.engine.daily`: money in micro-units, the purchase rule, the daily
+  purchase table (:func:`daily_purchases`, :func:`keep`), the observation end of a table;
+* :mod:`~retention_utils.engine.grid`: calendar period indexes and a table's period grid;
+* :mod:`~retention_utils.engine.segments`: each customer's segment, one segment's rows,
+  segment sizes and the split into one file per segment;
+* :mod:`~retention_utils.engine.rfm`: :func:`rfm_summary`, :func:`rfm_counts`,
+  :func:`calibration_holdout`, customer histories and purchase tracking (CLV);
+* :mod:`~retention_utils.engine.counts`: :func:`kpi_counts`, :func:`window_counts`,
+  :func:`subscription_flows` (KPI tables);
+* :mod:`~retention_utils.engine.cohorts`: :func:`cohort_counts` (retention modes);
+* :mod:`~retention_utils.engine.survival`: :func:`survival_counts`,
+  :func:`subscription_survival_counts` (Kaplan-Meier);
+* :mod:`~retention_utils.engine.surveys`: :func:`response_followups` (survey links).
 """
 
 from __future__ import annotations
 
-import ibis
-import ibis.expr.types as ir
-import pandas as pd
+import importlib
+from typing import Any
 
-from retention_utils.config import CUSTOMER, ORDER_DATE
-from retention_utils.engine.backend import (  # noqa: F401  (the engine's public backend layer)
+from retention_utils.engine.backend import (
     Source,
     as_table,
     cache,
@@ -44,16 +64,15 @@ from retention_utils.engine.backend import (  # noqa: F401  (the engine's public
     spark_session,
     to_pandas,
 )
-from retention_utils.engine.counts import (  # noqa: F401  (re-exported)
-    kpi_counts,
-    subscription_flows,
-    window_counts,
+from retention_utils.engine.cohorts import (
+    COHORT_WINDOWS,
+    ROLLING_DAYS,
+    cohort_counts,
+    cohort_counts_expr,
 )
-from retention_utils.engine.daily import (  # noqa: F401  (re-exported)
+from retention_utils.engine.counts import kpi_counts, subscription_flows, window_counts
+from retention_utils.engine.daily import (
     MICROS,
-    _kept_daily,
-    _kept_days_up_to,
-    _observation_end,
     daily_purchases,
     days_up_to,
     is_purchase_expr,
@@ -64,7 +83,7 @@ from retention_utils.engine.daily import (  # noqa: F401  (re-exported)
     within_observation,
 )
 from retention_utils.engine.grid import period_grid, period_index_expr
-from retention_utils.engine.rfm import (  # noqa: F401  (re-exported)
+from retention_utils.engine.rfm import (
     RFM_FREQ_DAYS,
     calibration_holdout,
     customer_history,
@@ -73,143 +92,87 @@ from retention_utils.engine.rfm import (  # noqa: F401  (re-exported)
     rfm_counts,
     rfm_summary,
 )
-from retention_utils.engine.segments import (  # noqa: F401  (re-exported)
+from retention_utils.engine.segments import (
     MIN_SEGMENT_CUSTOMERS,
     NO_PURCHASE,
     NO_SEGMENT_VALUES,
     NO_VALUE,
     SEGMENT,
-    _one_segment,
-    _segment_days,
     customer_segment_expr,
     filter_segment,
     segment_sizes,
     split_by_segment,
 )
-from retention_utils.engine.surveys import response_followups  # noqa: F401  (re-exported)
-from retention_utils.engine.survival import (  # noqa: F401  (re-exported)
-    subscription_survival_counts,
-    survival_counts,
-)
-from retention_utils.periods import (
-    PeriodGrid,
-    as_day,
-    check_period_freq,
-)
+from retention_utils.engine.surveys import response_followups
+from retention_utils.engine.survival import subscription_survival_counts, survival_counts
 
-_quiet_pandas_bridge = quiet_bridge
+#: Names loaded on first use (name -> module of the engine): their modules import the pandas
+#: loaders and pandera, a cost the engine's first query does not pay otherwise.
+_ON_FIRST_USE = {"open_report_transactions": "sources", "ReportTransactions": "sources"}
 
 
-#: Days per rolling period (SPEC section 4, "Retention modes"): rolling period ``k`` of a
-#: customer is the days ``[first + k*L, first + (k+1)*L)`` after their first purchase day.
-ROLLING_DAYS = {"W": 7, "M": 30, "Q": 91, "Y": 365}
-COHORT_WINDOWS = ("calendar", "rolling")
+def __getattr__(name: str) -> Any:
+    module = _ON_FIRST_USE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
 
 
-def _age_expr(day: ir.DateValue, t: ir.Table, freq: str, window: str) -> ir.IntegerValue:
-    """Age of ``day`` for the customer of row ``t`` (columns ``first``, ``cohort``): calendar
-    periods since their cohort, or whole rolling periods since their first purchase day."""
-    if window == "rolling":
-        return day.delta(t["first"], unit="day") // ROLLING_DAYS[freq]
-    return period_index_expr(day, freq) - t.cohort
-
-
-def cohort_counts_expr(
-    days: ir.Table,
-    grid: PeriodGrid,
-    *,
-    window: str = "calendar",
-    segments: ir.Table | None = None,
-) -> ir.Table:
-    """The query of :func:`cohort_counts` over a daily purchase table (group-bys and joins
-    only: no window function, no count-distinct, so Spark runs it as DuckDB does).
-    ``segments``: a ``customer_id``, ``segment`` table splitting the counts."""
-    freq = grid.freq
-    bought = days.filter(days.is_purchase)
-    people = bought.group_by(CUSTOMER).aggregate(first=bought.day.min(), last=bought.day.max())
-    people = people.mutate(cohort=period_index_expr(people["first"], freq))
-    keys = ["cohort"]
-    if segments is not None:
-        people = people.join(segments, CUSTOMER, how="left").mutate(
-            segment=ibis._.segment.cast("string")
-        )
-        keys = ["segment", "cohort"]
-    if window == "rolling":  # the last age whose days have all passed by the end
-        after_end = ibis.literal((grid.observation_end + pd.Timedelta(days=1)).date())
-        horizon = _age_expr(after_end, people, freq, window) - 1
-    else:  # the age of the (possibly incomplete) period holding the end
-        horizon = grid.last - people.cohort
-    people = people.mutate(
-        horizon=horizon.cast("int64"),
-        last_age=_age_expr(people["last"], people, freq, window).cast("int64"),
-    )
-    j = days.join(people, CUSTOMER)
-    j = j.mutate(age=_age_expr(j.day, j, freq, window).cast("int64")).filter(lambda t: t.age >= 0)
-    per = j.group_by([CUSTOMER, *keys, "age", "horizon", "last_age"]).aggregate(
-        purchase=j.is_purchase.cast("int64").max(), revenue_micros=j.net_micros.sum()
-    )
-    agg = per.group_by([*keys, "age", "horizon"]).aggregate(
-        customers=per.purchase.sum(),
-        last=(per.age == per.last_age).cast("int64").sum(),
-        revenue_micros=per.revenue_micros.sum(),
-    )
-    return agg.order_by([*keys, "age", "horizon"])
-
-
-def cohort_counts(
-    source: Source,
-    *,
-    freq: str = "M",
-    observation_end=None,
-    window: str = "calendar",
-    segment: str | None = None,
-    segment_col: str | None = None,
-    segment_value=None,
-) -> pd.DataFrame:
-    """Cohort activity by age and horizon: what every retention mode is counted from.
-
-    A customer's cohort is the calendar period of their first purchase day ``f``; the age of
-    a later day ``d`` is ``period(d) - cohort`` (``window="calendar"``) or
-    ``(d - f) // L`` days (``window="rolling"``, ``L`` in :data:`ROLLING_DAYS`). A customer's
-    **horizon** is the last age observed for them: ``last period - cohort`` (calendar; the
-    caller caps it at the last complete period) or the last age whose days all lie on or
-    before ``observation_end``, ``(observation_end - f + 1) // L - 1`` (rolling; -1 when not
-    even age 0 has ended).
-
-    Returns
-    -------
-    DataFrame
-        One row per (``segment``,) ``cohort``, ``age`` and ``horizon`` with activity:
-        ``customers`` (customers with a purchase day at that age; at age 0 every customer),
-        ``last`` (of them, those whose last purchase day up to ``observation_end`` is at this
-        age), ``revenue_micros`` (net revenue of that age, returns included, ages before the
-        first purchase left out; integer millionths of the currency). Only these counts leave
-        the engine: no count-distinct over a window, so it runs on Spark too.
-        ``attrs["grid"]``: the :class:`PeriodGrid`; ``attrs["first_day"]``: the first day of
-        all the data (before any segment filter).
-
-    ``segment``: a column whose value on each customer's first purchase day splits the table
-    (column ``segment``, missing values as ``"(missing)"``); ``segment_col`` /
-    ``segment_value``: keep only the customers of one segment.
-    """
-    check_period_freq(freq)
-    if window not in COHORT_WINDOWS:
-        raise ValueError(f"window must be 'calendar' or 'rolling', got {window!r}.")
-    table, days = _segment_days(source, observation_end, segment_col, segment_value)
-    grid = period_grid(table, freq=freq, observation_end=observation_end)
-    seg = customer_segment_expr(table, segment) if segment else None
-    out = to_pandas(cohort_counts_expr(days, grid, window=window, segments=seg))
-    if segment:
-        out["segment"] = out["segment"].astype(object).where(out["segment"].notna(), "(missing)")
-        out["segment"] = out["segment"].astype(str)
-    ints = ["cohort", "age", "horizon", "customers", "last", "revenue_micros"]
-    out[ints] = out[ints].astype("int64")
-    out = out.reset_index(drop=True)
-    out.attrs["grid"] = grid
-    out.attrs["first_day"] = grid.first_day
-    if _one_segment(segment_col, segment_value):
-        rows = within_observation(as_table(source), observation_end)
-        out.attrs["first_day"] = as_day(
-            to_pandas(rows.aggregate(d=rows[ORDER_DATE].min()))["d"][0], "first day"
-        )
-    return out
+__all__ = [
+    "COHORT_WINDOWS",
+    "MICROS",
+    "MIN_SEGMENT_CUSTOMERS",
+    "NO_PURCHASE",
+    "NO_SEGMENT_VALUES",
+    "NO_VALUE",
+    "RFM_FREQ_DAYS",
+    "ROLLING_DAYS",
+    "ReportTransactions",
+    "SEGMENT",
+    "Source",
+    "as_table",
+    "cache",
+    "calibration_holdout",
+    "clear_cache",
+    "cohort_counts",
+    "cohort_counts_expr",
+    "connection",
+    "customer_history",
+    "customer_purchase_days",
+    "customer_segment_expr",
+    "daily_purchases",
+    "days_up_to",
+    "filter_segment",
+    "frame_of",
+    "is_purchase_expr",
+    "is_spark",
+    "keep",
+    "keep_daily",
+    "kept_daily",
+    "kpi_counts",
+    "micros_expr",
+    "money_expr",
+    "open_report_transactions",
+    "open_transactions",
+    "period_grid",
+    "period_index_expr",
+    "purchase_days_expr",
+    "purchase_tracking",
+    "quiet_bridge",
+    "response_followups",
+    "rfm_counts",
+    "rfm_summary",
+    "scalar",
+    "segment_sizes",
+    "spark_backend",
+    "spark_session",
+    "split_by_segment",
+    "subscription_flows",
+    "subscription_survival_counts",
+    "survival_counts",
+    "to_pandas",
+    "window_counts",
+    "within_observation",
+]
