@@ -28,7 +28,8 @@ from retention_utils.periods import day_end, observation_end_or_last
 
 
 def _kept_daily(table: ir.Table, *, now: bool = False) -> ir.Table | None:
-    """The kept daily purchase table of ``table`` (see :func:`retention_utils.engine.backend.kept_daily`)."""
+    """The kept daily purchase table of ``table`` (see
+    :func:`retention_utils.engine.backend.kept_daily`)."""
     return kept_daily(table, purchase_days_expr, now=now)
 
 
