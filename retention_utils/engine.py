@@ -85,12 +85,14 @@ def keep(transactions: pd.DataFrame | ir.Table) -> None:
     keep_daily(transactions, purchase_days_expr)
 
 
-def days_up_to(table: ir.Table, observation_end=None) -> ir.Table:
+def days_up_to(table: ir.Table, observation_end=None, *, orders: bool = True) -> ir.Table:
     """The daily purchase table (:func:`purchase_days_expr`) of the rows dated on or before
-    ``observation_end``; reused from the cache when ``table`` is a kept DataFrame's."""
+    ``observation_end``; reused from the cache when ``table`` is a kept DataFrame's.
+    ``orders=False``: the caller does not need the ``orders`` column (see
+    :func:`purchase_days_expr`)."""
     kept = _kept_daily(table)
     if kept is None:
-        return purchase_days_expr(within_observation(table, observation_end))
+        return purchase_days_expr(within_observation(table, observation_end), orders=orders)
     return _kept_days_up_to(kept, observation_end)
 
 
@@ -129,7 +131,9 @@ def is_purchase_expr(net_micros: ir.IntegerValue, return_lines: ir.IntegerValue)
     return (net_micros > 0) | (return_lines == 0)
 
 
-def purchase_days_expr(table: ir.Table, *, by: list[str] | tuple[str, ...] = ()) -> ir.Table:
+def purchase_days_expr(
+    table: ir.Table, *, by: list[str] | tuple[str, ...] = (), orders: bool = True
+) -> ir.Table:
     """Expression of the daily purchase table: one row per customer and calendar day.
 
     Columns: ``customer_id``, ``day`` (date), the ``by`` columns, ``amount`` (net revenue of
@@ -137,19 +141,27 @@ def purchase_days_expr(table: ir.Table, *, by: list[str] | tuple[str, ...] = ())
     sums), ``orders`` (orders of the day that count: net amount > 0 or no return line),
     ``return_lines`` and ``is_purchase`` (net amount > 0, or no return line: see
     :func:`is_purchase_expr`). Days that are not purchases are kept (their revenue counts).
+    ``orders=False`` leaves the ``orders`` column out and groups the rows by day directly,
+    skipping the group-by per order (about half the work on a million rows).
     """
-    order_key = table[ORDER] if ORDER in table.columns else table[ORDER_DATE].cast("string")
     day = table[ORDER_DATE].date()
     keys = [table[CUSTOMER].name(CUSTOMER), day.name("day"), *[table[c] for c in by]]
-    per_order = table.group_by([*keys, order_key.name("_order")]).aggregate(
-        _net=micros_expr(table[AMOUNT]).sum(),
-        _returns=(table[AMOUNT] < 0).cast("int64").sum(),
-    )
-    daily = per_order.group_by([CUSTOMER, "day", *by]).aggregate(
-        net_micros=per_order._net.sum(),
-        orders=is_purchase_expr(per_order._net, per_order._returns).cast("int64").sum(),
-        return_lines=per_order._returns.sum(),
-    )
+    if orders:
+        order_key = table[ORDER] if ORDER in table.columns else table[ORDER_DATE].cast("string")
+        per_order = table.group_by([*keys, order_key.name("_order")]).aggregate(
+            _net=micros_expr(table[AMOUNT]).sum(),
+            _returns=(table[AMOUNT] < 0).cast("int64").sum(),
+        )
+        daily = per_order.group_by([CUSTOMER, "day", *by]).aggregate(
+            net_micros=per_order._net.sum(),
+            orders=is_purchase_expr(per_order._net, per_order._returns).cast("int64").sum(),
+            return_lines=per_order._returns.sum(),
+        )
+    else:
+        daily = table.group_by(keys).aggregate(
+            net_micros=micros_expr(table[AMOUNT]).sum(),
+            return_lines=(table[AMOUNT] < 0).cast("int64").sum(),
+        )
     return daily.mutate(
         amount=money_expr(daily.net_micros),
         is_purchase=is_purchase_expr(daily.net_micros, daily.return_lines),
@@ -884,9 +896,13 @@ def period_grid(
     """The :class:`PeriodGrid` of a table: first period = the one holding the earliest date,
     last = the one holding ``observation_end`` (default: the latest date in the table)."""
     check_period_freq(freq)
-    col = table[date_col]
-    bounds = to_pandas(table.aggregate(first=col.min(), last=col.max()))
-    first, last = bounds["first"].iloc[0], bounds["last"].iloc[0]
+    dates = _naive_dates(table) if date_col == ORDER_DATE else None
+    if dates is None:
+        col = table[date_col]
+        bounds = to_pandas(table.aggregate(first=col.min(), last=col.max()))
+        first, last = bounds["first"].iloc[0], bounds["last"].iloc[0]
+    else:  # a DataFrame's: read from the frame, a query costs more on small data
+        first, last = dates.min(), dates.max()
     if pd.isna(first):
         raise ValueError(
             "There are no transactions to aggregate (after dropping rows dated after the "
@@ -948,15 +964,16 @@ def filter_segment(table: ir.Table, segment_col: str | None, segment_value) -> i
 
 
 def _segment_days(
-    source: Source, observation_end, segment_col: str | None, segment_value
+    source: Source, observation_end, segment_col: str | None, segment_value, *, orders: bool = True
 ) -> tuple[ir.Table, ir.Table]:
     """Rows dated on or before ``observation_end`` of the customers of one segment (all
-    customers when no segment is given), and their daily purchase table."""
+    customers when no segment is given), and their daily purchase table (``orders``: see
+    :func:`purchase_days_expr`)."""
     base = as_table(source)
     table = filter_segment(within_observation(base, observation_end), segment_col, segment_value)
     if _one_segment(segment_col, segment_value):
-        return table, purchase_days_expr(table)
-    return table, days_up_to(base, observation_end)
+        return table, purchase_days_expr(table, orders=orders)
+    return table, days_up_to(base, observation_end, orders=orders)
 
 
 def _base_ranges_expr(cp: ir.Table, grid: PeriodGrid, active_days: int) -> ir.Table:
@@ -1153,12 +1170,13 @@ ROLLING_DAYS = {"W": 7, "M": 30, "Q": 91, "Y": 365}
 COHORT_WINDOWS = ("calendar", "rolling")
 
 
-def _age_expr(day: ir.DateValue, t: ir.Table, freq: str, window: str) -> ir.IntegerValue:
-    """Age of ``day`` for the customer of row ``t`` (columns ``first``, ``cohort``): calendar
-    periods since their cohort, or whole rolling periods since their first purchase day."""
+def _age_expr(at: ir.Value, t: ir.Table, freq: str, window: str) -> ir.IntegerValue:
+    """Age at ``at`` for the customer of row ``t`` (columns ``first``, ``cohort``): whole
+    rolling periods since their first purchase day (``at`` a date), or calendar periods since
+    their cohort (``at`` a period index of :func:`period_index_expr`)."""
     if window == "rolling":
-        return day.delta(t["first"], unit="day") // ROLLING_DAYS[freq]
-    return period_index_expr(day, freq) - t.cohort
+        return at.delta(t["first"], unit="day") // ROLLING_DAYS[freq]
+    return at - t.cohort
 
 
 def cohort_counts_expr(
@@ -1170,35 +1188,55 @@ def cohort_counts_expr(
 ) -> ir.Table:
     """The query of :func:`cohort_counts` over a daily purchase table (group-bys and joins
     only: no window function, no count-distinct, so Spark runs it as DuckDB does).
-    ``segments``: a ``customer_id``, ``segment`` table splitting the counts."""
+    ``segments``: a ``customer_id``, ``segment`` table splitting the counts.
+
+    Calendar windows first sum the days into one row per customer and period, so the join
+    and the counts see far fewer rows; rolling ages depend on each customer's first purchase
+    day, so rolling windows join the days and sum them per age afterwards.
+    """
     freq = grid.freq
-    bought = days.filter(days.is_purchase)
-    people = bought.group_by(CUSTOMER).aggregate(first=bought.day.min(), last=bought.day.max())
-    people = people.mutate(cohort=period_index_expr(people["first"], freq))
+    if window == "rolling":  # a customer's activity per day: ages come after the join
+        units = days.select(
+            CUSTOMER,
+            at=days.day,
+            purchase=days.is_purchase.cast("int64"),
+            revenue_micros=days.net_micros,
+        )
+    else:  # per calendar period: one row per customer and age
+        dated = days.mutate(at=period_index_expr(days.day, freq))
+        units = dated.group_by([CUSTOMER, "at"]).aggregate(
+            purchase=dated.is_purchase.cast("int64").max(),
+            revenue_micros=dated.net_micros.sum(),
+        )
+    bought = units.filter(units.purchase == 1)
+    people = bought.group_by(CUSTOMER).aggregate(first=bought.at.min(), last=bought.at.max())
+    if window == "rolling":  # the last age whose days have all passed by the end
+        people = people.mutate(cohort=period_index_expr(people["first"], freq))
+        after_end = ibis.literal((grid.observation_end + pd.Timedelta(days=1)).date())
+        horizon = _age_expr(after_end, people, freq, window) - 1
+    else:  # the age of the (possibly incomplete) period holding the end
+        people = people.mutate(cohort=people["first"])
+        horizon = grid.last - people.cohort
+    people = people.mutate(
+        horizon=horizon.cast("int64"),
+        last_age=_age_expr(people["last"], people, freq, window).cast("int64"),
+    )
     keys = ["cohort"]
     if segments is not None:
         people = people.join(segments, CUSTOMER, how="left").mutate(
             segment=ibis._.segment.cast("string")
         )
         keys = ["segment", "cohort"]
-    if window == "rolling":  # the last age whose days have all passed by the end
-        after_end = ibis.literal((grid.observation_end + pd.Timedelta(days=1)).date())
-        horizon = _age_expr(after_end, people, freq, window) - 1
-    else:  # the age of the (possibly incomplete) period holding the end
-        horizon = grid.last - people.cohort
-    people = people.mutate(
-        horizon=horizon.cast("int64"),
-        last_age=_age_expr(people["last"], people, freq, window).cast("int64"),
-    )
-    j = days.join(people, CUSTOMER)
-    j = j.mutate(age=_age_expr(j.day, j, freq, window).cast("int64")).filter(lambda t: t.age >= 0)
-    per = j.group_by([CUSTOMER, *keys, "age", "horizon", "last_age"]).aggregate(
-        purchase=j.is_purchase.cast("int64").max(), revenue_micros=j.net_micros.sum()
-    )
-    agg = per.group_by([*keys, "age", "horizon"]).aggregate(
-        customers=per.purchase.sum(),
-        last=(per.age == per.last_age).cast("int64").sum(),
-        revenue_micros=per.revenue_micros.sum(),
+    j = units.join(people, CUSTOMER)
+    j = j.mutate(age=_age_expr(j.at, j, freq, window).cast("int64")).filter(lambda t: t.age >= 0)
+    if window == "rolling":
+        j = j.group_by([CUSTOMER, *keys, "age", "horizon", "last_age"]).aggregate(
+            purchase=j.purchase.max(), revenue_micros=j.revenue_micros.sum()
+        )
+    agg = j.group_by([*keys, "age", "horizon"]).aggregate(
+        customers=j.purchase.sum(),
+        last=(j.age == j.last_age).cast("int64").sum(),
+        revenue_micros=j.revenue_micros.sum(),
     )
     return agg.order_by([*keys, "age", "horizon"])
 
@@ -1242,7 +1280,7 @@ def cohort_counts(
     check_period_freq(freq)
     if window not in COHORT_WINDOWS:
         raise ValueError(f"window must be 'calendar' or 'rolling', got {window!r}.")
-    table, days = _segment_days(source, observation_end, segment_col, segment_value)
+    table, days = _segment_days(source, observation_end, segment_col, segment_value, orders=False)
     grid = period_grid(table, freq=freq, observation_end=observation_end)
     seg = customer_segment_expr(table, segment) if segment else None
     out = to_pandas(cohort_counts_expr(days, grid, window=window, segments=seg))
