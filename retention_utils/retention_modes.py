@@ -92,11 +92,12 @@ def cohort_cells(
     horizons = horizons[horizons >= 0]
     if horizons.empty:
         return pd.DataFrame(columns=[*keys, "age", "cohort_size", *spans])
+    ages = int(horizons.max()) + 1
     dense = horizons.index.to_frame(index=False).merge(
-        pd.DataFrame({"age": range(int(horizons.max()) + 1)}), how="cross"
+        pd.DataFrame({"age": range(ages)}), how="cross"
     )
     for name, frame in spans.items():
-        dense[name] = _span_sums(frame, keys, dense)
+        dense[name] = _span_sums(frame, keys, horizons.index, ages).ravel()
     dense = dense.merge(sizes.reset_index(), on=keys, how="left")
     dense["eligible"] = dense["eligible"].round().astype("int64")
     dense["customers"] = dense["customers"].round().astype("int64")
@@ -106,15 +107,23 @@ def cohort_cells(
     return dense[[*keys, "age", "cohort_size", *spans]]
 
 
-def _span_sums(spans: pd.DataFrame, keys: list[str], dense: pd.DataFrame) -> pd.Series:
-    """For each row of ``dense`` (keys and ages 0, 1, ... in order), the sum of ``weight``
-    over the ``spans`` rows of its keys whose ages ``start .. stop`` hold its age."""
+def _span_sums(spans: pd.DataFrame, keys: list[str], index: pd.Index, ages: int) -> np.ndarray:
+    """Array ``(len(index), ages)``: for each key of ``index`` and age ``0 .. ages - 1``, the
+    sum of ``weight`` over the ``spans`` rows of that key whose ages ``start .. stop`` hold
+    the age (a difference array: +weight at ``start``, -weight after ``stop``)."""
     spans = spans[spans["stop"] >= spans["start"]]
-    up = spans[keys].assign(age=spans["start"], weight=spans["weight"])
-    down = spans[keys].assign(age=spans["stop"] + 1, weight=-spans["weight"])
-    steps = pd.concat([up, down]).groupby([*keys, "age"], as_index=False)["weight"].sum()
-    at = dense[[*keys, "age"]].merge(steps, on=[*keys, "age"], how="left")
-    return at["weight"].fillna(0.0).groupby([at[k] for k in keys], sort=False).cumsum().to_numpy()
+    rows = index.get_indexer(
+        pd.MultiIndex.from_frame(spans[keys]) if len(keys) > 1 else spans[keys[0]]
+    )
+    known = rows >= 0
+    rows = rows[known]
+    start = spans["start"].to_numpy()[known]
+    stop = np.minimum(spans["stop"].to_numpy()[known], ages - 1)
+    weight = spans["weight"].to_numpy(dtype="float64")[known]
+    steps = np.zeros((len(index), ages + 1))
+    np.add.at(steps, (rows, start), weight)
+    np.add.at(steps, (rows, stop + 1), -weight)
+    return steps.cumsum(axis=1)[:, :ages]
 
 
 def _last_censored_cohort(first_day: pd.Timestamp, data_start, freq: str) -> int | None:

@@ -13,13 +13,16 @@ from conftest import tx_frame
 from pandas.testing import assert_frame_equal
 
 from retention_utils.engine import (
+    as_table,
     calibration_holdout,
     customer_history,
     customer_purchase_days,
     daily_purchases,
+    purchase_days_expr,
     purchase_tracking,
     rfm_counts,
     rfm_summary,
+    to_pandas,
 )
 from retention_utils.io import load_cdnow
 
@@ -386,6 +389,18 @@ def test_results_do_not_depend_on_row_order():
         shuffled = tx.sample(frac=1, random_state=seed).reset_index(drop=True)
         assert_frame_equal(rfm_summary(shuffled, freq="D", freq_multiplier=7), first)
         assert_frame_equal(daily_purchases(shuffled), daily_purchases(tx))
+
+
+def test_the_daily_table_without_orders_has_the_same_days_and_sums():
+    tx = random_transactions(5)
+    returns = tx.sample(40, random_state=1).assign(amount=lambda d: -d["amount"])
+    tx = pd.concat([tx, returns, tx.head(30).assign(amount=0.0)], ignore_index=True)
+    table = as_table(tx)
+    keys = ["customer_id", "day"]
+    full = to_pandas(purchase_days_expr(table).order_by(keys)).drop(columns="orders")
+    light = to_pandas(purchase_days_expr(table, orders=False).order_by(keys))
+    assert_frame_equal(light[full.columns], full)
+    assert not light["is_purchase"].all() and "orders" not in light.columns
 
 
 # --- histories shorter than the holdout (SPEC section 6) ----------------------------------

@@ -134,6 +134,7 @@ CASES = {
     ),
     "cohorts": (engine.cohort_counts, {"freq": "M"}),
     "cohorts_by_segment": (engine.cohort_counts, {"freq": "M", "segment": "channel"}),
+    "cohorts_rolling": (engine.cohort_counts, {"freq": "W", "window": "rolling"}),
     "survival": (engine.survival_counts, {"active_days": 30}),
     "survival_by_segment": (engine.survival_counts, {"active_days": 30, "by": "channel"}),
     "purchase_days": (engine.customer_purchase_days, {"customer_ids": ["a", "b", "e"]}),

@@ -21,12 +21,13 @@ ROLLING_DAYS = {"W": 7, "M": 30, "Q": 91, "Y": 365}
 COHORT_WINDOWS = ("calendar", "rolling")
 
 
-def _age_expr(day: ir.DateValue, t: ir.Table, freq: str, window: str) -> ir.IntegerValue:
-    """Age of ``day`` for the customer of row ``t`` (columns ``first``, ``cohort``): calendar
-    periods since their cohort, or whole rolling periods since their first purchase day."""
+def _age_expr(at: ir.Value, t: ir.Table, freq: str, window: str) -> ir.IntegerValue:
+    """Age at ``at`` for the customer of row ``t`` (columns ``first``, ``cohort``): whole
+    rolling periods since their first purchase day (``at`` a date), or calendar periods since
+    their cohort (``at`` a period index of :func:`period_index_expr`)."""
     if window == "rolling":
-        return day.delta(t["first"], unit="day") // ROLLING_DAYS[freq]
-    return period_index_expr(day, freq) - t.cohort
+        return at.delta(t["first"], unit="day") // ROLLING_DAYS[freq]
+    return at - t.cohort
 
 
 def cohort_counts_expr(
@@ -38,35 +39,55 @@ def cohort_counts_expr(
 ) -> ir.Table:
     """The query of :func:`cohort_counts` over a daily purchase table (group-bys and joins
     only: no window function, no count-distinct, so Spark runs it as DuckDB does).
-    ``segments``: a ``customer_id``, ``segment`` table splitting the counts."""
+    ``segments``: a ``customer_id``, ``segment`` table splitting the counts.
+
+    Calendar windows first sum the days into one row per customer and period, so the join
+    and the counts see far fewer rows; rolling ages depend on each customer's first purchase
+    day, so rolling windows join the days and sum them per age afterwards.
+    """
     freq = grid.freq
-    bought = days.filter(days.is_purchase)
-    people = bought.group_by(CUSTOMER).aggregate(first=bought.day.min(), last=bought.day.max())
-    people = people.mutate(cohort=period_index_expr(people["first"], freq))
+    if window == "rolling":  # a customer's activity per day: ages come after the join
+        units = days.select(
+            CUSTOMER,
+            at=days.day,
+            purchase=days.is_purchase.cast("int64"),
+            revenue_micros=days.net_micros,
+        )
+    else:  # per calendar period: one row per customer and age
+        dated = days.mutate(at=period_index_expr(days.day, freq))
+        units = dated.group_by([CUSTOMER, "at"]).aggregate(
+            purchase=dated.is_purchase.cast("int64").max(),
+            revenue_micros=dated.net_micros.sum(),
+        )
+    bought = units.filter(units.purchase == 1)
+    people = bought.group_by(CUSTOMER).aggregate(first=bought.at.min(), last=bought.at.max())
+    if window == "rolling":  # the last age whose days have all passed by the end
+        people = people.mutate(cohort=period_index_expr(people["first"], freq))
+        after_end = ibis.literal((grid.observation_end + pd.Timedelta(days=1)).date())
+        horizon = _age_expr(after_end, people, freq, window) - 1
+    else:  # the age of the (possibly incomplete) period holding the end
+        people = people.mutate(cohort=people["first"])
+        horizon = grid.last - people.cohort
+    people = people.mutate(
+        horizon=horizon.cast("int64"),
+        last_age=_age_expr(people["last"], people, freq, window).cast("int64"),
+    )
     keys = ["cohort"]
     if segments is not None:
         people = people.join(segments, CUSTOMER, how="left").mutate(
             segment=ibis._.segment.cast("string")
         )
         keys = ["segment", "cohort"]
-    if window == "rolling":  # the last age whose days have all passed by the end
-        after_end = ibis.literal((grid.observation_end + pd.Timedelta(days=1)).date())
-        horizon = _age_expr(after_end, people, freq, window) - 1
-    else:  # the age of the (possibly incomplete) period holding the end
-        horizon = grid.last - people.cohort
-    people = people.mutate(
-        horizon=horizon.cast("int64"),
-        last_age=_age_expr(people["last"], people, freq, window).cast("int64"),
-    )
-    j = days.join(people, CUSTOMER)
-    j = j.mutate(age=_age_expr(j.day, j, freq, window).cast("int64")).filter(lambda t: t.age >= 0)
-    per = j.group_by([CUSTOMER, *keys, "age", "horizon", "last_age"]).aggregate(
-        purchase=j.is_purchase.cast("int64").max(), revenue_micros=j.net_micros.sum()
-    )
-    agg = per.group_by([*keys, "age", "horizon"]).aggregate(
-        customers=per.purchase.sum(),
-        last=(per.age == per.last_age).cast("int64").sum(),
-        revenue_micros=per.revenue_micros.sum(),
+    j = units.join(people, CUSTOMER)
+    j = j.mutate(age=_age_expr(j.at, j, freq, window).cast("int64")).filter(lambda t: t.age >= 0)
+    if window == "rolling":
+        j = j.group_by([CUSTOMER, *keys, "age", "horizon", "last_age"]).aggregate(
+            purchase=j.purchase.max(), revenue_micros=j.revenue_micros.sum()
+        )
+    agg = j.group_by([*keys, "age", "horizon"]).aggregate(
+        customers=j.purchase.sum(),
+        last=(j.age == j.last_age).cast("int64").sum(),
+        revenue_micros=j.revenue_micros.sum(),
     )
     return agg.order_by([*keys, "age", "horizon"])
 
@@ -110,7 +131,7 @@ def cohort_counts(
     check_period_freq(freq)
     if window not in COHORT_WINDOWS:
         raise ValueError(f"window must be 'calendar' or 'rolling', got {window!r}.")
-    table, days = _segment_days(source, observation_end, segment_col, segment_value)
+    table, days = _segment_days(source, observation_end, segment_col, segment_value, orders=False)
     grid = period_grid(table, freq=freq, observation_end=observation_end)
     seg = customer_segment_expr(table, segment) if segment else None
     out = to_pandas(cohort_counts_expr(days, grid, window=window, segments=seg))

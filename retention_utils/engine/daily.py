@@ -45,12 +45,14 @@ def keep(transactions: pd.DataFrame | ir.Table) -> None:
     keep_daily(transactions, purchase_days_expr)
 
 
-def days_up_to(table: ir.Table, observation_end=None) -> ir.Table:
+def days_up_to(table: ir.Table, observation_end=None, *, orders: bool = True) -> ir.Table:
     """The daily purchase table (:func:`purchase_days_expr`) of the rows dated on or before
-    ``observation_end``; reused from the cache when ``table`` is a kept DataFrame's."""
+    ``observation_end``; reused from the cache when ``table`` is a kept DataFrame's.
+    ``orders=False``: the caller does not need the ``orders`` column (see
+    :func:`purchase_days_expr`)."""
     kept = _kept_daily(table)
     if kept is None:
-        return purchase_days_expr(within_observation(table, observation_end))
+        return purchase_days_expr(within_observation(table, observation_end), orders=orders)
     return _kept_days_up_to(kept, observation_end)
 
 
@@ -89,7 +91,9 @@ def is_purchase_expr(net_micros: ir.IntegerValue, return_lines: ir.IntegerValue)
     return (net_micros > 0) | (return_lines == 0)
 
 
-def purchase_days_expr(table: ir.Table, *, by: list[str] | tuple[str, ...] = ()) -> ir.Table:
+def purchase_days_expr(
+    table: ir.Table, *, by: list[str] | tuple[str, ...] = (), orders: bool = True
+) -> ir.Table:
     """Expression of the daily purchase table: one row per customer and calendar day.
 
     Columns: ``customer_id``, ``day`` (date), the ``by`` columns, ``amount`` (net revenue of
@@ -97,19 +101,27 @@ def purchase_days_expr(table: ir.Table, *, by: list[str] | tuple[str, ...] = ())
     sums), ``orders`` (orders of the day that count: net amount > 0 or no return line),
     ``return_lines`` and ``is_purchase`` (net amount > 0, or no return line: see
     :func:`is_purchase_expr`). Days that are not purchases are kept (their revenue counts).
+    ``orders=False`` leaves the ``orders`` column out and groups the rows by day directly,
+    skipping the group-by per order (about half the work on a million rows).
     """
-    order_key = table[ORDER] if ORDER in table.columns else table[ORDER_DATE].cast("string")
     day = table[ORDER_DATE].date()
     keys = [table[CUSTOMER].name(CUSTOMER), day.name("day"), *[table[c] for c in by]]
-    per_order = table.group_by([*keys, order_key.name("_order")]).aggregate(
-        _net=micros_expr(table[AMOUNT]).sum(),
-        _returns=(table[AMOUNT] < 0).cast("int64").sum(),
-    )
-    daily = per_order.group_by([CUSTOMER, "day", *by]).aggregate(
-        net_micros=per_order._net.sum(),
-        orders=is_purchase_expr(per_order._net, per_order._returns).cast("int64").sum(),
-        return_lines=per_order._returns.sum(),
-    )
+    if orders:
+        order_key = table[ORDER] if ORDER in table.columns else table[ORDER_DATE].cast("string")
+        per_order = table.group_by([*keys, order_key.name("_order")]).aggregate(
+            _net=micros_expr(table[AMOUNT]).sum(),
+            _returns=(table[AMOUNT] < 0).cast("int64").sum(),
+        )
+        daily = per_order.group_by([CUSTOMER, "day", *by]).aggregate(
+            net_micros=per_order._net.sum(),
+            orders=is_purchase_expr(per_order._net, per_order._returns).cast("int64").sum(),
+            return_lines=per_order._returns.sum(),
+        )
+    else:
+        daily = table.group_by(keys).aggregate(
+            net_micros=micros_expr(table[AMOUNT]).sum(),
+            return_lines=(table[AMOUNT] < 0).cast("int64").sum(),
+        )
     return daily.mutate(
         amount=money_expr(daily.net_micros),
         is_purchase=is_purchase_expr(daily.net_micros, daily.return_lines),
@@ -143,7 +155,7 @@ def _observation_end(table: ir.Table, observation_end) -> pd.Timestamp:
 
 
 def _last_day(table: ir.Table) -> pd.Timestamp:
-    dates = _naive_dates(table)
+    dates = naive_order_dates(table)
     # a DataFrame's last date is read from the frame: a query costs more on small data
     value = scalar(table[ORDER_DATE].max()) if dates is None else dates.max()
     if value is None or pd.isna(value):
@@ -154,7 +166,7 @@ def _last_day(table: ir.Table) -> pd.Timestamp:
     return pd.Timestamp(value).normalize()
 
 
-def _naive_dates(table: ir.Table) -> pd.Series | None:
+def naive_order_dates(table: ir.Table) -> pd.Series | None:
     """The order dates of the DataFrame behind ``table`` when they are timestamps without a
     time zone (the engine reads zoned ones in UTC), else None."""
     frame = frame_of(table)

@@ -14,6 +14,7 @@ import pandas as pd
 
 from retention_utils.config import ORDER_DATE
 from retention_utils.engine.backend import to_pandas
+from retention_utils.engine.daily import naive_order_dates
 from retention_utils.periods import (
     WEEK_ORIGIN,
     PeriodGrid,
@@ -42,9 +43,13 @@ def period_grid(
     """The :class:`PeriodGrid` of a table: first period = the one holding the earliest date,
     last = the one holding ``observation_end`` (default: the latest date in the table)."""
     check_period_freq(freq)
-    col = table[date_col]
-    bounds = to_pandas(table.aggregate(first=col.min(), last=col.max()))
-    first, last = bounds["first"].iloc[0], bounds["last"].iloc[0]
+    dates = naive_order_dates(table) if date_col == ORDER_DATE else None
+    if dates is None:
+        col = table[date_col]
+        bounds = to_pandas(table.aggregate(first=col.min(), last=col.max()))
+        first, last = bounds["first"].iloc[0], bounds["last"].iloc[0]
+    else:  # a DataFrame's: read from the frame, a query costs more on small data
+        first, last = dates.min(), dates.max()
     if pd.isna(first):
         raise ValueError(
             "There are no transactions to aggregate (after dropping rows dated after the "

@@ -54,15 +54,16 @@ def filter_segment(table: ir.Table, segment_col: str | None, segment_value) -> i
 
 
 def _segment_days(
-    source: Source, observation_end, segment_col: str | None, segment_value
+    source: Source, observation_end, segment_col: str | None, segment_value, *, orders: bool = True
 ) -> tuple[ir.Table, ir.Table]:
     """Rows dated on or before ``observation_end`` of the customers of one segment (all
-    customers when no segment is given), and their daily purchase table."""
+    customers when no segment is given), and their daily purchase table (``orders``: see
+    :func:`purchase_days_expr`)."""
     base = as_table(source)
     table = filter_segment(within_observation(base, observation_end), segment_col, segment_value)
     if _one_segment(segment_col, segment_value):
-        return table, purchase_days_expr(table)
-    return table, days_up_to(base, observation_end)
+        return table, purchase_days_expr(table, orders=orders)
+    return table, days_up_to(base, observation_end, orders=orders)
 
 
 # --- Split by segment (the batch runner's fan-out) ---------------------------------------
