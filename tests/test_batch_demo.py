@@ -144,3 +144,20 @@ def test_demo_satisfaction_report_uses_the_clv_table(demo):
     index = (demo["out"] / "index.html").read_text()
     assert "clv_files/clv_customers.parquet" in index
     assert str(demo["out"]) not in index  # the linked table is shown relative to the folder
+
+
+def test_demo_clv_report_writes_counts_without_decimals(demo):
+    """Customer and purchase counts read as whole numbers ("3,982", not "3,982.00")."""
+    page = BeautifulSoup((demo["out"] / "clv.html").read_text(), "html.parser")
+    whole = re.compile(r"\d{1,3}(,\d{3})*")
+    counts = []
+    for table in page.select("table.ru-table"):
+        header = [th.get_text(strip=True) for th in table.select("thead th")]
+        for row in table.select("tbody tr"):
+            cells = [td.get_text(strip=True) for td in row.find_all("td")]
+            if cells[0] == "customers":  # the seed-formula comparison
+                counts += cells[1:]
+            if "error_pct" in header:  # holdout totals: actual and predicted purchases
+                counts += [cells[header.index("actual")], cells[header.index("predicted")]]
+    assert len(counts) == 3 + 2 * 2
+    assert [c for c in counts if not whole.fullmatch(c)] == []

@@ -201,6 +201,21 @@ def test_satisfaction_sentences():
     ]
 
 
+def test_rows_of_different_quantities_keep_their_own_decimals():
+    table = pd.DataFrame(
+        {"seed": [4261.0, 58.834, 2.4512], "model": [5000.0, np.nan, 2.5]},
+        index=pd.Index(["customers", "value", "years"], name="metric"),
+    )
+    table.attrs["row_decimals"] = {"customers": 0}
+    assert report_table(table, index=True).cells.values.tolist() == [
+        ["customers", "4,261", "5,000"],
+        ["value", "58.83", "–"],
+        ["years", "2.45", "2.50"],
+    ]
+    cells = report_table(table, index=True, row_decimals={"years": 1}).cells
+    assert cells["seed"].tolist() == ["4,261.00", "58.83", "2.5"]
+
+
 def test_the_pointer_names_a_segment_comparison_only_when_the_report_has_one():
     # CDNOW has no segment column: its cohort report has no segment comparison to point to.
     alone = summary_block("cohort", COHORT, [], currency="USD").sentences[-1]
