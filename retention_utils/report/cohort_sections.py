@@ -17,6 +17,7 @@ from IPython.display import Image, display
 from matplotlib.figure import Figure
 
 from retention_utils.kpis import MIN_SUBSCRIBERS
+from retention_utils.plots import PERIOD_WORDS
 from retention_utils.plots import cohorts as cohort_plots
 from retention_utils.plots import survival as survival_plots
 from retention_utils.report.notes import EmptySection, empty_section
@@ -41,8 +42,6 @@ __all__ = [
     "segment_section",
     "survival_segment_section",
 ]
-
-_PERIOD_WORDS = {"W": "week", "M": "month", "Q": "quarter", "Y": "year"}
 
 #: Reader columns of the KPI table: source column -> header.
 KPI_VIEW = {
@@ -210,7 +209,7 @@ def _curve_table(curve: pd.DataFrame) -> ReportTable:
 
 def _modes_table(modes: pd.DataFrame) -> ReportTable:
     """Retention "on" and "on or after" by age, in percent: one row per mode."""
-    period = _PERIOD_WORDS.get(modes.attrs.get("freq", "M"), "period")
+    period = PERIOD_WORDS.get(modes.attrs.get("freq", "M"), "period")
     wide = modes.pivot(index="mode", columns="age", values="retention").mul(100)
     wide.index = [
         cohort_plots.MODE_LABELS.get(m, m).format(period=period) for m in wide.index.tolist()
@@ -354,7 +353,7 @@ def segment_section(curve: pd.DataFrame, *, age: int) -> Shown | EmptySection:
     by = curve.attrs.get("segment", "segment")
     figure, (ax,) = _figure()
     cohort_plots.plot_retention_curves(curve, title=f"Retention curve by {by}", ax=ax)
-    period = _PERIOD_WORDS.get(curve.attrs.get("freq", "M"), "period")
+    period = PERIOD_WORDS.get(curve.attrs.get("freq", "M"), "period")
     if not curve["age"].eq(age).any():
         return Shown(
             [
