@@ -404,8 +404,12 @@ def segment_section(curve: pd.DataFrame, *, age: int) -> Shown | EmptySection:
 
 def clv_table(clv: dict, *, currency: str = "") -> ReportTable:
     """The inputs of the simple CLV (:func:`retention_utils.kpis.simple_clv_inputs`) as
-    figure / value rows, each once, in its unit."""
+    figure / value rows, each once, in its unit; a CLV on a partial base (history not
+    complete) says it is not a headline figure, as the summary leaves it out."""
     money = f" ({currency})" if currency else ""
+    complete = clv["history_complete"]
+    # The summary does not headline a CLV whose churn rests on a partial base: say why here.
+    partial = "" if complete else " (partial base: not a headline figure)"
     rows = [
         ("window", f"{clv['window_start']:%Y-%m-%d} to {clv['window_end']:%Y-%m-%d} (exclusive)"),
         ("customers with a purchase", f"{clv['customers']:,}"),
@@ -418,8 +422,8 @@ def clv_table(clv: dict, *, currency: str = "") -> ReportTable:
         ("of them, churned by the window end", f"{clv['churned']:,}"),
         ("annual churn", _maybe(clv["annual_churn_rate"], "{:.1f} %")),
         ("lifespan (years)", _maybe(clv["lifespan_years"], "{:.2f}")),
-        (f"simple CLV{money}", _maybe(clv["clv"], "{:,.2f}")),
-        ("history complete", "yes" if clv["history_complete"] else "no (partial base)"),
+        (f"simple CLV{money}", _maybe(clv["clv"], "{:,.2f}" + partial)),
+        ("history complete", "yes" if complete else "no (partial base)"),
     ]
     return report_table(pd.DataFrame(rows, columns=["figure", "value"]))
 
