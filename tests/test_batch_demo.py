@@ -161,3 +161,14 @@ def test_demo_clv_report_writes_counts_without_decimals(demo):
                 counts += [cells[header.index("actual")], cells[header.index("predicted")]]
     assert len(counts) == 3 + 2 * 2
     assert [c for c in counts if not whole.fullmatch(c)] == []
+
+
+def test_demo_clv_report_writes_money_to_the_cent(demo):
+    """The CLV total with its interval reads in currency to the cent, like the tile."""
+    page = BeautifulSoup((demo["out"] / "clv.html").read_text(), "html.parser")
+    rows = [
+        [td.get_text(strip=True) for td in row.find_all("td")]
+        for row in page.select("table.ru-table tbody tr")
+    ]
+    totals = next(r for r in rows if r[0] == "CLV" and len(r) == 4)
+    assert all(re.fullmatch(r"\d{1,3}(,\d{3})*\.\d\d", cell) for cell in totals[1:]), totals
