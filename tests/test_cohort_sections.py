@@ -239,3 +239,21 @@ def test_simple_clv_table_says_a_partial_base_is_no_headline():
     assert rows["history complete"] == "no (partial base)"
     complete = dict(sections.clv_table({**clv, "history_complete": True}).cells.values.tolist())
     assert complete["simple CLV"] == "198.52" and complete["history complete"] == "yes"
+
+
+def test_modes_table_names_its_label_column():
+    modes = pd.DataFrame(
+        {
+            "mode": ["on", "on", "on_or_after", "on_or_after"],
+            "age": [0, 1, 0, 1],
+            "retention": [1.0, 0.196, 1.0, 0.614],
+        }
+    )
+    modes.attrs["freq"] = "M"
+    shown = sections._modes_table(modes)
+    # The label column's header was blank.
+    assert shown.cells.columns.tolist() == ["measure", "0", "1"]
+    assert shown.cells.values.tolist() == [
+        ["return on month N", "100.0 %", "19.6 %"],
+        ["return on or after month N", "100.0 %", "61.4 %"],
+    ]

@@ -211,9 +211,8 @@ def _modes_table(modes: pd.DataFrame) -> ReportTable:
     """Retention "on" and "on or after" by age, in percent: one row per mode."""
     period = PERIOD_WORDS.get(modes.attrs.get("freq", "M"), "period")
     wide = modes.pivot(index="mode", columns="age", values="retention").mul(100)
-    wide.index = [
-        cohort_plots.MODE_LABELS.get(m, m).format(period=period) for m in wide.index.tolist()
-    ]
+    labels = [cohort_plots.MODE_LABELS.get(m, m).format(period=period) for m in wide.index]
+    wide.index = pd.Index(labels, name="measure")
     wide.columns = [str(age) for age in wide.columns]
     return report_table(
         wide,
