@@ -172,3 +172,11 @@ def test_demo_clv_report_writes_money_to_the_cent(demo):
     ]
     totals = next(r for r in rows if r[0] == "CLV" and len(r) == 4)
     assert all(re.fullmatch(r"\d{1,3}(,\d{3})*\.\d\d", cell) for cell in totals[1:]), totals
+
+
+def test_demo_reports_show_the_quality_table_without_row_numbers(demo):
+    for name in PACK:
+        page = BeautifulSoup((demo["out"] / f"{name}.html").read_text(), "html.parser")
+        table = next(t for t in page.find_all("table") if "rows read" in t.get_text())
+        header = [cell.get_text(strip=True) for cell in table.find("tr").find_all(["th", "td"])]
+        assert header == ["check", "result"], name
