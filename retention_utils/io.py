@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from functools import partial
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
@@ -135,6 +136,38 @@ def _handle_duplicates(
         summary.drop("exact duplicate row (duplicates='drop')", summary.duplicates)
         return df[~dup.reindex(df.index, fill_value=False)]
     return df
+
+
+def _segment_columns(
+    raw: RawTable,
+    needed: dict[str, tuple[str, str]],
+    segment_cols: list[str] | None,
+    *,
+    reserved: set[str] | frozenset[str] = frozenset(),
+) -> list[str]:
+    """The extra columns a loader keeps: ``segment_cols``, or every column of the file not
+    mapped to a standard one (the columns of ``needed`` and the ``reserved`` names). A named
+    column the file lacks is a :class:`DataValidationError`."""
+    frame = raw.frame
+    mapped = {col for col, _ in needed.values()} | set(reserved)
+    if segment_cols is None:
+        return [c for c in frame.columns if c not in mapped]
+    absent = [c for c in segment_cols if c not in frame.columns]
+    if absent:
+        raise raw.error([missing_column(c, "segment_cols", list(frame.columns)) for c in absent])
+    return list(segment_cols)
+
+
+def _checked(
+    out: pd.DataFrame, raw: RawTable, segments: list[str], problems: list[dict]
+) -> pd.DataFrame:
+    """``out`` with the ``segments`` columns of the file; every problem found is raised
+    together (:class:`DataValidationError`)."""
+    for col in segments:
+        out[col] = raw.frame[col]
+    if problems:
+        raise raw.error(problems)
+    return out
 
 
 def _check_future(
@@ -276,29 +309,16 @@ def load_transactions(
         needed[ORDER] = (order_col, "order_col")
     raw.require(needed)
 
-    mapped = {col for col, _ in needed.values()} | {CUSTOMER, ORDER_DATE, AMOUNT, ORDER}
-    if segment_cols is None:
-        segments = [c for c in frame.columns if c not in mapped]
-    else:
-        segments = list(segment_cols)
-        absent = [c for c in segments if c not in frame.columns]
-        if absent:
-            raise raw.error(
-                [missing_column(c, "segment_cols", list(frame.columns)) for c in absent]
-            )
+    reserved = {CUSTOMER, ORDER_DATE, AMOUNT, ORDER}
+    segments = _segment_columns(raw, needed, segment_cols, reserved=reserved)
 
     problems: list[dict] = []
+    dates = partial(
+        parse_dates, date_format=date_format, dayfirst=dayfirst, summary=summary, problems=problems
+    )
     out = pd.DataFrame(index=frame.index)
     out[CUSTOMER] = parse_ids(frame[customer_col], customer_col, summary, problems)
-    out[ORDER_DATE] = parse_dates(
-        frame[date_col],
-        date_col,
-        date_format=date_format,
-        dayfirst=dayfirst,
-        summary=summary,
-        problems=problems,
-        parameter="date_col",
-    )
+    out[ORDER_DATE] = dates(frame[date_col], date_col, parameter="date_col")
     _check_future(out[ORDER_DATE], frame[date_col], date_col, observation_end, problems)
     if line_items:
         qty = parse_numbers(frame[quantity_col], quantity_col, problems, numbers)
@@ -306,10 +326,7 @@ def load_transactions(
         out[AMOUNT] = qty * price
     else:
         out[AMOUNT] = parse_amounts(frame[amount_col], amount_col, summary, problems, numbers)
-    for col in segments:
-        out[col] = frame[col]
-    if problems:
-        raise raw.error(problems)
+    out = _checked(out, raw, segments, problems)
 
     if use_order:
         out["_order"] = frame[order_col]
@@ -418,34 +435,21 @@ def load_surveys(
                 }
             ]
         )
-    mapped = {col for col, _ in needed.values()}
-    segments = (
-        [c for c in frame.columns if c not in mapped]
-        if segment_cols is None
-        else list(segment_cols)
-    )
+    segments = _segment_columns(raw, needed, segment_cols)
     problems: list[dict] = []
+    dates = partial(
+        parse_dates, date_format=date_format, dayfirst=dayfirst, summary=summary, problems=problems
+    )
     out = pd.DataFrame(index=frame.index)
     out[CUSTOMER] = parse_ids(frame[customer_col], customer_col, summary, problems)
-    out[RESPONSE_DATE] = parse_dates(
-        frame[date_col],
-        date_col,
-        date_format=date_format,
-        dayfirst=dayfirst,
-        summary=summary,
-        problems=problems,
-        parameter="date_col",
-    )
+    out[RESPONSE_DATE] = dates(frame[date_col], date_col, parameter="date_col")
     _check_future(out[RESPONSE_DATE], frame[date_col], date_col, observation_end, problems)
     for score, (col, (low, high)) in present.items():
         out[score] = parse_scores(frame[col], col, low, high, problems)
         missing = int(out[score].isna().sum())
         if missing:
             summary.corrections.append(f"{col}: {missing:,} responses without a score (skipped)")
-    for col in segments:
-        out[col] = frame[col]
-    if problems:
-        raise raw.error(problems)
+    out = _checked(out, raw, segments, problems)
     out = _handle_duplicates(out, frame, duplicates, summary)
     out = _drop_missing_ids(out, summary)
     out = _observation_cut(out, RESPONSE_DATE, observation_end, summary)
@@ -488,43 +492,22 @@ def load_subscriptions(
         "mrr": (mrr_col, "mrr_col"),
     }
     raw.require(needed)
-    mapped = {col for col, _ in needed.values()}
-    segments = (
-        [c for c in frame.columns if c not in mapped]
-        if segment_cols is None
-        else list(segment_cols)
-    )
+    segments = _segment_columns(raw, needed, segment_cols)
     problems: list[dict] = []
+    dates = partial(
+        parse_dates, date_format=date_format, dayfirst=dayfirst, summary=summary, problems=problems
+    )
     out = pd.DataFrame(index=frame.index)
     out[CUSTOMER] = parse_ids(frame[customer_col], customer_col, summary, problems)
-    out["start_date"] = parse_dates(
-        frame[start_col],
-        start_col,
-        date_format=date_format,
-        dayfirst=dayfirst,
-        summary=summary,
-        problems=problems,
-        parameter="start_col",
-    )
+    out["start_date"] = dates(frame[start_col], start_col, parameter="start_col")
     end_raw = frame[end_col]
     end_present = end_raw.notna() & (end_raw.astype("string").str.strip() != "")
     end = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[us]")
     if end_present.any():
-        end[end_present] = parse_dates(
-            end_raw[end_present],
-            end_col,
-            date_format=date_format,
-            dayfirst=dayfirst,
-            summary=summary,
-            problems=problems,
-            parameter="end_col",
-        )
+        end[end_present] = dates(end_raw[end_present], end_col, parameter="end_col")
     out["end_date"] = end
     out["mrr"] = parse_amounts(frame[mrr_col], mrr_col, summary, problems, numbers)
-    for col in segments:
-        out[col] = frame[col]
-    if problems:
-        raise raw.error(problems)
+    out = _checked(out, raw, segments, problems)
     out = _drop_missing_ids(out, summary)
     _validate(out, schemas.Subscriptions, raw)
     return _finish(out, summary, "start_date")
@@ -555,16 +538,11 @@ def load_costs(
     frame = raw.frame
     raw.require({"period_start": (period_col, "period_col"), "cost": (cost_col, "cost_col")})
     problems: list[dict] = []
-    out = pd.DataFrame(index=frame.index)
-    out["period_start"] = parse_dates(
-        frame[period_col],
-        period_col,
-        date_format=date_format,
-        dayfirst=dayfirst,
-        summary=summary,
-        problems=problems,
-        parameter="period_col",
+    dates = partial(
+        parse_dates, date_format=date_format, dayfirst=dayfirst, summary=summary, problems=problems
     )
+    out = pd.DataFrame(index=frame.index)
+    out["period_start"] = dates(frame[period_col], period_col, parameter="period_col")
     out["cost"] = parse_amounts(frame[cost_col], cost_col, summary, problems, numbers)
     if problems:
         raise raw.error(problems)

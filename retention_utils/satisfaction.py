@@ -514,16 +514,8 @@ def score_summary(
         rows.append(
             {
                 "score": LABELS[score],
-                "n": est.n,
-                "missing": est.missing,
-                "value": est.value,
-                "low": est.low,
-                "high": est.high,
-                "se": est.se,
+                **_fields(est),
                 "unit": _UNITS[score],
-                "mean": est.mean,
-                "mean_low": est.mean_low,
-                "mean_high": est.mean_high,
                 "scale": f"{est.scale_min}-{est.scale_max}",
             }
         )
@@ -532,19 +524,16 @@ def score_summary(
     return pd.DataFrame(rows, columns=columns)
 
 
+#: The fields of a :class:`ScoreEstimate` that tables of scores show, in order.
+_ESTIMATE_FIELDS = ("n", "missing", "value", "low", "high", "se", "mean", "mean_low", "mean_high")
+
+
+def _fields(est: ScoreEstimate) -> dict:
+    return {name: getattr(est, name) for name in _ESTIMATE_FIELDS}
+
+
 def _row(est: ScoreEstimate, values: np.ndarray, score: str, min_responses: int) -> dict:
-    row = {
-        "n": est.n,
-        "missing": est.missing,
-        "value": est.value,
-        "low": est.low,
-        "high": est.high,
-        "se": est.se,
-        "mean": est.mean,
-        "mean_low": est.mean_low,
-        "mean_high": est.mean_high,
-        "low_n": est.n < min_responses,
-    }
+    row = {**_fields(est), "low_n": est.n < min_responses}
     if score == "nps":
         x = values[~np.isnan(values)]
         shares = (

@@ -315,6 +315,21 @@ def _customer_columns(
     return out.assign(**{CUSTOMER: out[CUSTOMER].astype("string")})
 
 
+def _latest_answers(surveys: pd.DataFrame, name: str, values) -> pd.DataFrame:
+    """Each customer's latest answer with a value: ``customer_id``, ``response_date`` and
+    ``name`` (``values``, one per response; a missing one is skipped). Of two answers on the
+    same date, the later row counts."""
+    answers = pd.DataFrame(
+        {
+            CUSTOMER: surveys[CUSTOMER].astype("string").to_numpy(),
+            RESPONSE_DATE: pd.to_datetime(surveys[RESPONSE_DATE]).to_numpy(),
+            name: values,
+        }
+    ).dropna(subset=[name])
+    latest = answers.sort_values([CUSTOMER, RESPONSE_DATE], kind="stable")
+    return latest.drop_duplicates(CUSTOMER, keep="last")
+
+
 def clv_by_score(
     surveys: pd.DataFrame,
     clv_customers: pd.DataFrame,
@@ -358,16 +373,7 @@ def clv_by_score(
         "The CLV customer table",
         "the CLV analysis (predict_clv)",
     )
-    answers = pd.DataFrame(
-        {
-            CUSTOMER: surveys[CUSTOMER].astype("string").to_numpy(),
-            "date": pd.to_datetime(surveys[RESPONSE_DATE]).to_numpy(),
-            "group": score_groups(values, score, threshold),
-        }
-    ).dropna(subset=["group"])
-    latest = answers.sort_values([CUSTOMER, "date"], kind="stable").drop_duplicates(
-        CUSTOMER, keep="last"
-    )
+    latest = _latest_answers(surveys, "group", score_groups(values, score, threshold))
     merged = latest.merge(clv, on=CUSTOMER, how="inner")
     order = NPS_GROUPS if score == "nps" else CSAT_GROUPS
     rows = []
@@ -461,16 +467,7 @@ def detractor_followups(
     values, _, threshold = checked_column(
         surveys, score, csat_scale_max if score == "csat" else None, positive_min
     )
-    answers = pd.DataFrame(
-        {
-            CUSTOMER: surveys[CUSTOMER].astype("string").to_numpy(),
-            RESPONSE_DATE: pd.to_datetime(surveys[RESPONSE_DATE]).to_numpy(),
-            score: pd.array(values, dtype="Float64").astype("Int64"),
-            "_row": np.arange(len(surveys)),
-        }
-    ).dropna(subset=[score])
-    latest = answers.sort_values([CUSTOMER, RESPONSE_DATE, "_row"], kind="stable")
-    latest = latest.drop_duplicates(CUSTOMER, keep="last").drop(columns="_row")
+    latest = _latest_answers(surveys, score, pd.array(values, dtype="Float64").astype("Int64"))
     low = latest[score] <= 6 if score == "nps" else latest[score] < threshold
     out = latest[low.to_numpy()]
     rule = (
@@ -495,7 +492,7 @@ def detractor_followups(
         [*keys, CUSTOMER], ascending=[False] * len(keys) + [True], na_position="last"
     ).reset_index(drop=True)
     out.attrs.update(
-        customers_surveyed=int(answers[CUSTOMER].nunique()),
+        customers_surveyed=int(latest[CUSTOMER].nunique()),
         sorted_by=sort_by,
         rule=rule,
     )

@@ -511,14 +511,8 @@ def generate_customers(
 
     Parameters
     ----------
-    n_customers
-        Customers acquired, uniformly over ``[start, end]``.
-    start, end
-        First and last day of the observation window (ISO dates, ``end`` inclusive).
-    seed
-        Seed of the random streams; equal seeds give equal data.
-    params
-        True parameters; :class:`DemoParameters` defaults when None.
+    n_customers, start, end, seed, params
+        As in :func:`generate_transactions`.
 
     Returns
     -------
@@ -578,6 +572,17 @@ def generate_transactions(
     return _transactions(_simulate(n_customers, start, end, seed, p), seed, p, returns)
 
 
+def _customer_rows(
+    customers: pd.DataFrame, purchases: pd.DataFrame
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """``customers`` indexed by ID, and the row of each purchase's customer in it."""
+    who = customers.set_index(CUSTOMER)
+    row = who.index.get_indexer(purchases[CUSTOMER])
+    if (row < 0).any():
+        raise ValueError("Some transactions belong to customers missing from `customers`.")
+    return who, row
+
+
 def generate_surveys(
     customers: pd.DataFrame,
     transactions: pd.DataFrame,
@@ -604,10 +609,8 @@ def generate_surveys(
         :func:`generate_transactions` output for those customers.
     end
         Last day of the observation window (ISO date, inclusive).
-    seed
-        Seed of the random streams.
-    params
-        True parameters; :class:`DemoParameters` defaults when None.
+    seed, params
+        As in :func:`generate_transactions`.
 
     Returns
     -------
@@ -629,10 +632,7 @@ def generate_surveys(
     keep = when < limit
     purchases, when = purchases[keep], when[keep]
 
-    who = customers.set_index(CUSTOMER)
-    row = who.index.get_indexer(purchases[CUSTOMER])
-    if (row < 0).any():
-        raise ValueError("Some transactions belong to customers missing from `customers`.")
+    who, row = _customer_rows(customers, purchases)
     quantile = special.betainc(p.a, p.b, who["dropout_probability"].to_numpy())[row]
     s = -stats.norm.ppf(np.clip(quantile, 1e-12, 1 - 1e-12))
     n = len(purchases)
@@ -692,10 +692,8 @@ def generate_subscriptions(
     end
         Last day of the observation window (ISO date, inclusive); spells still running
         after it have an empty ``end_date`` (active).
-    seed
-        Seed of the random streams.
-    params
-        True parameters; :class:`DemoParameters` defaults when None.
+    seed, params
+        As in :func:`generate_transactions`.
 
     Returns
     -------
@@ -708,10 +706,7 @@ def generate_subscriptions(
     rng = _streams(seed)["subscriptions"]
     last_day = np.datetime64(pd.Timestamp(end).normalize().date(), "D")
     purchases = transactions[transactions[AMOUNT] > 0]
-    who = customers.set_index(CUSTOMER)
-    row = who.index.get_indexer(purchases[CUSTOMER])
-    if (row < 0).any():
-        raise ValueError("Some transactions belong to customers missing from `customers`.")
+    who, row = _customer_rows(customers, purchases)
     dropout = who["dropout_probability"].to_numpy()
     # members sign up at a purchase, so only customers with one can join
     weight = (1 - dropout) ** 4 * (np.bincount(row, minlength=len(who)) > 0)
@@ -788,10 +783,8 @@ def generate_costs(
         :func:`generate_transactions` output.
     start, end
         Observation window (ISO dates); one row per calendar month that starts in it.
-    seed
-        Seed of the random streams.
-    params
-        True parameters; :class:`DemoParameters` defaults when None.
+    seed, params
+        As in :func:`generate_transactions`.
 
     Returns
     -------

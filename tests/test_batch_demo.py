@@ -144,3 +144,39 @@ def test_demo_satisfaction_report_uses_the_clv_table(demo):
     index = (demo["out"] / "index.html").read_text()
     assert "clv_files/clv_customers.parquet" in index
     assert str(demo["out"]) not in index  # the linked table is shown relative to the folder
+
+
+def test_demo_clv_report_writes_counts_without_decimals(demo):
+    """Customer and purchase counts read as whole numbers ("3,982", not "3,982.00")."""
+    page = BeautifulSoup((demo["out"] / "clv.html").read_text(), "html.parser")
+    whole = re.compile(r"\d{1,3}(,\d{3})*")
+    counts = []
+    for table in page.select("table.ru-table"):
+        header = [th.get_text(strip=True) for th in table.select("thead th")]
+        for row in table.select("tbody tr"):
+            cells = [td.get_text(strip=True) for td in row.find_all("td")]
+            if "seed formula" in header and cells[0] == "customers":
+                counts += cells[1:]
+            if "error_pct" in header:  # holdout totals: actual and predicted purchases
+                counts += [cells[header.index("actual")], cells[header.index("predicted")]]
+    assert len(counts) == 3 + 2 * 2
+    assert [c for c in counts if not whole.fullmatch(c)] == []
+
+
+def test_demo_clv_report_writes_money_to_the_cent(demo):
+    """The CLV total with its interval reads in currency to the cent, like the tile."""
+    page = BeautifulSoup((demo["out"] / "clv.html").read_text(), "html.parser")
+    rows = [
+        [td.get_text(strip=True) for td in row.find_all("td")]
+        for row in page.select("table.ru-table tbody tr")
+    ]
+    totals = next(r for r in rows if r[0] == "CLV" and len(r) == 4)
+    assert all(re.fullmatch(r"\d{1,3}(,\d{3})*\.\d\d", cell) for cell in totals[1:]), totals
+
+
+def test_demo_reports_show_the_quality_table_without_row_numbers(demo):
+    for name in PACK:
+        page = BeautifulSoup((demo["out"] / f"{name}.html").read_text(), "html.parser")
+        table = next(t for t in page.find_all("table") if "rows read" in t.get_text())
+        header = [cell.get_text(strip=True) for cell in table.find("tr").find_all(["th", "td"])]
+        assert header == ["check", "result"], name

@@ -300,6 +300,13 @@ def test_appendix_cells_and_parameters_move_to_the_end_in_their_order():
     assert unsafe_markup(html) == []
 
 
+def test_charts_are_described_by_their_section():
+    html = render_report(appendix_notebook(), ReportPage(title="t"))
+    images = BeautifulSoup(html, "html.parser").find_all("img")
+    assert [img["alt"] for img in images] == ["Chart: Retention"]
+    assert "No description has been provided" not in html
+
+
 def test_without_tagged_cells_the_parameters_table_alone_is_the_appendix():
     nb = appendix_notebook()
     for cell in nb.cells:

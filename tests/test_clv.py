@@ -24,6 +24,7 @@ from pandas.testing import assert_series_equal
 from retention_utils import clv, engine, kpis
 from retention_utils.io import load_cdnow
 from retention_utils.plots import clv as clv_plots
+from retention_utils.report import report_table
 
 LIFETIMES_DATA = Path(importlib.util.find_spec("lifetimes").submodule_search_locations[0]) / (
     "datasets"
@@ -417,6 +418,14 @@ def test_seed_formula_comparison(cdnow_sample, cdnow_models):
     assert table.loc["model CLV, horizon", "model (all customers)"] == pytest.approx(
         customers["clv"].mean()
     )
+    # As the report shows it: the customer count without decimals (it read "4,261.00").
+    shown = report_table(table, index=True).cells.set_index("metric")
+    assert shown.loc["customers"].tolist() == [
+        f"{seed['customers']:,}",
+        f"{len(active):,}",
+        f"{len(customers):,}",
+    ]
+    assert shown.loc["value per purchase", "seed formula"] == f"{seed['aov']:,.2f}"
 
 
 def test_model_checks(cdnow_models):
@@ -647,6 +656,23 @@ def test_at_risk_section_says_why_it_is_empty():
         "(the BG/NBD fit does not identify dropout: a / (a + b) = 0.00000000027 per purchase, "
         "standard errors not finite), so rank customers by CLV and expected purchases instead."
     )
+
+
+def test_at_risk_table_names_its_customer_column_once():
+    customers = pd.DataFrame(
+        {"revenue": [2921.613, 1500.0], "p_alive": [0.0561, 0.2]},
+        index=pd.Index(["C00141", "C00318"], name="customer_id"),
+    )
+    shown = clv_plots.table_or_note(customers, {"p_alive": 3})
+    assert "<th" in shown.to_html() and shown.cells.columns.tolist() == [
+        "customer_id",
+        "revenue",
+        "p_alive",
+    ]
+    assert shown.cells.values.tolist() == [
+        ["C00141", "2,921.61", "0.056"],
+        ["C00318", "1,500.00", "0.200"],
+    ]
 
 
 # --- holdout plan (short histories, SPEC section 6) -----------------------------------------

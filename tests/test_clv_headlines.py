@@ -12,7 +12,7 @@ from retention_utils import clv, engine
 from retention_utils.clv.models import dropout_detail
 from retention_utils.io import load_cdnow
 from retention_utils.plots import clv as clv_plots
-from retention_utils.report import summary_block
+from retention_utils.report import report_table, summary_block
 from retention_utils.report.numbers import format_interval
 
 
@@ -108,12 +108,17 @@ def test_headline_figures_as_data(cdnow):
     summary, bgf, predictions, customers, intervals, validation = cdnow
     assert clv.dropout_identified(bgf) and clv.alive_pointer(bgf) is None
     assert clv.listed_columns(customers)[:4] == ["revenue", "orders", "last_purchase", "p_alive"]
-    assert clv.prediction_summary(predictions).index.tolist() == [
+    spread = clv.prediction_summary(predictions)
+    assert spread.index.tolist() == [
         "P(alive)",
         "expected purchases",
         "expected value per purchase",
         "CLV",
     ]
+    # As the report shows it (decimals=3): money to the cent, the others to 3 decimals.
+    shown = report_table(spread, index=True, decimals=3).cells.set_index("prediction")
+    assert shown.loc["CLV", "mean"] == f"{predictions['clv'].mean():,.2f}"
+    assert shown.loc["P(alive)", "mean"] == f"{predictions['p_alive'].mean():,.3f}"
     figures = {
         f["name"]: f
         for f in clv.headline_figures(customers, bgf, validation, intervals, currency="USD")

@@ -214,3 +214,46 @@ def test_day_n_table_counts_and_share():
     assert sections.day_n_table(day_n.iloc[:0]).sentence == (
         "No customer has been followed for a full week after their first purchase."
     )
+
+
+def test_simple_clv_table_says_a_partial_base_is_no_headline():
+    # CDNOW: the table showed 198.52 USD while the summary tile said the CLV is not available.
+    clv = {
+        "window_start": pd.Timestamp("1997-07-01"),
+        "window_end": pd.Timestamp("1998-07-01"),
+        "customers": 8332,
+        "orders": 26977,
+        "revenue": 1069356.5,
+        "aov": 39.64,
+        "purchase_frequency": 3.24,
+        "repeat_purchase_rate": 61.4,
+        "customers_start": 23570,
+        "churned": 15238,
+        "annual_churn_rate": 64.6,
+        "lifespan_years": 1.548,
+        "clv": 198.52,
+        "history_complete": False,
+    }
+    rows = dict(sections.clv_table(clv, currency="USD").cells.values.tolist())
+    assert rows["simple CLV (USD)"] == "198.52 (partial base: not a headline figure)"
+    assert rows["history complete"] == "no (partial base)"
+    complete = dict(sections.clv_table({**clv, "history_complete": True}).cells.values.tolist())
+    assert complete["simple CLV"] == "198.52" and complete["history complete"] == "yes"
+
+
+def test_modes_table_names_its_label_column():
+    modes = pd.DataFrame(
+        {
+            "mode": ["on", "on", "on_or_after", "on_or_after"],
+            "age": [0, 1, 0, 1],
+            "retention": [1.0, 0.196, 1.0, 0.614],
+        }
+    )
+    modes.attrs["freq"] = "M"
+    shown = sections._modes_table(modes)
+    # The label column's header was blank.
+    assert shown.cells.columns.tolist() == ["measure", "0", "1"]
+    assert shown.cells.values.tolist() == [
+        ["return on month N", "100.0 %", "19.6 %"],
+        ["return on or after month N", "100.0 %", "61.4 %"],
+    ]

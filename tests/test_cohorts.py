@@ -685,3 +685,31 @@ def test_day_n_retention_hand_computed():
     # One weekly cohort, three needed by default: no curve, an empty table (not a KeyError).
     empty = cohorts.day_n_retention(tx, "2024-03-31", data_start="2024-01-01")
     assert empty.empty and list(empty.columns) == list(out.columns)
+
+
+def test_mrr_flows_stack_each_movement_on_its_side_of_zero():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from retention_utils.plots.cohorts import plot_mrr_flows
+
+    mrr = pd.DataFrame(
+        {
+            "period": pd.period_range("2024-01", periods=2, freq="M"),
+            "new_mrr": [10.0, 5.0],
+            "expansion_mrr": [2.0, 0.0],
+            "contraction_mrr": [1.0, 3.0],
+            "churned_mrr": [4.0, 6.0],
+        }
+    )
+    ax = plot_mrr_flows(mrr, currency="EUR")
+    bars = [(p.get_y(), p.get_height()) for p in ax.patches]
+    assert bars == [
+        (0, 10), (0, 5), (10, 2), (5, 0), (0, -1), (0, -3), (-1, -4), (-3, -6)
+    ]  # fmt: skip
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["new", "expansion", "contraction", "churned"]
+    assert ax.get_xlabel() == "Period (month)"
+    plt.close("all")

@@ -325,6 +325,22 @@ def test_surveys_with_only_some_scores_and_scales(tmp_path):
         io.load_surveys(write(tmp_path, "customer_id,response_date\na,2024-01-01\n", "e.csv"))
 
 
+def test_surveys_and_subscriptions_name_a_missing_segment_column(tmp_path):
+    # Transactions said so already; surveys and subscriptions stopped on a bare KeyError.
+    surveys = write(tmp_path, "customer_id,response_date,nps\na,2024-01-01,9\n", "s.csv")
+    with pytest.raises(DataValidationError) as err:
+        io.load_surveys(surveys, segment_cols=["region"])
+    assert [p["column"] for p in err.value.problems] == ["region"]
+    text = "customer_id,start_date,end_date,mrr,plan\na,2024-01-01,,10,pro\n"
+    subscriptions = write(tmp_path, text, "sub.csv")
+    with pytest.raises(DataValidationError) as err:
+        io.load_subscriptions(subscriptions, segment_cols=["region"])
+    assert [p["column"] for p in err.value.problems] == ["region"]
+    kept = io.load_subscriptions(subscriptions, segment_cols=["plan"])
+    assert kept["plan"].tolist() == ["pro"]
+    assert io.load_subscriptions(subscriptions)["plan"].tolist() == ["pro"]
+
+
 def test_subscriptions_end_before_start_and_negative_mrr(tmp_path):
     text = "customer_id,start_date,end_date,mrr\na,2024-02-01,2024-01-01,10\nb,2024-01-01,,-5\nc,2024-01-01,,5\n"
     with pytest.raises(DataValidationError) as err:

@@ -16,6 +16,8 @@ from retention_utils.report import (
     report_table,
     summary_block,
 )
+from retention_utils.report.numbers import format_interval
+from retention_utils.report.summary import summary_tiles
 
 HOSTILE = "<script>alert(1)</script>"
 
@@ -119,7 +121,8 @@ def test_unknown_figures_become_plain_tiles_and_model_parameters_are_not_tiles()
 
 
 def test_cohort_sentences():
-    assert summary_block("cohort", COHORT, [], currency="GBP").sentences == [
+    block = summary_block("cohort", COHORT, [], currency="GBP", compare_by="Country")
+    assert block.sentences == [
         "4,334 customers bought in the period analysed, for a net revenue of 8,911,407.90 GBP "
         "(2,056.16 GBP per customer).",
         "In 2011-11, 23.5 % of the customers in the base at its start were still in it at its "
@@ -194,9 +197,62 @@ def test_satisfaction_sentences():
         "Promoters bought again within 90 days 4.2 percentage points more often than "
         "detractors, but the interval (-1.3 to 9.7 pp) includes 0: it may be noise. "
         "Promoters' mean predicted CLV is 212.50 EUR, against 150.25 EUR for detractors.",
-        "Look next at the scores over time, for a move beyond noise, and at “Segments "
-        "compared” before acting on a segment gap.",
+        "Look next at the scores over time, for a move beyond noise.",
     ]
+
+
+def test_rows_of_different_quantities_keep_their_own_decimals():
+    table = pd.DataFrame(
+        {"seed": [4261.0, 58.834, 2.4512], "model": [5000.0, np.nan, 2.5]},
+        index=pd.Index(["customers", "value", "years"], name="metric"),
+    )
+    table.attrs["row_decimals"] = {"customers": 0}
+    assert report_table(table, index=True).cells.values.tolist() == [
+        ["customers", "4,261", "5,000"],
+        ["value", "58.83", "–"],
+        ["years", "2.45", "2.50"],
+    ]
+    cells = report_table(table, index=True, row_decimals={"years": 1}).cells
+    assert cells["seed"].tolist() == ["4,261.00", "58.83", "2.5"]
+
+
+def test_the_pointer_names_a_segment_comparison_only_when_the_report_has_one():
+    # CDNOW has no segment column: its cohort report has no segment comparison to point to.
+    alone = summary_block("cohort", COHORT, [], currency="USD").sentences[-1]
+    assert alone == (
+        "Look next at “Acquisition cohorts”, to see whether recent cohorts keep fewer customers "
+        "than older ones, and at “How long customers stay: survival” for how long a customer "
+        "stays in the base."
+    )
+    assert "egment" not in alone
+    compared = summary_block("cohort", COHORT, [], compare_by="channel").sentences[-1]
+    assert "“Segments: is the difference real?”" in compared
+    lowest = _h("lowest_segment", 18.18, "points", label="Lowest NPS by channel: social")
+    assert summary_block("satisfaction", [*SATISFACTION, lowest], []).sentences[-1] == (
+        "Look next at the scores over time, for a move beyond noise, and at “Segments "
+        "compared” before acting on a segment gap."
+    )
+
+
+def test_tiles_show_each_unit_at_its_precision():
+    # The demo's survival lifespan tile read "1.60 years" next to "held flat ...: 4.9 years".
+    figures = [
+        _h("survival_lifespan_observed_years", 1.5979391742514084, "years"),
+        _h("median_lifetime_days", 633.0, "days"),
+        _h("holdout_actual", 5763.0),
+        _h("simple_clv", 0.5),
+        _h("retention_age_3", 28.437949, "%", low=27.0897, high=29.8258),
+    ]
+    tiles = {t.name: t for t in summary_tiles("other", figures, currency="EUR")}
+    assert [str(tiles[n]) for n in tiles] == [
+        "survival_lifespan_observed_years: 1.6 years",
+        "median_lifetime_days: 633 days",
+        "holdout_actual: 5,763",
+        "simple_clv: 0.50 EUR",
+        "retention_age_3: 28.4 % (interval 27.1 to 29.8 %)",
+    ]
+    assert format_figure(1.5979, "years") == "1.6 years"
+    assert format_interval(1.55, 4.88, "years") == "1.6 to 4.9 years"
 
 
 def test_satisfaction_sentences_say_who_to_call_and_where_to_look():

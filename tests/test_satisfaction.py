@@ -904,3 +904,23 @@ def test_an_nps_change_between_uniform_groups_is_not_tested():
     assert math.isnan(trend.loc[1, "change"]) and not trend.loc[1, "significant"]
     with pytest.raises(ValueError, match="Each group needs at least one response"):
         sat.compare_scores([10, 9], [0], score="nps")
+
+
+def test_the_latest_answer_of_a_day_is_the_later_row_in_both_customer_lists():
+    surveys = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "b", "b"],
+            "response_date": pd.to_datetime(["2025-03-01"] * 2 + ["2025-03-02", "2025-03-01"]),
+            "nps": pd.array([3, 9, 10, 2], dtype="Int64"),
+        }
+    )
+    # a: 3 then 9 on one day, so a promoter; b: the 10 of 2 March is later than the 2.
+    assert links.detractor_followups(surveys).empty
+    clv = pd.DataFrame({"customer_id": ["a", "b"], "p_alive": [0.5, 0.9], "clv": [10.0, 30.0]})
+    table = links.clv_by_score(surveys, clv).set_index("group")
+    assert table["customers"].to_dict() == {"detractor": 0, "passive": 0, "promoter": 2}
+    assert table.loc["promoter", "clv"] == 20.0
+    surveys.loc[1, "nps"] = 4  # a's later answer of the day is now a 4
+    listed = links.detractor_followups(surveys)
+    assert listed[["customer_id", "nps"]].values.tolist() == [["a", 4]]
+    assert listed.attrs["customers_surveyed"] == 2

@@ -506,6 +506,23 @@ class ReportHTMLExporter(HTMLExporter):
         yield ("markdown2html_plain", markdown2html)
 
 
+#: nbconvert's alternative text of an image that has none.
+_NO_ALT = "No description has been provided for this image"
+
+
+def _describe_charts(page: str) -> str:
+    """The page with each chart's alternative text naming the section it stands in
+    ("Chart: Holdout validation"), in place of nbconvert's "no description" sentence."""
+    if _NO_ALT not in page:
+        return page
+    soup = BeautifulSoup(page, "html.parser")
+    for img in soup.find_all("img", alt=_NO_ALT):
+        heading = img.find_previous(["h1", "h2", "h3", "h4"])
+        title = heading.get_text(" ", strip=True).rstrip("¶").strip() if heading else ""
+        img["alt"] = f"Chart: {title}" if title else "Chart"
+    return str(soup)
+
+
 class UnsafeExportError(RuntimeError):
     """The rendered page still contained live markup; it was not written."""
 
@@ -553,6 +570,7 @@ def render_report(
         "metadata": {"name": page.title, "path": str(notebook_dir or "")},
     }
     body, _ = exporter.from_notebook_node(prepared, resources=resources)
+    body = _describe_charts(body)
     problems = unsafe_markup(body)
     if problems:
         raise UnsafeExportError(

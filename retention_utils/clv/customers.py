@@ -152,7 +152,9 @@ def prediction_summary(predictions: pd.DataFrame) -> pd.DataFrame:
     DataFrame
         One row per prediction (``P(alive)``, left out when the model does not identify
         dropout: it is about 1 for everyone; ``expected purchases``, ``expected value per
-        purchase``, ``CLV``), columns ``mean``, ``p10``, ``median``, ``p90``, ``max``.
+        purchase``, ``CLV``), columns ``mean``, ``p10``, ``median``, ``p90``, ``max``;
+        ``attrs["row_decimals"]`` gives the money rows two decimals in
+        :func:`retention_utils.report.report_table`.
     """
     names = {
         "p_alive": "P(alive)",
@@ -173,6 +175,7 @@ def prediction_summary(predictions: pd.DataFrame) -> pd.DataFrame:
         }
     )
     out.index = pd.Index(list(names.values()), name="prediction")
+    out.attrs["row_decimals"] = {"expected value per purchase": 2, "CLV": 2}  # money
     return out
 
 
@@ -388,6 +391,8 @@ def seed_formula_comparison(seed: Mapping[str, Any], customers: pd.DataFrame, bg
         1 year`` (undiscounted); ``value per customer over the lifespan`` (undiscounted, the
         seed lifespan for both); ``model CLV, horizon`` (discounted, the customer table's
         ``clv``). Values the seed formula has no counterpart for are NaN.
+        ``attrs["row_decimals"]`` shows the customer count without decimals in
+        :func:`retention_utils.report.report_table`.
     """
     needed = ["last_purchase", "frequency", "recency", "T", "expected_avg_value", "clv"]
     missing = [c for c in needed if c not in customers.columns]
@@ -459,6 +464,7 @@ def seed_formula_comparison(seed: Mapping[str, Any], customers: pd.DataFrame, bg
         window_end=pd.Timestamp(seed["window_end"]).date().isoformat(),
         annual_churn_rate=float(seed["annual_churn_rate"]),
         months=customers.attrs.get("months"),
+        row_decimals={"customers": 0},
     )
     return out
 

@@ -28,6 +28,8 @@ COLORS = {
     "positive": "#029e73",
     "low_n": "#cc78bc",
 }
+#: The word of a calendar period code (``freq``), for axis labels and sentences.
+PERIOD_WORDS = {"W": "week", "M": "month", "Q": "quarter", "Y": "year"}
 
 
 def theme_rc() -> dict:

@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from retention_utils.plots import COLORS, get_ax, note
-from retention_utils.tables import readable
+from retention_utils.report.tables import ReportTable, report_table
 
 _UNIT_NAMES = {1.0: "days", 7.0: "weeks"}
 
@@ -41,13 +41,14 @@ def table_or_note(
     decimals: int | Mapping[str, int] = 2,
     *,
     columns: Sequence[str] | None = None,
-) -> pd.DataFrame | Note:
-    """The table to read (:func:`retention_utils.tables.readable`), or, when it is empty,
-    the sentence of its ``attrs["note"]`` saying why (e.g.
-    :func:`retention_utils.clv.at_risk_customers`)."""
+) -> ReportTable | Note:
+    """The table to read (:func:`retention_utils.report.report_table`, its index, e.g. the
+    customer ID, as the first column), or, when it is empty, the sentence of its
+    ``attrs["note"]`` saying why (e.g. :func:`retention_utils.clv.at_risk_customers`)."""
     if table.empty:
         return Note(table.attrs.get("note") or "There is nothing to show.")
-    return readable(table if columns is None else table[list(columns)], decimals)
+    shown = table if columns is None else table[list(columns)]
+    return report_table(shown, decimals=decimals, index=True)
 
 
 def _unit_name(unit_days) -> str:

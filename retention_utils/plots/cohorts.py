@@ -13,7 +13,7 @@ from matplotlib.ticker import MaxNLocator, StrMethodFormatter
 from retention_utils.cohorts import cohort_sizes
 from retention_utils.engine import ROLLING_DAYS
 from retention_utils.kpis import MIN_SUBSCRIBERS
-from retention_utils.plots import COLORS, get_ax, note, percent_axis
+from retention_utils.plots import COLORS, PERIOD_WORDS, get_ax, note, percent_axis
 
 __all__ = [
     "compact_number",
@@ -28,7 +28,6 @@ __all__ = [
 ]
 
 _FREQ_WORDS = {"W": "weeks", "M": "months", "Q": "quarters", "Y": "years"}
-_PERIOD_WORDS = {"W": "week", "M": "month", "Q": "quarter", "Y": "year"}
 _LABELS = {
     "retention_strict": "Retention, strict: retained / S",
     "retention_rate": "Retention rate (E - N) / S",
@@ -224,7 +223,7 @@ def plot_cohort_heatmap(
             Rectangle((0, row), shown.shape[1], 1, fill=False, hatch="///", lw=0, ec="#555555")
         )
     words = _FREQ_WORDS.get(freq, "periods")
-    xlabel = f"{words.capitalize()} since acquisition (0 = acquisition {_PERIOD_WORDS.get(freq, 'period')})"
+    xlabel = f"{words.capitalize()} since acquisition (0 = acquisition {PERIOD_WORDS.get(freq, 'period')})"
     ax.set_ylabel("Acquisition cohort (customers acquired)")
     ax.tick_params(axis="y", labelsize=8)
     if title is None:
@@ -286,6 +285,27 @@ def _segments_of(
     return keep, len(size) - len(keep)
 
 
+def _segment_lines(
+    curve: pd.DataFrame, max_segments: int, min_customers: int, max_age: int | None
+) -> tuple[list[tuple[object, pd.DataFrame, str]], int]:
+    """The lines of a chart by segment: (colour, rows up to ``max_age``, legend label with
+    the customers acquired) of the largest segments (:func:`_segments_of`), or of all
+    customers in the report's colour; and how many smaller segments are not drawn."""
+    segments, hidden = _segments_of(curve, max_segments, min_customers)
+    palette = sns.color_palette("colorblind", max(len(segments), 1))
+    lines = []
+    for color, seg in zip(palette, segments, strict=False):
+        part = curve if seg is None else curve[curve["segment"] == seg]
+        if max_age is not None:
+            part = part[part["age"] <= max_age]
+        if part.empty:
+            continue
+        n0 = int(part.loc[part["age"] == 0, "customers"].sum())
+        name = "all customers" if seg is None else seg
+        lines.append((COLORS["actual"] if seg is None else color, part, f"{name} (n={n0:,})"))
+    return lines, hidden
+
+
 def _draw_retention(ax: plt.Axes, part: pd.DataFrame, color, label: str, ci: bool, **kwargs):
     """One retention curve (percent by age) with its interval band."""
     ax.plot(
@@ -343,17 +363,9 @@ def plot_retention_curves(
     if curve.empty:
         return _no_curve(ax, curve)
     freq = curve.attrs.get("freq", "M")
-    segments, hidden = _segments_of(curve, max_segments, min_customers)
-    palette = sns.color_palette("colorblind", max(len(segments), 1))
-    for color, seg in zip(palette, segments, strict=False):
-        part = curve if seg is None else curve[curve["segment"] == seg]
-        if max_age is not None:
-            part = part[part["age"] <= max_age]
-        if part.empty:
-            continue
-        n0 = int(part.loc[part["age"] == 0, "customers"].sum())
-        label = f"all customers (n={n0:,})" if seg is None else f"{seg} (n={n0:,})"
-        _draw_retention(ax, part, COLORS["actual"] if seg is None else color, label, ci, **kwargs)
+    lines, hidden = _segment_lines(curve, max_segments, min_customers, max_age)
+    for color, part, label in lines:
+        _draw_retention(ax, part, color, label, ci, **kwargs)
     percent_axis(ax)
     ax.set_ylim(0, 105)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -401,7 +413,7 @@ def plot_retention_modes(
     if curves.empty:
         return _no_curve(ax, curves)
     freq = curves.attrs.get("freq", "M")
-    period = _PERIOD_WORDS.get(freq, "period")
+    period = PERIOD_WORDS.get(freq, "period")
     colors = {"on": COLORS["actual"], "on_or_after": COLORS["predicted"]}
     for mode, part in curves.groupby("mode", sort=False):
         if max_age is not None:
@@ -456,22 +468,14 @@ def plot_cumulative_revenue(
     if curve.empty:
         return _no_curve(ax, curve)
     freq = curve.attrs.get("freq", "M")
-    segments, hidden = _segments_of(curve, max_segments, min_customers)
-    palette = sns.color_palette("colorblind", max(len(segments), 1))
-    for color, seg in zip(palette, segments, strict=False):
-        part = curve if seg is None else curve[curve["segment"] == seg]
-        if max_age is not None:
-            part = part[part["age"] <= max_age]
-        if part.empty:
-            continue
-        n0 = int(part.loc[part["age"] == 0, "customers"].sum())
-        label = f"all customers (n={n0:,})" if seg is None else f"{seg} (n={n0:,})"
+    lines, hidden = _segment_lines(curve, max_segments, min_customers, max_age)
+    for color, part, label in lines:
         ax.plot(
             part["age"],
             part["cumulative_revenue_per_customer"],
             marker="o",
             markersize=3,
-            color=COLORS["actual"] if seg is None else color,
+            color=color,
             label=label,
             **kwargs,
         )
@@ -575,7 +579,7 @@ def plot_kpi_trends(
         money = {"revenue", "aov", "retention_cost_per_customer"}
         label = ylabel or ", ".join(_LABELS.get(m, m) for m in metrics)
         ax.set_ylabel(_money_label(label, currency) if set(metrics) <= money else label)
-    xlabel = f"Period ({_PERIOD_WORDS.get(freq, 'period')})"
+    xlabel = f"Period ({PERIOD_WORDS.get(freq, 'period')})"
     of_base = {"retention_strict", "retention_rate", "churn_rate", "return_rate"}
     if "customers_start" in kpis.columns and set(metrics) <= of_base:
         complete = kpis[~kpis["incomplete"]] if "incomplete" in kpis.columns else kpis
@@ -586,6 +590,25 @@ def plot_kpi_trends(
     ax.set_title(title or "Retention KPIs per period")
     ax.legend(loc="best", fontsize=8)
     return ax
+
+
+def _flow_bars(
+    ax: plt.Axes, frame: pd.DataFrame, above: dict[str, str], below: dict[str, str], **kwargs
+) -> None:
+    """Flows per period as bars stacked up from zero (``above``: legend name -> column) and
+    down from it (``below``), each in its :data:`_FLOW_COLORS` colour, on period ticks."""
+    x = np.arange(len(frame))
+    for sign, flows in ((1, above), (-1, below)):
+        bottom = np.zeros(len(frame))
+        for name, column in flows.items():
+            values = sign * frame[column].to_numpy(dtype=float)
+            ax.bar(x, values, bottom=bottom, color=_FLOW_COLORS[name], label=name, **kwargs)
+            bottom = bottom + values
+    ax.axhline(0, color="#333333", linewidth=0.8)
+    freq = _freq_of(frame)
+    _period_ticks(ax, frame["period"], freq)
+    ax.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
+    ax.set_xlabel(f"Period ({PERIOD_WORDS.get(freq, 'period')})")
 
 
 def plot_customer_flows(
@@ -607,23 +630,18 @@ def plot_customer_flows(
     matplotlib Axes
     """
     ax = get_ax(ax)
-    freq = _freq_of(kpis)
-    x = np.arange(len(kpis))
-    new = kpis["new_customers"].to_numpy(dtype=float)
-    back = kpis["reactivated"].to_numpy(dtype=float)
-    gone = kpis["churned"].to_numpy(dtype=float)
-    ax.bar(x, new, color=_FLOW_COLORS["new"], label="new", **kwargs)
-    ax.bar(x, back, bottom=new, color=_FLOW_COLORS["reactivated"], label="reactivated", **kwargs)
-    ax.bar(x, -gone, color=_FLOW_COLORS["churned"], label="churned", **kwargs)
-    ax.axhline(0, color="#333333", linewidth=0.8)
+    _flow_bars(
+        ax,
+        kpis,
+        {"new": "new_customers", "reactivated": "reactivated"},
+        {"churned": "churned"},
+        **kwargs,
+    )
     if "incomplete" in kpis.columns and kpis["incomplete"].any():
         for i in np.flatnonzero(kpis["incomplete"].to_numpy()):
             ax.axvspan(i - 0.5, i + 0.5, color=COLORS["baseline"], alpha=0.2, linewidth=0)
         note(ax, "grey: incomplete period (observed part)", loc="lower left")
-    _period_ticks(ax, kpis["period"], freq)
-    ax.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
     ax.set_ylabel("Customers (churned below 0)")
-    ax.set_xlabel(f"Period ({_PERIOD_WORDS.get(freq, 'period')})")
     ax.set_title(title or "Customers entering and leaving the active base")
     ax.legend(loc="best", fontsize=8)
     return ax
@@ -671,7 +689,7 @@ def plot_revenue_trend(
     ax.set_ylabel(_money_label("Net revenue", currency))
     total = f"{kpis['revenue'].sum():,.0f} {currency}".strip()
     ax.set_xlabel(
-        f"Period ({_PERIOD_WORDS.get(freq, 'period')})\ntotal over the periods shown: {total}"
+        f"Period ({PERIOD_WORDS.get(freq, 'period')})\ntotal over the periods shown: {total}"
     )
     ax.set_title(title or "Net revenue per period")
     if handles:
@@ -741,7 +759,7 @@ def plot_revenue_retention(
     percent_axis(ax)
     _period_ticks(ax, mrr["period"], freq)
     ax.set_ylabel("% of MRR at the period start")
-    lines = [f"Period ({_PERIOD_WORDS.get(freq, 'period')})"]
+    lines = [f"Period ({PERIOD_WORDS.get(freq, 'period')})"]
     shown = mrr[mrr["nrr"].notna() & ~small]
     if len(shown):
         start = f"{shown['mrr_start'].iloc[-1]:,.0f} {currency}".strip()
@@ -784,21 +802,14 @@ def plot_mrr_flows(
     matplotlib Axes
     """
     ax = get_ax(ax)
-    freq = _freq_of(mrr)
-    x = np.arange(len(mrr))
-    new = mrr["new_mrr"].to_numpy(dtype=float)
-    up = mrr["expansion_mrr"].to_numpy(dtype=float)
-    down = mrr["contraction_mrr"].to_numpy(dtype=float)
-    gone = mrr["churned_mrr"].to_numpy(dtype=float)
-    ax.bar(x, new, color=_FLOW_COLORS["new"], label="new", **kwargs)
-    ax.bar(x, up, bottom=new, color=_FLOW_COLORS["expansion"], label="expansion", **kwargs)
-    ax.bar(x, -down, color=_FLOW_COLORS["contraction"], label="contraction", **kwargs)
-    ax.bar(x, -gone, bottom=-down, color=_FLOW_COLORS["churned"], label="churned", **kwargs)
-    ax.axhline(0, color="#333333", linewidth=0.8)
-    _period_ticks(ax, mrr["period"], freq)
-    ax.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
+    _flow_bars(
+        ax,
+        mrr,
+        {"new": "new_mrr", "expansion": "expansion_mrr"},
+        {"contraction": "contraction_mrr", "churned": "churned_mrr"},
+        **kwargs,
+    )
     ax.set_ylabel(_money_label("MRR change per period", currency))
-    ax.set_xlabel(f"Period ({_PERIOD_WORDS.get(freq, 'period')})")
     ax.set_title(title or "MRR movements")
     ax.legend(loc="upper left", fontsize=8, ncol=2)
     return ax

@@ -13,7 +13,7 @@ import pandas as pd
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from retention_utils.plots import COLORS, get_ax
+from retention_utils.plots import COLORS, PERIOD_WORDS, get_ax
 from retention_utils.satisfaction import LABELS, ces, display_columns
 
 __all__ = [
@@ -25,7 +25,6 @@ __all__ = [
     "plot_segment_scores",
 ]
 
-_FREQ_WORDS = {"W": "week", "M": "month", "Q": "quarter", "Y": "year"}
 _LINE = {"nps": "#0173b2", "csat": "#029e73", "ces": "#de8f05"}
 
 
@@ -137,9 +136,9 @@ def plot_score_trend(
         locator = mdates.AutoDateLocator()
         ax.xaxis.set_major_locator(locator)
         ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-    ax.set_xlabel(f"{_FREQ_WORDS.get(freq, 'period')} of response".capitalize())
+    ax.set_xlabel(f"{PERIOD_WORDS.get(freq, 'period')} of response".capitalize())
     ax.set_ylabel(_value_label(score, trend.attrs))
-    ax.set_title(f"{LABELS[score]} by {_FREQ_WORDS.get(freq, 'period')}, with 95% interval")
+    ax.set_title(f"{LABELS[score]} by {PERIOD_WORDS.get(freq, 'period')}, with 95% interval")
     _legend_outside(ax)
     if len(data):
         _note_below(
@@ -200,9 +199,9 @@ def plot_nps_composition(trend: pd.DataFrame, *, ax: plt.Axes | None = None, **k
     ax.yaxis.set_major_formatter(FuncFormatter(_percent_label))
     ax.set_ylabel("Share of responses")
     freq = trend.attrs.get("freq")
-    xlabel = f"{_FREQ_WORDS.get(freq, 'period')} of response".capitalize()
+    xlabel = f"{PERIOD_WORDS.get(freq, 'period')} of response".capitalize()
     ax.set_xlabel(f"{xlabel} (number above each bar: responses)" if len(x) <= 36 else xlabel)
-    ax.set_title(f"NPS composition by {_FREQ_WORDS.get(freq, 'period')}")
+    ax.set_title(f"NPS composition by {PERIOD_WORDS.get(freq, 'period')}")
     handles = [
         Patch(color=COLORS["promoter"], label="promoters (9-10)"),
         Patch(color=COLORS["passive"], label="passives (7-8)"),

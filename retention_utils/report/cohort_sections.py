@@ -17,6 +17,7 @@ from IPython.display import Image, display
 from matplotlib.figure import Figure
 
 from retention_utils.kpis import MIN_SUBSCRIBERS
+from retention_utils.plots import PERIOD_WORDS
 from retention_utils.plots import cohorts as cohort_plots
 from retention_utils.plots import survival as survival_plots
 from retention_utils.report.notes import EmptySection, empty_section
@@ -41,8 +42,6 @@ __all__ = [
     "segment_section",
     "survival_segment_section",
 ]
-
-_PERIOD_WORDS = {"W": "week", "M": "month", "Q": "quarter", "Y": "year"}
 
 #: Reader columns of the KPI table: source column -> header.
 KPI_VIEW = {
@@ -210,11 +209,10 @@ def _curve_table(curve: pd.DataFrame) -> ReportTable:
 
 def _modes_table(modes: pd.DataFrame) -> ReportTable:
     """Retention "on" and "on or after" by age, in percent: one row per mode."""
-    period = _PERIOD_WORDS.get(modes.attrs.get("freq", "M"), "period")
+    period = PERIOD_WORDS.get(modes.attrs.get("freq", "M"), "period")
     wide = modes.pivot(index="mode", columns="age", values="retention").mul(100)
-    wide.index = [
-        cohort_plots.MODE_LABELS.get(m, m).format(period=period) for m in wide.index.tolist()
-    ]
+    labels = [cohort_plots.MODE_LABELS.get(m, m).format(period=period) for m in wide.index]
+    wide.index = pd.Index(labels, name="measure")
     wide.columns = [str(age) for age in wide.columns]
     return report_table(
         wide,
@@ -354,7 +352,7 @@ def segment_section(curve: pd.DataFrame, *, age: int) -> Shown | EmptySection:
     by = curve.attrs.get("segment", "segment")
     figure, (ax,) = _figure()
     cohort_plots.plot_retention_curves(curve, title=f"Retention curve by {by}", ax=ax)
-    period = _PERIOD_WORDS.get(curve.attrs.get("freq", "M"), "period")
+    period = PERIOD_WORDS.get(curve.attrs.get("freq", "M"), "period")
     if not curve["age"].eq(age).any():
         return Shown(
             [
@@ -405,8 +403,12 @@ def segment_section(curve: pd.DataFrame, *, age: int) -> Shown | EmptySection:
 
 def clv_table(clv: dict, *, currency: str = "") -> ReportTable:
     """The inputs of the simple CLV (:func:`retention_utils.kpis.simple_clv_inputs`) as
-    figure / value rows, each once, in its unit."""
+    figure / value rows, each once, in its unit; a CLV on a partial base (history not
+    complete) says it is not a headline figure, as the summary leaves it out."""
     money = f" ({currency})" if currency else ""
+    complete = clv["history_complete"]
+    # The summary does not headline a CLV whose churn rests on a partial base: say why here.
+    partial = "" if complete else " (partial base: not a headline figure)"
     rows = [
         ("window", f"{clv['window_start']:%Y-%m-%d} to {clv['window_end']:%Y-%m-%d} (exclusive)"),
         ("customers with a purchase", f"{clv['customers']:,}"),
@@ -419,8 +421,8 @@ def clv_table(clv: dict, *, currency: str = "") -> ReportTable:
         ("of them, churned by the window end", f"{clv['churned']:,}"),
         ("annual churn", _maybe(clv["annual_churn_rate"], "{:.1f} %")),
         ("lifespan (years)", _maybe(clv["lifespan_years"], "{:.2f}")),
-        (f"simple CLV{money}", _maybe(clv["clv"], "{:,.2f}")),
-        ("history complete", "yes" if clv["history_complete"] else "no (partial base)"),
+        (f"simple CLV{money}", _maybe(clv["clv"], "{:,.2f}" + partial)),
+        ("history complete", "yes" if complete else "no (partial base)"),
     ]
     return report_table(pd.DataFrame(rows, columns=["figure", "value"]))
 

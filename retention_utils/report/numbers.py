@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import math
+import re
 from numbers import Integral, Real
 from typing import Any
 
 #: Shown instead of a missing figure, in tiles and tables.
 DASH = "–"
 
-#: Units written as a percentage: one decimal.
-_PERCENT_UNITS = frozenset({"%", "pp", "points", "% of max"})
+#: Decimals of a headline figure by unit, as in its recorded text
+#: (:func:`retention_utils.record.format_value`): percentages and years to a tenth, day and
+#: week counts whole.
+_UNIT_DECIMALS = {"%": 1, "pp": 1, "points": 1, "% of max": 1, "years": 1, "days": 0, "weeks": 0}
+#: A currency code ("EUR", "GBP"): money has two decimals.
+_CURRENCY = re.compile(r"[A-Z]{3}")
 
 
 def format_number(value: Any, *, decimals: int | None = None) -> str:
@@ -50,16 +55,34 @@ def format_number(value: Any, *, decimals: int | None = None) -> str:
 def format_figure(value: Any, unit: str | None = None, *, signed: bool = False) -> str:
     """Text of a headline figure with its unit: ``"4,334"``, ``"23.4 %"``, ``"12.30 GBP"``.
 
-    Percent-like units (``%``, ``pp``, ``points``, ``% of max``) get one decimal, other floats
-    two (see :func:`format_number`); ``signed`` writes a ``+`` before positive numbers.
+    The precision follows the unit, as in the figure's recorded text: percent-like units
+    (``%``, ``pp``, ``points``) and years one decimal, days and weeks none, money (a
+    three-letter currency code) two; a whole number without a unit is a count and gets none
+    (``5763.0`` is ``"5,763"``); other floats as :func:`format_number`. ``signed`` writes a
+    ``+`` before positive numbers.
+
+    Examples
+    --------
+    >>> format_figure(1.5979, "years"), format_figure(5763.0), format_figure(0.5, "EUR")
+    ('1.6 years', '5,763', '0.50 EUR')
     """
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return DASH
-    decimals = 1 if unit in _PERCENT_UNITS and isinstance(value, float) else None
-    text = format_number(value, decimals=decimals)
+    text = format_number(value, decimals=_figure_decimals(value, unit))
     if signed and isinstance(value, Real) and value > 0:
         text = "+" + text
     return f"{text} {unit}" if unit else text
+
+
+def _figure_decimals(value: Any, unit: str | None) -> int | None:
+    """Decimals of a float figure in ``unit`` (None: :func:`format_number`'s default)."""
+    if not isinstance(value, Real) or isinstance(value, Integral) or not math.isfinite(value):
+        return None
+    if unit in _UNIT_DECIMALS:
+        return _UNIT_DECIMALS[unit]
+    if unit and _CURRENCY.fullmatch(unit):
+        return 2
+    return 0 if not unit and float(value).is_integer() else None
 
 
 def format_interval(low: Any, high: Any, unit: str | None = None) -> str | None:

@@ -79,6 +79,13 @@ NEXT_STEPS: dict[str, str] = {
     "satisfaction": "Look next at the scores over time, for a move beyond noise, and at "
     "“Segments compared” before acting on a segment gap.",
 }
+#: The pointer of a report that compares no segments: it names only sections with content.
+NEXT_STEPS_WITHOUT_SEGMENTS: dict[str, str] = {
+    "cohort": "Look next at “Acquisition cohorts”, to see whether recent cohorts keep fewer "
+    "customers than older ones, and at “How long customers stay: survival” for how long a "
+    "customer stays in the base.",
+    "satisfaction": "Look next at the scores over time, for a move beyond noise.",
+}
 #: Sentences drawn from the figures, at most; the pointer to what next comes after them.
 MAX_FIGURE_SENTENCES = 4
 
@@ -164,6 +171,7 @@ def summary_block(
     currency: str | None = None,
     *,
     title: str = "Summary",
+    compare_by: str = "",
 ) -> SummaryBlock:
     """The summary block of a report of ``kind`` ("cohort", "clv" or "satisfaction").
 
@@ -180,6 +188,10 @@ def summary_block(
         Unit of money figures recorded without one (e.g. ``"GBP"``).
     title : str
         Heading of the block.
+    compare_by : str
+        The column whose segments the cohort report compares ("": none, and the last
+        sentence does not point to a segment comparison). The satisfaction report's pointer
+        follows its ``lowest_segment`` figure instead.
 
     Returns
     -------
@@ -192,17 +204,25 @@ def summary_block(
         recorded_headlines() if headlines is None else headlines, currency=currency
     )
     found = {p["name"]: p for p in payloads}
-    sentences = [*_SENTENCES[kind](found)[:MAX_FIGURE_SENTENCES], _next_step(kind, found)]
+    sentences = [
+        *_SENTENCES[kind](found)[:MAX_FIGURE_SENTENCES],
+        _next_step(kind, found, compare_by=compare_by),
+    ]
     listed = recorded_cautions() if cautions is None else cautions
     notes = [{"text": c, "section": None} if isinstance(c, str) else dict(c) for c in listed]
     return SummaryBlock(title, summary_tiles(kind, payloads), notes, sentences)
 
 
-def _next_step(kind: str, found: Mapping[str, dict]) -> str:
-    """The summary's last sentence; the CLV pointer to customers counted as lost only when
-    the report recorded an at-risk figure (the model identified dropout)."""
+def _next_step(kind: str, found: Mapping[str, dict], *, compare_by: str = "") -> str:
+    """The summary's last sentence, naming only sections with something to read: the CLV
+    pointer to customers counted as lost only when the report recorded an at-risk figure
+    (the model identified dropout), the segment comparison only when segments were compared
+    (``compare_by`` for the cohort report, a ``lowest_segment`` figure for satisfaction)."""
     if kind == "clv" and "mean_clv" in found and "high_value_at_risk_pct" not in found:
         return CLV_NEXT_WITHOUT_DROPOUT
+    compared = {"cohort": bool(compare_by), "satisfaction": "lowest_segment" in found}
+    if not compared.get(kind, True):
+        return NEXT_STEPS_WITHOUT_SEGMENTS[kind]
     return NEXT_STEPS[kind]
 
 

@@ -59,10 +59,15 @@ def readable(
         else:
             places = int(decimals)
         out[column] = [
-            missing if pd.isna(v) else f"{v:,.{places}f}" if np.isfinite(v) else str(v)
-            for v in values.to_numpy(dtype=float, na_value=np.nan)
+            _number(v, places, missing) for v in values.to_numpy(dtype=float, na_value=np.nan)
         ]
     return out
+
+
+def _number(value: float, places: int, missing: str) -> str:
+    if pd.isna(value):
+        return missing
+    return f"{value:,.{places}f}" if np.isfinite(value) else str(value)
 
 
 @dataclass(frozen=True)
@@ -116,6 +121,7 @@ def report_table(
     percent: Collection[str] = (),
     missing_note: str = "no value for this row",
     caption: str | None = None,
+    row_decimals: Mapping[object, int] | None = None,
 ) -> ReportTable:
     """A DataFrame as a report shows it (SPEC section 5, "Tables are for reading").
 
@@ -135,6 +141,11 @@ def report_table(
         ("– means no value for this row") when any value is missing.
     caption : str, optional
         Title shown above the table.
+    row_decimals : mapping of row label to int, optional
+        Decimals of the numbers in the rows of these index labels, for a table whose rows
+        hold different quantities (a count, an amount, a rate). By default
+        ``frame.attrs["row_decimals"]``, set by the analysis function that knows its rows
+        (e.g. :func:`retention_utils.clv.seed_formula_comparison`).
 
     Returns
     -------
@@ -151,6 +162,14 @@ def report_table(
     shown = shown.rename(columns=lambda c: "" if c == "index" and index else c)
     kinds = {c: _kind(shown[c]) for c in shown.columns}
     cells = readable(shown, decimals, missing=DASH)
+    rows = frame.attrs.get("row_decimals", {}) if row_decimals is None else row_decimals
+    for position, label in enumerate(frame.index):
+        if label not in rows:
+            continue
+        for column in frame.columns:
+            value = frame[column].iloc[position]
+            if kinds[column] == "num" and not pd.api.types.is_bool_dtype(frame[column]):
+                cells.loc[cells.index[position], column] = _number(value, rows[label], DASH)
     for column in shown.columns:
         if pd.api.types.is_datetime64_any_dtype(shown[column]):
             cells[column] = [DASH if pd.isna(v) else _day(v) for v in shown[column]]
