@@ -217,7 +217,8 @@ def logrank_test(counts: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        One row: ``chi2``, ``df`` (groups - 1), ``p_value``, ``groups``.
+        One row: ``chi2``, ``df`` (groups - 1, less the groups with nobody at risk at any
+        event time), ``p_value``, ``groups``.
     """
     table = counts.pivot_table(
         index="time", columns="group", values=["events", "censored"], aggfunc="sum", fill_value=0
@@ -241,9 +242,12 @@ def logrank_test(counts: pd.DataFrame) -> pd.DataFrame:
         factor = np.where(n > 1, d * (n - d) / (n - 1), 0.0)
     variance = np.einsum("t,tg,th->gh", factor, share, -share)
     variance[np.diag_indices(len(groups))] += (factor[:, None] * share).sum(axis=0)
+    # A group nobody of which is at risk when an event happens (a few customers who all left
+    # the data early) adds nothing and makes ``v`` singular: the pseudo-inverse leaves it
+    # out, as lifelines does, and the degrees of freedom are those of the informative groups.
     u, v = observed_minus_expected[:-1], variance[:-1, :-1]
-    chi2 = float(u @ np.linalg.solve(v, u))
-    dof = len(groups) - 1
+    chi2 = float(u @ np.linalg.pinv(v) @ u)
+    dof = int(np.linalg.matrix_rank(v))
     return pd.DataFrame(
         {
             "chi2": [chi2],
@@ -336,6 +340,19 @@ def survival_by_segment(
     )
     test = logrank_test(counts)
     chi2, dof, p = test.loc[0, "chi2"], int(test.loc[0, "df"]), test.loc[0, "p_value"]
+    if dof == 0:
+        return SurvivalComparison(
+            curves,
+            None,
+            f"No survival comparison: only one {by} segment has customers in the base when "
+            "customers leave.",
+        )
+    silent = len(groups) - 1 - dof
+    left_out = (
+        f" {silent} of them had nobody in the base when a customer left and add nothing."
+        if silent
+        else ""
+    )
     verdict = (
         "stay in the base for different lengths of time"
         if p < 1 - level
@@ -345,7 +362,7 @@ def survival_by_segment(
         curves,
         test,
         f"Log-rank test over {len(groups)} {by} segments: they {verdict} "
-        f"(chi2 = {chi2:.1f}, {dof} df, {_p_text(p)}).",
+        f"(chi2 = {chi2:.1f}, {dof} df, {_p_text(p)}).{left_out}",
     )
 
 

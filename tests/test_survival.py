@@ -128,6 +128,49 @@ def test_curves_by_segment_and_logrank_equal_lifelines():
     assert test["p_value"].iloc[0] == pytest.approx(ref.p_value, rel=1e-6)
 
 
+@pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")
+def test_a_group_nobody_of_which_is_at_risk_at_an_event_adds_nothing():
+    # B's only customer leaves the data (censored) at day 1, before the first departure
+    durations_by_group = {
+        "A": [(5, 1), (10, 1), (12, 0), (20, 0)],
+        "B": [(1, 0)],
+        "C": [(3, 1), (8, 0), (10, 1), (15, 1)],
+    }
+    counts = pd.DataFrame(
+        [
+            {"group": g, "time": t, "events": e, "censored": 1 - e}
+            for g, rows in durations_by_group.items()
+            for t, e in rows
+        ]
+    )
+    test = survival.logrank_test(counts)
+    two = counts[counts["group"] != "B"]
+    ref = multivariate_logrank_test(two["time"], two["group"], two["events"])
+    assert (test["df"].iloc[0], test["groups"].iloc[0]) == (1, 3)
+    assert test["chi2"].iloc[0] == pytest.approx(ref.test_statistic, rel=1e-12)
+    assert test["p_value"].iloc[0] == pytest.approx(ref.p_value, rel=1e-12)
+
+
+def test_the_survival_sentence_says_which_segments_add_nothing():
+    tx = transactions(
+        [
+            ("a1", "2024-01-01", 1.0, "web"),  # leaves at day 30
+            ("a2", "2024-01-01", 1.0, "web"),
+            ("a2", "2024-03-01", 1.0, "web"),  # in the base at the end
+            ("b1", "2024-03-04", 1.0, "store"),  # followed 1 day, before anyone leaves
+            ("c1", "2024-01-01", 1.0, "app"),
+            ("c1", "2024-01-20", 1.0, "app"),  # leaves at day 49
+            ("c2", "2024-01-01", 1.0, "app"),  # leaves at day 30
+        ]
+    )
+    got = survival.survival_by_segment(tx, "channel", 30, "2024-03-05")
+    assert (got.test["df"].iloc[0], got.test["groups"].iloc[0]) == (1, 3)
+    assert ", 1 df, " in got.sentence
+    assert got.sentence.endswith(
+        " 1 of them had nobody in the base when a customer left and add nothing."
+    )
+
+
 def test_logrank_needs_two_groups():
     tx = random_transactions(3, n=30).assign(channel="web")
     with pytest.raises(ValueError, match=r"at least two groups; found 1 \(web\)"):
