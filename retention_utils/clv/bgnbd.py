@@ -79,20 +79,28 @@ def p_alive(params, x, t_x, t_age) -> np.ndarray:
     return np.where(x == 0, 1.0, special.expit(-log_odds))
 
 
+def _one_minus(f: np.ndarray, log_factor: np.ndarray) -> np.ndarray:
+    """``1 - f * exp(log_factor)``, without cancellation (by ``expm1``) where ``f > 0``."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(f > 0, -np.expm1(np.log(f) + log_factor), 1 - f * np.exp(log_factor))
+
+
 def purchases_if_alive(params, t, x, t_age) -> np.ndarray:
     """Repeat purchases expected in the next ``t`` units from a customer alive now
-    (FHL 2005, eq. 10 without its P(alive) factor); depends on x and T only."""
+    (FHL 2005, eq. 10 without its P(alive) factor); depends on x and T only.
+
+    The hypergeometric term is negative when ``c = a + b + x - 1 < 0`` (one-time buyers
+    when ``a + b < 1``): the formula holds as printed, without logarithms.
+    """
     r, alpha, a, b = params
     z = t / (alpha + t_age + t)
     c = a + b + x - 1
-    log_hyp = np.log(special.hyp2f1(r + x, b + x, c, z))
-    bad = ~np.isfinite(log_hyp)
+    gone = _one_minus(special.hyp2f1(r + x, b + x, c, z), (r + x) * np.log1p(-z))
+    bad = ~np.isfinite(gone)
     if np.any(bad):  # Euler's transformation where the series overflows (large x)
-        alt = np.log(special.hyp2f1(c - r - x, c - b - x, c, z)) + (c - r - b - 2 * x) * np.log1p(
-            -z
-        )
-        log_hyp = np.where(bad, alt, log_hyp)
-    return (a + b + x - 1) / (a - 1) * -np.expm1(log_hyp + (r + x) * np.log1p(-z))
+        euler = special.hyp2f1(c - r - x, c - b - x, c, z)  # times (1 - z)^(c - r - b - 2x)
+        gone = np.where(bad, _one_minus(euler, (c - b - x) * np.log1p(-z)), gone)
+    return c / (a - 1) * gone
 
 
 # --- the same predictions for many rows and parameter draws at once (clv_intervals) -------
@@ -125,7 +133,8 @@ class AliveTable(NamedTuple):
         odds -= self.log_age[t_x]
         odds *= self.shape[x]
         odds += self.base[x]
-        np.exp(odds, out=odds)
+        with np.errstate(over="ignore"):  # odds beyond 1e308: P(alive) is 0
+            np.exp(odds, out=odds)
         odds += 1.0
         return np.reciprocal(odds, out=odds)  # expit(-log_odds), as scipy computes it
 
