@@ -199,6 +199,7 @@ def purchases_over_horizon(
     log_rest = low[:, None, None] * np.log1p(-z)
     rest = np.exp(log_rest)  # (1 - z)^(a - 1)
     gone = -np.expm1(log_rest)  # 1 - (1 - z)^(a - 1)
+    gone_weighted = gone @ weights  # (draws, ages)
     weighted_rest = rest * weights
     final = np.empty((len(r), len(x)))
     total = np.empty((len(r), len(x)))
@@ -234,7 +235,7 @@ def purchases_over_horizon(
         tg, xg = t_of[pairs], x_of[pairs]
         scale = c[:, xg] / low[:, None]
         final[:, pairs] = scale * (gone[:, tg, -1] - rest[:, tg, -1] * at_end)
-        total[:, pairs] = scale * (gone[:, tg] @ weights - over_steps)
+        total[:, pairs] = scale * (gone_weighted[:, tg] - over_steps)
         # rest of the series: each next ratio k_(n+1) z / k_n for n >= terms is at most q
         cn = cb[:, :, 0] + terms
         linear = (top + low - 1)[:, None] - c[:, present]  # k-ratio - 1 = (linear n + rest)

@@ -423,7 +423,10 @@ def clv_intervals(
     for CLV, linearly on their mean spend: the draws are evaluated once per distinct row
     (the horizon's expected purchases once per distinct (frequency, T) pair), totals are
     sums over rows weighted by their customers and spend, and only the CLV quantiles are
-    taken per distinct (row, spend), a chunk at a time.
+    taken per distinct (row, spend), a chunk at a time. For BG/NBD and MBG/NBD the
+    horizon's expected purchases are a hypergeometric series summed for all months and
+    draws at once (:func:`~retention_utils.clv.bgnbd.purchases_over_horizon`), and BG/NBD's
+    P(alive) takes its logarithms once per distinct age and draw.
 
     Parameters
     ----------
