@@ -321,12 +321,23 @@ def test_alive_table_is_bgnbd_p_alive():
     )
     x, t_age, t_x = rng.integers(0, 5, 300), rng.integers(0, 6, 300), rng.integers(0, 6, 300)
     t_x = np.where(frequencies[x] == 0, 0, np.minimum(t_x, t_age))  # recency <= T
-    got = bgnbd.alive_table(params, frequencies, ages).p_alive(x, t_age, t_x)
+    table = bgnbd.alive_table(params, frequencies, ages)
+    got = table.p_alive(x, t_age, t_x)
     expected = bgnbd.p_alive(
         tuple(p[None, :] for p in params), frequencies[x, None], ages[t_x, None], ages[t_age, None]
     )
     assert_allclose(got, expected, rtol=1e-13, atol=0)
     assert (got[frequencies[x] == 0] == 1).all()
+    # the odds as a product of a factor of (x, T) and one of (x, t_x): exact but for 400
+    # purchases over 2,000 units, whose factors would overflow
+    exact = table.exact_products()
+    np.testing.assert_array_equal(exact, [True, True, True, True, False])
+    with np.errstate(invalid="ignore"):  # inf * 0 at x = 400
+        odds = table.odds_factors(x, t_age, recency=False)
+        odds *= table.odds_factors(x, t_x, recency=True)
+    by_product = bgnbd.from_odds(odds)
+    assert_allclose(by_product[exact[x]], expected[exact[x]], rtol=1e-13, atol=0)
+    assert (by_product[frequencies[x] == 0] == 1).all()
 
 
 @pytest.mark.parametrize("sizes", [None, [2**40, 2**40, 2**40]])

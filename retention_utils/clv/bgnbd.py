@@ -120,7 +120,7 @@ class AliveTable(NamedTuple):
     once per distinct frequency, distinct age and draw: the log-odds of having dropped out
     are ``shape[x] * (log_age[T] - log_age[t_x]) + base[x]`` (``base`` is -inf at x = 0,
     where P(alive) is 1). Rows are given by their positions in ``frequencies`` and ``ages``
-    of :func:`alive_table`."""
+    (ascending) of :func:`alive_table`."""
 
     shape: np.ndarray
     base: np.ndarray
@@ -129,14 +129,37 @@ class AliveTable(NamedTuple):
     def p_alive(self, x: np.ndarray, t_age: np.ndarray, t_x: np.ndarray) -> np.ndarray:
         """P(alive) (0-1), shape (rows, draws), of rows at positions ``x``, ``t_age``,
         ``t_x``."""
-        odds = self.log_age[t_age]
-        odds -= self.log_age[t_x]
-        odds *= self.shape[x]
-        odds += self.base[x]
+        log_odds = self.log_age[t_age]
+        log_odds -= self.log_age[t_x]
+        log_odds *= self.shape[x]
+        log_odds += self.base[x]
         with np.errstate(over="ignore"):  # odds beyond 1e308: P(alive) is 0
-            np.exp(odds, out=odds)
-        odds += 1.0
-        return np.reciprocal(odds, out=odds)  # expit(-log_odds), as scipy computes it
+            return from_odds(np.exp(log_odds, out=log_odds))
+
+    def odds_factors(self, x: np.ndarray, age: np.ndarray, *, recency: bool) -> np.ndarray:
+        """The odds of having dropped out as a product of a factor of (x, T) and one of
+        (x, t_x), so that a row costs no exponential: ``exp(shape * (log_age[T] -
+        log_age[0]) + base)`` and ``exp(-shape * (log_age[t_x] - log_age[0]))`` (with
+        ``recency``), shape (pairs, draws). Exact where :meth:`exact_products`."""
+        log = self.shape[x] * (self.log_age[age] - self.log_age[0])
+        with np.errstate(over="ignore"):
+            return np.exp(-log) if recency else np.exp(log + self.base[x])
+
+    def exact_products(self) -> np.ndarray:
+        """Per frequency: True where :meth:`odds_factors` stay far from overflow and
+        underflow at every age and draw (the factor of T below e^700, that of t_x above
+        e^-700), so that their product is the odds to a few units in the last place of
+        the exponent."""
+        span = self.shape * (self.log_age[-1] - self.log_age[0])
+        base = np.where(np.isfinite(self.base), self.base, 0.0)
+        return ((span + np.maximum(base, 0) < 700) & (base > -700)).all(axis=1)
+
+
+def from_odds(odds: np.ndarray) -> np.ndarray:
+    """P(alive) ``1 / (1 + odds)`` from the odds of having dropped out, in place (as SciPy's
+    ``expit(-log_odds)`` computes it)."""
+    odds += 1.0
+    return np.reciprocal(odds, out=odds)
 
 
 def alive_table(params, frequencies: np.ndarray, ages: np.ndarray) -> AliveTable:

@@ -358,16 +358,40 @@ def _layout(f, r, t_age, m, groups: pd.Series | None, index: pd.Index) -> _Layou
 
 
 def _alive(name: str, family, params, layout: _Layout) -> Callable[[slice], np.ndarray]:
-    """P(alive) of a block of rows, shape (rows, draws): for BG/NBD from logarithms taken
-    once per distinct frequency, age and draw (:func:`~retention_utils.clv.bgnbd.alive_table`)."""
-    if name == "bgnbd":
-        table = bgnbd.alive_table(params, layout.frequencies, layout.ages)
+    """P(alive) of a block of rows, shape (rows, draws). For BG/NBD from logarithms taken
+    once per distinct frequency, age and draw (:func:`~retention_utils.clv.bgnbd.alive_table`),
+    and from exponentials taken once per (frequency, T) and (frequency, recency) pair and
+    draw where their product is exact."""
+    if name != "bgnbd":
+        return lambda rows: family.p_alive(
+            params, layout.frequency[rows, None], layout.recency[rows, None], layout.age[rows, None]
+        )
+    table = bgnbd.alive_table(params, layout.frequencies, layout.ages)
+    exact = table.exact_products()[layout.frequency_of_row]
+    if not exact.any():
         return lambda rows: table.p_alive(
             layout.frequency_of_row[rows], layout.age_of_row[rows], layout.recency_of_row[rows]
         )
-    return lambda rows: family.p_alive(
-        params, layout.frequency[rows, None], layout.recency[rows, None], layout.age[rows, None]
+    pair_row = _a_position_of(layout.pair_of_row)
+    n_ages = len(layout.ages)
+    recency_pairs, recency_pair_of_row = np.unique(
+        layout.frequency_of_row * n_ages + layout.recency_of_row, return_inverse=True
     )
+    of_age = table.odds_factors(
+        layout.frequency_of_row[pair_row], layout.age_of_row[pair_row], recency=False
+    )
+    of_recency = table.odds_factors(recency_pairs // n_ages, recency_pairs % n_ages, recency=True)
+
+    def alive(rows: slice) -> np.ndarray:
+        if not exact[rows].all():
+            return table.p_alive(
+                layout.frequency_of_row[rows], layout.age_of_row[rows], layout.recency_of_row[rows]
+            )
+        odds = of_age[layout.pair_of_row[rows]]
+        odds *= of_recency[recency_pair_of_row[rows]]
+        return bgnbd.from_odds(odds)
+
+    return alive
 
 
 def _parallel(work: Callable[[slice], Any], n: int) -> list[Any]:
