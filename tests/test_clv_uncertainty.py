@@ -350,3 +350,22 @@ def test_ranks_are_lexicographic(sizes):
     for k, rank in enumerate(ranks, start=1):
         expected = frame.groupby(list("abc"[:k]), sort=True).ngroup().to_numpy()
         np.testing.assert_array_equal(rank, expected)
+
+
+def test_bgnbd_log_likelihood_by_distinct_values_is_the_row_formula(cdnow):
+    # the 1-D path (terms per distinct frequency and age) against the formula row by row,
+    # bit for bit, at parameter points around CDNOW's estimate (as the Hessian's)
+    summary, _ = cdnow
+    rows = summary[["frequency", "recency", "T"]].drop_duplicates().iloc[:300]
+    x, t_x, t_age = (rows[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
+    points = np.exp(np.log([0.243, 4.414, 0.793, 2.426]) + np.linspace(-0.1, 0.1, 5)[:, None])
+    params = tuple(points[:, [i]] for i in range(4))
+    got = bgnbd.log_likelihood(params, x, t_x, t_age)
+    by_row = np.column_stack(
+        [
+            bgnbd.log_likelihood(params, np.float64(xi), np.float64(ri), np.float64(ti))
+            for xi, ri, ti in zip(x, t_x, t_age, strict=True)
+        ]
+    )
+    np.testing.assert_array_equal(got, by_row)
+    assert got.shape == (5, 300) and np.isfinite(got).all()

@@ -49,8 +49,9 @@ def fit(rows: pd.DataFrame, penalizer: float, tol: float):
 # broadcast against customer arrays of shape (customers,).
 
 
-def log_likelihood(params, x, t_x, t_age) -> np.ndarray:
-    """Log-likelihood of each (frequency x, recency t_x, age T) row (FHL 2005, eq. 6)."""
+def _frequency_terms(params, x) -> tuple[np.ndarray, np.ndarray]:
+    """The log-likelihood's terms of the frequency x and parameters alone (FHL 2005, eq. 6):
+    the constant, and the log-odds of having dropped out at the last purchase."""
     r, alpha, a, b = params
     head = (
         special.gammaln(r + x)
@@ -61,12 +62,29 @@ def log_likelihood(params, x, t_x, t_age) -> np.ndarray:
         - special.gammaln(b)
         - special.gammaln(a + b + x)
     )
-    alive = -(r + x) * np.log(alpha + t_age)
-    dropped = np.where(
-        x > 0,
-        np.log(a) - np.log(b + np.maximum(x, 1) - 1) - (r + x) * np.log(alpha + t_x),
-        -np.inf,
-    )
+    return head, np.log(a) - np.log(b + np.maximum(x, 1) - 1)
+
+
+def log_likelihood(params, x, t_x, t_age) -> np.ndarray:
+    """Log-likelihood of each (frequency x, recency t_x, age T) row (FHL 2005, eq. 6).
+
+    For rows given as 1-D arrays, the terms of x alone are evaluated once per distinct
+    frequency and the logarithms of the ages once per distinct age (the same values, bit
+    for bit): a likelihood over many parameter points, as the Hessian behind the standard
+    errors, then costs one exponential and one logarithm per row and point.
+    """
+    r, alpha, a, b = params
+    if not all(np.ndim(v) == 1 for v in (x, t_x, t_age)):
+        head, dropout = _frequency_terms(params, x)
+        log_recency, log_age = np.log(alpha + t_x), np.log(alpha + t_age)
+    else:
+        frequencies, of_row = np.unique(x, return_inverse=True)
+        ages, of_age = np.unique(np.concatenate([t_x, t_age]), return_inverse=True)
+        head, dropout = (np.take(t, of_row, axis=-1) for t in _frequency_terms(params, frequencies))
+        logs = np.log(alpha + ages)
+        log_recency, log_age = (np.take(logs, i, axis=-1) for i in np.split(of_age, [len(x)]))
+    alive = -(r + x) * log_age
+    dropped = np.where(x > 0, dropout - (r + x) * log_recency, -np.inf)
     return head + np.logaddexp(alive, dropped)
 
 
