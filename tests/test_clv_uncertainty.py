@@ -369,3 +369,17 @@ def test_bgnbd_log_likelihood_by_distinct_values_is_the_row_formula(cdnow):
     )
     np.testing.assert_array_equal(got, by_row)
     assert got.shape == (5, 300) and np.isfinite(got).all()
+
+
+def test_alive_blocks_use_log_odds_where_the_odds_factors_would_overflow():
+    # 2,000 purchases over 5,000 weeks: (alpha + T)^(r + x) is far beyond floating point
+    f, t_age, r = np.array([0.0, 1, 3, 2000]), np.array([10.0, 20, 30, 5000]), [0.0, 5, 12, 4990]
+    layout = uncertainty._layout(f, np.array(r), t_age, np.ones(4), None, pd.RangeIndex(4))
+    params = tuple(np.array([[v, 1.1 * v]]) for v in (0.243, 4.414, 0.793, 2.426))
+    alive = uncertainty._alive("bgnbd", models.FAMILIES["bgnbd"], params, layout)
+    expected = bgnbd.p_alive(
+        params, layout.frequency[:, None], layout.recency[:, None], layout.age[:, None]
+    )
+    assert 0.01 < expected[-1, 0] < 0.99
+    assert_allclose(alive(slice(0, 3)), expected[:3], rtol=1e-13, atol=0)  # by the products
+    assert_allclose(alive(slice(0, 4)), expected, rtol=1e-13, atol=0)  # by the log-odds

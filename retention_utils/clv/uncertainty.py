@@ -368,10 +368,6 @@ def _alive(name: str, family, params, layout: _Layout) -> Callable[[slice], np.n
         )
     table = bgnbd.alive_table(params, layout.frequencies, layout.ages)
     exact = table.exact_products()[layout.frequency_of_row]
-    if not exact.any():
-        return lambda rows: table.p_alive(
-            layout.frequency_of_row[rows], layout.age_of_row[rows], layout.recency_of_row[rows]
-        )
     pair_row = _a_position_of(layout.pair_of_row)
     n_ages = len(layout.ages)
     recency_pairs, recency_pair_of_row = np.unique(
