@@ -5,6 +5,7 @@ evaluated at drawn parameters."""
 from __future__ import annotations
 
 import copy
+import decimal
 
 import numpy as np
 import pandas as pd
@@ -14,7 +15,7 @@ from scipy import stats
 from test_clv import synthetic_summary
 
 from retention_utils import clv, engine
-from retention_utils.clv import models, uncertainty
+from retention_utils.clv import bgnbd, models, uncertainty
 from retention_utils.io import load_cdnow
 
 TRUTH = {"r": 0.25, "alpha": 30.0, "a": 0.8, "b": 2.4}
@@ -230,3 +231,155 @@ def test_interval_bounds_are_numpys_quantiles():
             got = uncertainty._quantiles(values, level)
             expected = np.quantile(values, [(1 - level) / 2, (1 + level) / 2], axis=1)
             np.testing.assert_array_equal(np.array(got), expected)
+
+
+def _expected_if_alive_exactly(r, alpha, a, b, x, t_age, t) -> float:
+    """FHL 2005 eq. 10 without P(alive), as printed (Gauss series of 2F1(r + x, b + x;
+    a + b + x - 1; z), no transformation), in 60-digit decimal arithmetic."""
+    with decimal.localcontext() as context:
+        context.prec = 60
+        r, alpha, a, b, x, t_age, t = (
+            decimal.Decimal(float(v)) for v in (r, alpha, a, b, x, t_age, t)
+        )
+        z = t / (alpha + t_age + t)
+        top, low, c = r + x, b + x, a + b + x - 1
+        term = series = decimal.Decimal(1)
+        n = 0
+        while True:
+            ratio = (top + n) * (low + n) / ((c + n) * (n + 1)) * z
+            term *= ratio
+            series += term
+            n += 1
+            # past the peak of the terms, the rest is below term * ratio / (1 - ratio)
+            if 0 < ratio < 1 and abs(term) * ratio / (1 - ratio) < abs(series) * decimal.Decimal(
+                "1e-45"
+            ):
+                break
+        rest = (top * (1 - z).ln()).exp()
+        return float(c / (a - 1) * (1 - rest * series))
+
+
+HORIZON_CASES = {
+    # CDNOW's estimates in weeks (FHL 2005), monthly steps of 30 days
+    "cdnow, weeks": ((0.243, 4.414, 0.793, 2.426), 30 / 7, [0, 1, 7, 60, 200], [0.3, 6, 39, 260]),
+    # the same customers in days: long T, large frequencies
+    "cdnow, days": ((0.243, 30.9, 0.793, 2.426), 30.0, [0, 2, 35, 300], [2.0, 90, 1000]),
+    # dropout not identified (UCI Online Retail): a near 0, b = 5,560; E / c is then about
+    # (x + r) / c = 1e-4 of its terms (the formula's own condition), so 1e-12 becomes 1e-11
+    "a near 0": ((0.5, 4.1, 1.5e-6, 5560.0), 30 / 7, [0, 1, 12, 61], [0.5, 20, 104]),
+    # a > 1, and r > a + b (the transformed series changes sign: left to hyp2f1)
+    "a above 1": ((0.9, 12.0, 2.5, 4.0), 30 / 7, [0, 3, 40], [1.0, 52]),
+    "r above a + b": ((3.0, 6.0, 0.5, 0.3), 30 / 7, [0, 3, 40], [1.0, 52]),
+}
+
+
+@pytest.mark.parametrize("case", HORIZON_CASES)
+def test_horizon_purchases_equal_a_60_digit_evaluation(case, monkeypatch):
+    (r, alpha, a, b), month, frequencies, ages = HORIZON_CASES[case]
+    x, t_age = (np.array(v, dtype=float).ravel() for v in np.meshgrid(frequencies, ages))
+    steps = month * np.arange(1, 13)
+    discount = 1.01 ** -np.arange(1, 13)
+    weights = discount - np.append(discount[1:], 0.0)
+    # two draws: the parameters, and the same with alpha 10 % larger
+    params = (np.array([r, r]), np.array([alpha, 1.1 * alpha]), np.array([a, a]), np.array([b, b]))
+    by_hyp2f1 = []
+    direct = bgnbd.purchases_if_alive
+
+    def counted(params, t, x, t_age):
+        by_hyp2f1.append(len(x))
+        return direct(params, t, x, t_age)
+
+    monkeypatch.setattr(bgnbd, "purchases_if_alive", counted)
+    final, total = bgnbd.purchases_over_horizon(params, x, t_age, steps, weights)
+    assert final.shape == total.shape == (len(x), 2)
+    for draw in range(2):
+        expected = np.array(
+            [
+                [_expected_if_alive_exactly(r, params[1][draw], a, b, xi, ti, t) for t in steps]
+                for xi, ti in zip(x, t_age, strict=True)
+            ]
+        )
+        rtol = 2e-11 if case == "a near 0" else 1e-12
+        assert_allclose(final[:, draw], expected[:, -1], rtol=rtol)
+        assert_allclose(total[:, draw], expected @ weights, rtol=rtol)
+    left_to_hyp2f1 = by_hyp2f1[0] if by_hyp2f1 else 0
+    if case == "r above a + b":
+        assert left_to_hyp2f1 == len(x)
+    else:  # the series does the work but for customers younger than a month
+        assert left_to_hyp2f1 <= (t_age < month).sum()
+
+
+def test_alive_table_is_bgnbd_p_alive():
+    rng = np.random.default_rng(4)
+    frequencies = np.array([0.0, 1, 2, 30, 400])
+    ages = np.array([0.0, 0.5, 3, 39, 104, 2000])
+    params = (
+        rng.uniform(0.2, 0.6, 5),
+        rng.uniform(3, 40, 5),
+        np.array([0.79, 1.5e-6, 0.02, 2.5, 0.3]),
+        np.array([2.4, 5560.0, 1.7, 4.0, 0.8]),
+    )
+    x, t_age, t_x = rng.integers(0, 5, 300), rng.integers(0, 6, 300), rng.integers(0, 6, 300)
+    t_x = np.where(frequencies[x] == 0, 0, np.minimum(t_x, t_age))  # recency <= T
+    table = bgnbd.alive_table(params, frequencies, ages)
+    got = table.p_alive(x, t_age, t_x)
+    expected = bgnbd.p_alive(
+        tuple(p[None, :] for p in params), frequencies[x, None], ages[t_x, None], ages[t_age, None]
+    )
+    assert_allclose(got, expected, rtol=1e-13, atol=0)
+    assert (got[frequencies[x] == 0] == 1).all()
+    # the odds as a product of a factor of (x, T) and one of (x, t_x): exact but for 400
+    # purchases over 2,000 units, whose factors would overflow
+    exact = table.exact_products()
+    np.testing.assert_array_equal(exact, [True, True, True, True, False])
+    with np.errstate(invalid="ignore"):  # inf * 0 at x = 400
+        odds = table.odds_factors(x, t_age, recency=False)
+        odds *= table.odds_factors(x, t_x, recency=True)
+    by_product = bgnbd.from_odds(odds)
+    assert_allclose(by_product[exact[x]], expected[exact[x]], rtol=1e-13, atol=0)
+    assert (by_product[frequencies[x] == 0] == 1).all()
+
+
+@pytest.mark.parametrize("sizes", [None, [2**40, 2**40, 2**40]])
+def test_ranks_are_lexicographic(sizes):
+    # the second case combines codes in two steps (one combined code would overflow)
+    rng = np.random.default_rng(2)
+    columns = [rng.integers(0, n, 5000) for n in (7, 40, 300)]
+    ranks = uncertainty._ranks(columns, sizes or [7, 40, 300])
+    frame = pd.DataFrame({"a": columns[0], "b": columns[1], "c": columns[2]})
+    for k, rank in enumerate(ranks, start=1):
+        expected = frame.groupby(list("abc"[:k]), sort=True).ngroup().to_numpy()
+        np.testing.assert_array_equal(rank, expected)
+
+
+def test_bgnbd_log_likelihood_by_distinct_values_is_the_row_formula(cdnow):
+    # the 1-D path (terms per distinct frequency and age) against the formula row by row,
+    # bit for bit, at parameter points around CDNOW's estimate (as the Hessian's)
+    summary, _ = cdnow
+    rows = summary[["frequency", "recency", "T"]].drop_duplicates().iloc[:300]
+    x, t_x, t_age = (rows[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
+    points = np.exp(np.log([0.243, 4.414, 0.793, 2.426]) + np.linspace(-0.1, 0.1, 5)[:, None])
+    params = tuple(points[:, [i]] for i in range(4))
+    got = bgnbd.log_likelihood(params, x, t_x, t_age)
+    by_row = np.column_stack(
+        [
+            bgnbd.log_likelihood(params, np.float64(xi), np.float64(ri), np.float64(ti))
+            for xi, ri, ti in zip(x, t_x, t_age, strict=True)
+        ]
+    )
+    np.testing.assert_array_equal(got, by_row)
+    assert got.shape == (5, 300) and np.isfinite(got).all()
+
+
+def test_alive_blocks_use_log_odds_where_the_odds_factors_would_overflow():
+    # 2,000 purchases over 5,000 weeks: (alpha + T)^(r + x) is far beyond floating point
+    f, t_age, r = np.array([0.0, 1, 3, 2000]), np.array([10.0, 20, 30, 5000]), [0.0, 5, 12, 4990]
+    layout = uncertainty._layout(f, np.array(r), t_age, np.ones(4), None, pd.RangeIndex(4))
+    params = tuple(np.array([[v, 1.1 * v]]) for v in (0.243, 4.414, 0.793, 2.426))
+    alive = uncertainty._alive("bgnbd", models.FAMILIES["bgnbd"], params, layout)
+    expected = bgnbd.p_alive(
+        params, layout.frequency[:, None], layout.recency[:, None], layout.age[:, None]
+    )
+    assert 0.01 < expected[-1, 0] < 0.99
+    assert_allclose(alive(slice(0, 3)), expected[:3], rtol=1e-13, atol=0)  # by the products
+    assert_allclose(alive(slice(0, 4)), expected, rtol=1e-13, atol=0)  # by the log-odds

@@ -9,6 +9,8 @@ An alternative to the Pareto/NBD model. Marketing Science, 24(2), 275-284.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import pandas as pd
 from scipy import special
@@ -47,8 +49,9 @@ def fit(rows: pd.DataFrame, penalizer: float, tol: float):
 # broadcast against customer arrays of shape (customers,).
 
 
-def log_likelihood(params, x, t_x, t_age) -> np.ndarray:
-    """Log-likelihood of each (frequency x, recency t_x, age T) row (FHL 2005, eq. 6)."""
+def _frequency_terms(params, x) -> tuple[np.ndarray, np.ndarray]:
+    """The log-likelihood's terms of the frequency x and parameters alone (FHL 2005, eq. 6):
+    the constant, and the log-odds of having dropped out at the last purchase."""
     r, alpha, a, b = params
     head = (
         special.gammaln(r + x)
@@ -59,12 +62,29 @@ def log_likelihood(params, x, t_x, t_age) -> np.ndarray:
         - special.gammaln(b)
         - special.gammaln(a + b + x)
     )
-    alive = -(r + x) * np.log(alpha + t_age)
-    dropped = np.where(
-        x > 0,
-        np.log(a) - np.log(b + np.maximum(x, 1) - 1) - (r + x) * np.log(alpha + t_x),
-        -np.inf,
-    )
+    return head, np.log(a) - np.log(b + np.maximum(x, 1) - 1)
+
+
+def log_likelihood(params, x, t_x, t_age) -> np.ndarray:
+    """Log-likelihood of each (frequency x, recency t_x, age T) row (FHL 2005, eq. 6).
+
+    For rows given as 1-D arrays, the terms of x alone are evaluated once per distinct
+    frequency and the logarithms of the ages once per distinct age (the same values, bit
+    for bit): a likelihood over many parameter points, as the Hessian behind the standard
+    errors, then costs one exponential and one logarithm per row and point.
+    """
+    r, alpha, a, b = params
+    if not all(np.ndim(v) == 1 for v in (x, t_x, t_age)):
+        head, dropout = _frequency_terms(params, x)
+        log_recency, log_age = np.log(alpha + t_x), np.log(alpha + t_age)
+    else:
+        frequencies, of_row = np.unique(x, return_inverse=True)
+        ages, of_age = np.unique(np.concatenate([t_x, t_age]), return_inverse=True)
+        head, dropout = (np.take(t, of_row, axis=-1) for t in _frequency_terms(params, frequencies))
+        logs = np.log(alpha + ages)
+        log_recency, log_age = (np.take(logs, i, axis=-1) for i in np.split(of_age, [len(x)]))
+    alive = -(r + x) * log_age
+    dropped = np.where(x > 0, dropout - (r + x) * log_recency, -np.inf)
     return head + np.logaddexp(alive, dropped)
 
 
@@ -77,20 +97,213 @@ def p_alive(params, x, t_x, t_age) -> np.ndarray:
     return np.where(x == 0, 1.0, special.expit(-log_odds))
 
 
+def _one_minus(f: np.ndarray, log_factor: np.ndarray) -> np.ndarray:
+    """``1 - f * exp(log_factor)``, without cancellation (by ``expm1``) where ``f > 0``."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(f > 0, -np.expm1(np.log(f) + log_factor), 1 - f * np.exp(log_factor))
+
+
 def purchases_if_alive(params, t, x, t_age) -> np.ndarray:
     """Repeat purchases expected in the next ``t`` units from a customer alive now
-    (FHL 2005, eq. 10 without its P(alive) factor); depends on x and T only."""
+    (FHL 2005, eq. 10 without its P(alive) factor); depends on x and T only.
+
+    The hypergeometric term is negative when ``c = a + b + x - 1 < 0`` (one-time buyers
+    when ``a + b < 1``): the formula holds as printed, without logarithms.
+    """
     r, alpha, a, b = params
     z = t / (alpha + t_age + t)
     c = a + b + x - 1
-    log_hyp = np.log(special.hyp2f1(r + x, b + x, c, z))
-    bad = ~np.isfinite(log_hyp)
+    gone = _one_minus(special.hyp2f1(r + x, b + x, c, z), (r + x) * np.log1p(-z))
+    bad = ~np.isfinite(gone)
     if np.any(bad):  # Euler's transformation where the series overflows (large x)
-        alt = np.log(special.hyp2f1(c - r - x, c - b - x, c, z)) + (c - r - b - 2 * x) * np.log1p(
-            -z
-        )
-        log_hyp = np.where(bad, alt, log_hyp)
-    return (a + b + x - 1) / (a - 1) * -np.expm1(log_hyp + (r + x) * np.log1p(-z))
+        euler = special.hyp2f1(c - r - x, c - b - x, c, z)  # times (1 - z)^(c - r - b - 2x)
+        gone = np.where(bad, _one_minus(euler, (c - b - x) * np.log1p(-z)), gone)
+    return c / (a - 1) * gone
+
+
+# --- the same predictions for many rows and parameter draws at once (clv_intervals) -------
+
+#: Most terms of the hypergeometric series that :func:`purchases_over_horizon` sums; a
+#: (frequency, T) pair whose series needs more (customers a few weeks old, for a horizon
+#: long compared with their age) is left to SciPy's ``hyp2f1``.
+SERIES_TERMS = 128
+#: Largest truncation error of the series, relative to its sum.
+SERIES_TOLERANCE = 2.0**-53
+#: Distinct ages T evaluated together by :func:`purchases_over_horizon`.
+AGE_BLOCK = 32
+
+
+class AliveTable(NamedTuple):
+    """P(alive) (FHL 2005, eq. 11) of many rows and parameter draws from logarithms taken
+    once per distinct frequency, distinct age and draw: the log-odds of having dropped out
+    are ``shape[x] * (log_age[T] - log_age[t_x]) + base[x]`` (``base`` is -inf at x = 0,
+    where P(alive) is 1). Rows are given by their positions in ``frequencies`` and ``ages``
+    (ascending) of :func:`alive_table`."""
+
+    shape: np.ndarray
+    base: np.ndarray
+    log_age: np.ndarray
+
+    def p_alive(self, x: np.ndarray, t_age: np.ndarray, t_x: np.ndarray) -> np.ndarray:
+        """P(alive) (0-1), shape (rows, draws), of rows at positions ``x``, ``t_age``,
+        ``t_x``."""
+        log_odds = self.log_age[t_age]
+        log_odds -= self.log_age[t_x]
+        log_odds *= self.shape[x]
+        log_odds += self.base[x]
+        with np.errstate(over="ignore"):  # odds beyond 1e308: P(alive) is 0
+            return from_odds(np.exp(log_odds, out=log_odds))
+
+    def odds_factors(self, x: np.ndarray, age: np.ndarray, *, recency: bool) -> np.ndarray:
+        """The odds of having dropped out as a product of a factor of (x, T) and one of
+        (x, t_x), so that a row costs no exponential: ``exp(shape * (log_age[T] -
+        log_age[0]) + base)`` and ``exp(-shape * (log_age[t_x] - log_age[0]))`` (with
+        ``recency``), shape (pairs, draws). Exact where :meth:`exact_products`."""
+        log = self.shape[x] * (self.log_age[age] - self.log_age[0])
+        with np.errstate(over="ignore"):
+            return np.exp(-log) if recency else np.exp(log + self.base[x])
+
+    def exact_products(self) -> np.ndarray:
+        """Per frequency: True where :meth:`odds_factors` stay far from overflow and
+        underflow at every age and draw (the factor of T below e^700, that of t_x above
+        e^-700), so that their product is the odds to a few units in the last place of
+        the exponent."""
+        span = self.shape * (self.log_age[-1] - self.log_age[0])
+        base = np.where(np.isfinite(self.base), self.base, 0.0)
+        return ((span + np.maximum(base, 0) < 700) & (base > -700)).all(axis=1)
+
+
+def from_odds(odds: np.ndarray) -> np.ndarray:
+    """P(alive) ``1 / (1 + odds)`` from the odds of having dropped out, in place (as SciPy's
+    ``expit(-log_odds)`` computes it)."""
+    odds += 1.0
+    return np.reciprocal(odds, out=odds)
+
+
+def alive_table(params, frequencies: np.ndarray, ages: np.ndarray) -> AliveTable:
+    """:class:`AliveTable` of parameter draws ``params`` (r, alpha, a, b; each of shape
+    (draws,) or (1, draws)) for the distinct ``frequencies`` and ``ages`` (T and recency,
+    model units)."""
+    r, alpha, a, b = (np.reshape(p, (1, -1)) for p in params)
+    x = frequencies[:, None]
+    with np.errstate(divide="ignore"):
+        base = np.where(x == 0, -np.inf, np.log(a / (b + np.maximum(x, 1) - 1)))
+    return AliveTable(r + x, base, np.log(alpha + ages[:, None]))
+
+
+def purchases_over_horizon(
+    params, x: np.ndarray, t_age: np.ndarray, steps: np.ndarray, weights: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Purchases expected from customers alive now, for many (x, T) pairs and parameter
+    draws: over the next ``steps[-1]`` units, and the ``weights``-weighted sum of those
+    expected within each of ``steps``.
+
+    :func:`purchases_if_alive` at every step costs one SciPy ``hyp2f1`` per pair, step and
+    draw. Euler's transformation turns FHL 2005's eq. 10 into
+
+        E(t) = (c / (a - 1)) * (1 - (1 - z)^(a - 1) * 2F1(a + b - 1 - r, a - 1; c; z)),
+
+    with ``c = a + b + x - 1`` and ``z = t / (alpha + T + t)``, whose Gauss series
+    ``1 + sum_n k_n z^n`` has coefficients ``k_n`` that depend on the draw and x only, and
+    the same sign for every n >= 1 when ``a + b - 1 - r > -1`` and ``c > 0`` (no
+    cancellation). The series at the last step and the weighted sum over steps
+    ``sum_n k_n sum_s weights_s (1 - z_s)^(a - 1) z_s^n`` are then one matrix product per
+    block of ages. A pair whose series does not reach ``SERIES_TOLERANCE`` within
+    ``SERIES_TERMS`` terms by a geometric bound of the rest, or whose coefficients change
+    sign, is computed with :func:`purchases_if_alive` instead.
+
+    Parameters
+    ----------
+    params
+        r, alpha, a, b: arrays of shape (draws,) or (1, draws).
+    x, t_age : ndarray
+        Frequency and age T (model units) of each pair, shape (pairs,).
+    steps : ndarray
+        Horizons (model units), increasing, shape (steps,).
+    weights : ndarray
+        Weight of each horizon's expected purchases, shape (steps,).
+
+    Returns
+    -------
+    tuple of ndarray
+        Purchases expected within ``steps[-1]``, and the weighted sum; shape (pairs, draws).
+    """
+    r, alpha, a, b = (np.reshape(p, -1).astype(float) for p in params)
+    if len(r) == 0 or len(x) == 0:
+        return np.empty((len(x), len(r))), np.empty((len(x), len(r)))
+    top, low = a + b - 1 - r, a - 1  # the series' numerator parameters, per draw
+    xs, x_of = np.unique(x, return_inverse=True)
+    ages, t_of = np.unique(t_age, return_inverse=True)
+    c = (a + b - 1)[:, None] + xs  # (draws, frequencies)
+    without_sign_change = (top[:, None] > -1) & (c > 0)
+    z = steps / (alpha[:, None, None] + ages[:, None] + steps)  # (draws, ages, steps)
+    log_rest = low[:, None, None] * np.log1p(-z)
+    rest = np.exp(log_rest)  # (1 - z)^(a - 1)
+    gone = -np.expm1(log_rest)  # 1 - (1 - z)^(a - 1)
+    gone_weighted = gone @ weights  # (draws, ages)
+    weighted_rest = rest * weights
+    final = np.empty((len(r), len(x)))
+    total = np.empty((len(r), len(x)))
+    converged = np.ones(len(x), dtype=bool)
+    by_age = np.argsort(t_of, kind="stable")
+    edges = np.searchsorted(t_of[by_age], np.arange(0, len(ages) + AGE_BLOCK, AGE_BLOCK))
+    for block, start in enumerate(range(0, len(ages), AGE_BLOCK)):
+        pairs = by_age[edges[block] : edges[block + 1]]
+        if len(pairs) == 0:
+            continue
+        ages_block = slice(start, start + AGE_BLOCK)
+        zb, wb = z[:, ages_block], weighted_rest[:, ages_block]
+        n_ages = zb.shape[1]
+        # geometric decay at the largest z: terms until z^n is below the tolerance
+        largest = min(float(zb[..., -1].max()), 1 - SERIES_TOLERANCE)
+        terms = int(np.clip(np.log(SERIES_TOLERANCE) / np.log(largest), 4, SERIES_TERMS))
+        # z^n at the last step, and sum_s weights_s (1 - z_s)^(a - 1) z_s^n, n = 1 ... terms
+        sums = np.empty((len(r), 2 * n_ages, terms))
+        power = np.ones_like(zb)
+        for n in range(terms):
+            power *= zb
+            sums[:, :n_ages, n] = power[..., -1]
+            sums[:, n_ages:, n] = np.einsum("dts,dts->dt", power, wb)
+        present, x_local = np.unique(x_of[pairs], return_inverse=True)
+        cb = c[:, present, None]  # (draws, frequencies, 1)
+        n = np.arange(terms)
+        ratio = (top[:, None, None] + n) * (low[:, None, None] + n) / ((cb + n) * (n + 1))
+        coefficients = np.cumprod(ratio, axis=2).transpose(0, 2, 1)  # k_1 ... k_terms
+        series = np.matmul(sums, coefficients)  # (draws, 2 ages, frequencies)
+        t_local = t_of[pairs] - start
+        at_end = series[:, t_local, x_local]
+        over_steps = series[:, n_ages + t_local, x_local]
+        tg, xg = t_of[pairs], x_of[pairs]
+        scale = c[:, xg] / low[:, None]
+        final[:, pairs] = scale * (gone[:, tg, -1] - rest[:, tg, -1] * at_end)
+        total[:, pairs] = scale * (gone_weighted[:, tg] - over_steps)
+        # rest of the series: each next ratio k_(n+1) z / k_n for n >= terms is at most q
+        cn = cb[:, :, 0] + terms
+        linear = (top + low - 1)[:, None] - c[:, present]  # k-ratio - 1 = (linear n + rest)
+        constant = (top * low)[:, None] - c[:, present]  # / ((c + n) (n + 1))
+        excess = np.maximum(linear, 0) / cn + np.maximum(constant, 0) / (cn * (terms + 1))
+        q = zb[:, t_local, -1] * (1 + excess[:, x_local])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            tail = np.abs(coefficients[:, -1, x_local]) * sums[:, t_local, -1] * q / (1 - q)
+        converged[pairs] = (
+            (q < 1)
+            & (tail <= SERIES_TOLERANCE * np.abs(at_end))
+            & (tail * np.abs(wb).sum(axis=-1)[:, t_local] <= SERIES_TOLERANCE * np.abs(over_steps))
+            & without_sign_change[:, xg]
+            & np.isfinite(final[:, pairs])
+            & np.isfinite(total[:, pairs])
+        ).all(axis=0)
+    final, total = np.ascontiguousarray(final.T), np.ascontiguousarray(total.T)
+    slow = np.flatnonzero(~converged)
+    if len(slow):
+        draws = tuple(p[None, :] for p in (r, alpha, a, b))
+        xl, tl = x[slow, None], t_age[slow, None]
+        total[slow] = 0.0
+        for step, weight in zip(steps, weights, strict=True):
+            expected = purchases_if_alive(draws, step, xl, tl)
+            total[slow] += weight * expected
+        final[slow] = expected
+    return final, total
 
 
 def dropout_probability(bgf) -> float:

@@ -11,6 +11,7 @@ identical rows are fitted once, a resample is a multinomial draw of their weight
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 from collections.abc import Callable
@@ -21,6 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
+from retention_utils.clv import bgnbd
 from retention_utils.clv.base import DAYS_PER_MONTH, rfm_arrays, unit_days_of
 from retention_utils.clv.models import (
     family_of,
@@ -30,12 +32,16 @@ from retention_utils.clv.models import (
     total_log_likelihood,
 )
 
-#: Distinct rows whose draws are held in memory at once.
-CHUNK = 20_000
+#: Distinct rows whose draws are evaluated together (a few MB per array: the arrays of a
+#: block stay in the processor's cache).
+CHUNK = 2_000
 #: Threads evaluating blocks of draws at once.
 THREADS = min(2, os.cpu_count() or 1)
 #: Interval methods of :func:`clv_intervals`.
 METHODS = ("laplace", "bootstrap")
+#: Models whose expected purchases over the horizon are BG/NBD's hypergeometric series
+#: (:func:`~retention_utils.clv.bgnbd.purchases_over_horizon`), with ``b`` shifted by this.
+SERIES_B_SHIFT = {"bgnbd": 0.0, "mbgnbd": 1.0}
 
 
 def _check_level(level: float) -> float:
@@ -143,17 +149,40 @@ def parameter_draws(fitter, *, method: str = "laplace", draws: int = 200, seed: 
 # --- intervals of the predictions ---------------------------------------------------------
 
 
-def _groups_of(*columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For each position, the number of its distinct tuple of ``columns`` (numbered in order
-    of first appearance, by hashing), and the position of each tuple's first appearance."""
-    codes = np.zeros(len(columns[0]), dtype=np.int64)
-    for column in columns:
-        column_codes, uniques = pd.factorize(column)
-        codes, _ = pd.factorize(codes * len(uniques) + column_codes)
-    # codes appear in increasing order: a tuple is new where its code exceeds all before it
-    seen = np.maximum.accumulate(np.concatenate([[-1], codes[:-1]]))
-    first = np.flatnonzero(codes > seen)
-    return codes, first
+def _codes(column: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each position's rank among the distinct values of ``column``, and those values
+    (ascending)."""
+    codes, uniques = pd.factorize(column, sort=True)
+    return codes.astype(np.int64), np.asarray(uniques)
+
+
+def _ranks(codes: list[np.ndarray], sizes: list[int]) -> list[np.ndarray]:
+    """For the first column of ``codes``, the first two, ...: each position's rank among the
+    distinct tuples of those columns (0, 1, ... in lexicographic order). ``codes`` are
+    whole numbers from 0 to ``sizes - 1``; one sort of their combination gives every rank."""
+    if math.prod(sizes) >= 2**62:  # the combined codes would overflow: the first ones first
+        head = _ranks(codes[:-1], sizes[:-1])
+        last = _ranks([head[-1], codes[-1]], [int(head[-1].max()) + 1, sizes[-1]])[-1]
+        return [*head, last]
+    combined = np.zeros(len(codes[0]), dtype=np.int64)
+    for column, size in zip(codes, sizes, strict=True):
+        combined = combined * size + column
+    order = np.argsort(combined)
+    ordered = combined[order]
+    ranks = []
+    for k in range(1, len(codes) + 1):
+        prefix = ordered // math.prod(sizes[k:])  # the combined code of the first k columns
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.concatenate([[0], np.cumsum(prefix[1:] != prefix[:-1])])
+        ranks.append(rank)
+    return ranks
+
+
+def _a_position_of(codes: np.ndarray) -> np.ndarray:
+    """For each code 0 ... max, one position that holds it."""
+    positions = np.empty(codes.max() + 1, dtype=np.int64)
+    positions[codes] = np.arange(len(codes))
+    return positions
 
 
 def _interpolation(n: int, level: float) -> tuple[list[int], list[int], list[float]]:
@@ -178,12 +207,30 @@ def _lerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
     return b - diff * (1 - t) if t >= 0.5 else a + diff * t
 
 
-def _quantiles(values: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+def _order_statistics(values: np.ndarray, low: int, high: int) -> tuple[np.ndarray, ...]:
+    """The ``low``-th and ``high``-th smallest values of each row (``high`` is ``low`` or
+    ``low + 1``), by one selection per row around the end nearer to them, and the position
+    ``split`` of that selection: ``values`` is partitioned in place, its columns after
+    ``split`` holding the largest values."""
+    if low < values.shape[1] - 1 - high:
+        values.partition(high, axis=1)
+        at_high = values[:, high]
+        return (values[:, :high].max(axis=1) if low < high else at_high), at_high, high
+    values.partition(low, axis=1)
+    at_low = values[:, low]
+    return at_low, (values[:, low + 1 :].min(axis=1) if high > low else at_low), low
+
+
+def _quantiles(
+    values: np.ndarray, level: float, *, overwrite_input: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """Percentile interval of each row over its draws (axis 1), ignoring failed (NaN) draws.
 
     Equal to ``np.nanquantile(values, [(1 - level) / 2, (1 + level) / 2], axis=1)``; rows
-    without NaN are sorted along the contiguous draws axis, several times faster than
-    numpy's selection over 200 draws.
+    without NaN select the neighbouring order statistics of each bound (a partial selection
+    per bound, the upper one among the values above the lower one's, instead of numpy's
+    sort or multi-point selection). With ``overwrite_input``, ``values`` is reordered along
+    its rows instead of copied.
     """
     n_rows, n_draws = values.shape
     if n_draws == 0:
@@ -194,44 +241,61 @@ def _quantiles(values: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray
             warnings.filterwarnings("ignore", "All-NaN slice", RuntimeWarning)
             low, high = np.nanquantile(values, [(1 - level) / 2, (1 + level) / 2], axis=1)
         return low, high
-    ordered = np.sort(values, axis=1)
     lows, highs, gammas = _interpolation(n_draws, level)
-    low, high = (
-        _lerp(ordered[:, i], ordered[:, j], g) for i, j, g in zip(lows, highs, gammas, strict=True)
-    )
-    return low, high
+    values = values if overwrite_input else values.copy()
+    *pair, split = _order_statistics(values, lows[0], highs[0])
+    low = _lerp(*pair, gammas[0])
+    skip = split + 1 if lows[1] > split else 0
+    *pair, _ = _order_statistics(values[:, skip:], lows[1] - skip, highs[1] - skip)
+    return low, _lerp(*pair, gammas[1])
 
 
-def _purchases_if_alive(family, params, x, t_age, steps, discount):
+def _purchases_if_alive(family, params, x, t_age, steps, weights):
     """Per (frequency, T) pair and draw: purchases expected over the horizon from a customer
-    alive now, and the same discounted month by month (both shape (pairs, draws))."""
-    final = np.empty((len(x), params[0].shape[1]))
-    rate = np.empty_like(final)
-    for start in range(0, len(x), CHUNK):
-        part = slice(start, start + CHUNK)
-        xs, ts = x[part, None], t_age[part, None]
-        previous, discounted = 0.0, 0.0
-        for step, factor in zip(steps, discount, strict=True):
-            current = family.purchases_if_alive(params, step, xs, ts)
-            discounted = discounted + (current - previous) * factor
-            previous = current
-        final[part], rate[part] = previous, discounted
-    return final, rate
+    alive now, and the ``weights``-weighted sum of those expected by each step (both shape
+    (pairs, draws)), one step at a time."""
+    xs, ts = x[:, None], t_age[:, None]
+    weighted = 0.0
+    for step, weight in zip(steps, weights, strict=True):
+        current = family.purchases_if_alive(params, step, xs, ts)
+        weighted = weighted + weight * current
+    return current, weighted
+
+
+def _horizon(name: str, family, params, x, t_age, steps, weights):
+    """:func:`_purchases_if_alive`, by BG/NBD's series where the model has it: MBG/NBD's
+    expectation while alive is BG/NBD's with ``b + 1``."""
+    if name in SERIES_B_SHIFT:
+        r, alpha, a, b = params
+        return bgnbd.purchases_over_horizon(
+            (r, alpha, a, b + SERIES_B_SHIFT[name]), x, t_age, steps, weights
+        )
+    parts = _parallel(
+        lambda part: _purchases_if_alive(family, params, x[part], t_age[part], steps, weights),
+        len(x),
+    )
+    return tuple(np.concatenate([p[i] for p in parts]) for i in (0, 1))
 
 
 class _Layout(NamedTuple):
-    """Customers by what their predictions depend on: distinct (frequency, recency, T) rows,
-    their (frequency, T) pairs and frequencies, and distinct (row, mean spend) keys sorted by
-    row, with the customers and spend each row holds (in total and per group)."""
+    """Customers by what their predictions depend on: distinct (frequency, recency, T) rows
+    in lexicographic order of (frequency, T, recency), their (frequency, T) pairs, their
+    positions among the distinct frequencies and ages (T and recency), and distinct
+    (row, mean spend) keys sorted by row, with the customers and spend each row holds (in
+    total and per group)."""
 
     frequency: np.ndarray
     recency: np.ndarray
     age: np.ndarray
     row_of_customer: np.ndarray
-    pair_first: np.ndarray
     pair_of_row: np.ndarray
-    frequency_first: np.ndarray
+    pair_frequency: np.ndarray
+    pair_age: np.ndarray
+    frequencies: np.ndarray
     frequency_of_row: np.ndarray
+    ages: np.ndarray
+    age_of_row: np.ndarray
+    recency_of_row: np.ndarray
     key_of_customer: np.ndarray
     key_row: np.ndarray
     key_spend: np.ndarray
@@ -244,16 +308,20 @@ class _Layout(NamedTuple):
 
 
 def _layout(f, r, t_age, m, groups: pd.Series | None, index: pd.Index) -> _Layout:
-    row_of_customer, first = _groups_of(f, r, t_age)
+    (f_codes, frequencies), (t_codes, t_values), (r_codes, r_values) = (
+        _codes(c) for c in (f, t_age, r)
+    )
+    sizes = [len(frequencies), len(t_values), len(r_values)]
+    frequency_rank, pair_rank, row_of_customer = _ranks([f_codes, t_codes, r_codes], sizes)
+    first = _a_position_of(row_of_customer)
     uf, ur, ut = f[first], r[first], t_age[first]
-    n_rows = len(uf)
-    pair_of_row, pair_first = _groups_of(uf, ut)
-    frequency_of_row, frequency_first = _groups_of(uf)
-    key_of_customer, key_first = _groups_of(row_of_customer, m)
-    by_row = np.argsort(row_of_customer[key_first], kind="stable")
-    position = np.empty(len(by_row), dtype=np.int64)
-    position[by_row] = np.arange(len(by_row))
-    key_first = key_first[by_row]
+    n_rows = len(first)
+    pair_of_row = pair_rank[first]
+    pair_first = first[_a_position_of(pair_of_row)]
+    ages = np.union1d(t_values, r_values)
+    m_codes, m_values = _codes(m)
+    key_of_customer = _ranks([row_of_customer, m_codes], [n_rows, len(m_values)])[-1]
+    key_first = _a_position_of(key_of_customer)  # keys sorted by row
     names: list[str] = []
     in_groups, group_spend = np.zeros((n_rows, 0)), np.zeros((n_rows, 0))
     if groups is not None:
@@ -269,11 +337,15 @@ def _layout(f, r, t_age, m, groups: pd.Series | None, index: pd.Index) -> _Layou
         recency=ur,
         age=ut,
         row_of_customer=row_of_customer,
-        pair_first=pair_first,
         pair_of_row=pair_of_row,
-        frequency_first=frequency_first,
-        frequency_of_row=frequency_of_row,
-        key_of_customer=position[key_of_customer],
+        pair_frequency=f[pair_first],
+        pair_age=t_age[pair_first],
+        frequencies=frequencies,
+        frequency_of_row=frequency_rank[first],
+        ages=ages,
+        age_of_row=np.searchsorted(ages, ut),
+        recency_of_row=np.searchsorted(ages, ur),
+        key_of_customer=key_of_customer,
         key_row=row_of_customer[key_first],
         key_spend=m[key_first],
         row_customers=np.bincount(row_of_customer, minlength=n_rows).astype(float),
@@ -283,6 +355,39 @@ def _layout(f, r, t_age, m, groups: pd.Series | None, index: pd.Index) -> _Layou
         group_customers=in_groups,
         group_spend=group_spend,
     )
+
+
+def _alive(name: str, family, params, layout: _Layout) -> Callable[[slice], np.ndarray]:
+    """P(alive) of a block of rows, shape (rows, draws). For BG/NBD from logarithms taken
+    once per distinct frequency, age and draw (:func:`~retention_utils.clv.bgnbd.alive_table`),
+    and from exponentials taken once per (frequency, T) and (frequency, recency) pair and
+    draw where their product is exact."""
+    if name != "bgnbd":
+        return lambda rows: family.p_alive(
+            params, layout.frequency[rows, None], layout.recency[rows, None], layout.age[rows, None]
+        )
+    table = bgnbd.alive_table(params, layout.frequencies, layout.ages)
+    exact = table.exact_products()[layout.frequency_of_row]
+    pair_row = _a_position_of(layout.pair_of_row)
+    n_ages = len(layout.ages)
+    recency_pairs, recency_pair_of_row = np.unique(
+        layout.frequency_of_row * n_ages + layout.recency_of_row, return_inverse=True
+    )
+    of_age = table.odds_factors(
+        layout.frequency_of_row[pair_row], layout.age_of_row[pair_row], recency=False
+    )
+    of_recency = table.odds_factors(recency_pairs // n_ages, recency_pairs % n_ages, recency=True)
+
+    def alive(rows: slice) -> np.ndarray:
+        if not exact[rows].all():
+            return table.p_alive(
+                layout.frequency_of_row[rows], layout.age_of_row[rows], layout.recency_of_row[rows]
+            )
+        odds = of_age[layout.pair_of_row[rows]]
+        odds *= of_recency[recency_pair_of_row[rows]]
+        return bgnbd.from_odds(odds)
+
+    return alive
 
 
 def _parallel(work: Callable[[slice], Any], n: int) -> list[Any]:
@@ -338,7 +443,10 @@ def clv_intervals(
     for CLV, linearly on their mean spend: the draws are evaluated once per distinct row
     (the horizon's expected purchases once per distinct (frequency, T) pair), totals are
     sums over rows weighted by their customers and spend, and only the CLV quantiles are
-    taken per distinct (row, spend), a chunk at a time.
+    taken per distinct (row, spend), a chunk at a time. For BG/NBD and MBG/NBD the
+    horizon's expected purchases are a hypergeometric series summed for all months and
+    draws at once (:func:`~retention_utils.clv.bgnbd.purchases_over_horizon`), and BG/NBD's
+    P(alive) takes its logarithms once per distinct age and draw.
 
     Parameters
     ----------
@@ -382,7 +490,7 @@ def clv_intervals(
     days = unit_days_of(summary, unit_days)
     if isinstance(draws, bool) or not isinstance(draws, int | np.integer) or draws < 2:
         raise ValueError(f"draws must be a whole number >= 2, got {draws!r}.")
-    _, family = family_of(model_fitter)
+    name, family = family_of(model_fitter)
     data = rfm_arrays(summary, monetary=True)
     f, r, t_age, m = (
         data[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T", "monetary_value")
@@ -398,27 +506,21 @@ def clv_intervals(
     layout = _layout(f, r, t_age, m, groups, summary.index)
     steps = np.arange(1, months + 1) * (DAYS_PER_MONTH / days)
     discount = (1 + monthly_discount_rate) ** -np.arange(1, months + 1)
-    uf, ut = layout.frequency, layout.age
+    # sum over months of (E_k - E_(k-1)) discount_k = sum of E_k (discount_k - discount_(k+1))
+    weights = discount - np.append(discount[1:], 0.0)
     with np.errstate(all="ignore"):
-        pairs = _parallel(
-            lambda part: _purchases_if_alive(
-                family,
-                params,
-                uf[layout.pair_first][part],
-                ut[layout.pair_first][part],
-                steps,
-                discount,
-            ),
-            len(layout.pair_first),
+        final, rate = _horizon(
+            name, family, params, layout.pair_frequency, layout.pair_age, steps, weights
         )
-        final, rate = (np.concatenate([p[i] for p in pairs]) for i in (0, 1))
+        alive_of = _alive(name, family, params, layout)
         spend_base, spend_slope = (
             margin * term
-            for term in _spend_terms(
-                spend_params[purchase_ok & spend_ok], uf[layout.frequency_first]
-            )
+            for term in _spend_terms(spend_params[purchase_ok & spend_ok], layout.frequencies)
         )
-        row_out, key_out = np.empty((len(uf), 4)), np.empty((len(layout.key_row), 2))
+        if not spend_columns.all():
+            rate = rate[:, spend_columns]  # CLV draws only
+        row_out = np.empty((len(layout.frequency), 4))
+        key_out = np.empty((len(layout.key_row), 2))
         n_draws = int(purchase_ok.sum())
         sums = [
             np.zeros((3, n_draws)),
@@ -427,23 +529,17 @@ def clv_intervals(
         ]
 
         def block(rows: slice) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-            """The draws of a block of rows: their quantiles into row_out and key_out, their
-            sums returned."""
-            alive = family.p_alive(
-                params, uf[rows, None], layout.recency[rows, None], ut[rows, None]
-            )
+            """The draws of a block of rows: their sums returned, their quantiles into
+            row_out and key_out (taken last: they reorder the draws in place)."""
+            alive = alive_of(rows)
             pairs = layout.pair_of_row[rows]
             purchases = alive * final[pairs]
-            value_rate = (alive * rate[pairs])[:, spend_columns]  # discounted purchases
-            row_out[rows, 0:2] = np.column_stack(_quantiles(alive, level))
-            row_out[rows, 2:4] = np.column_stack(_quantiles(purchases, level))
+            # discounted purchases of the CLV draws
+            value_rate = (alive if spend_columns.all() else alive[:, spend_columns]) * rate[pairs]
             # CLV of a customer with mean spend m: base + slope * m, per draw
-            base = spend_base[layout.frequency_of_row[rows]] * value_rate
-            slope = spend_slope[layout.frequency_of_row[rows]] * value_rate
-            keys = slice(*np.searchsorted(layout.key_row, [rows.start, rows.stop]))
-            local = layout.key_row[keys] - rows.start
-            clv = base[local] + slope[local] * layout.key_spend[keys, None]
-            key_out[keys] = np.column_stack(_quantiles(clv, level))
+            frequency = layout.frequency_of_row[rows]
+            base = spend_base[frequency] * value_rate
+            slope = np.multiply(spend_slope[frequency], value_rate, out=value_rate)
             customers, spend = layout.row_customers[rows], layout.row_spend[rows]
             in_groups, group_spend = layout.group_customers[rows], layout.group_spend[rows]
             totals = np.zeros((3, n_draws))
@@ -452,9 +548,18 @@ def clv_intervals(
             totals[2, ~spend_columns] = np.nan
             group_clv = np.full((n_draws, layout.n_groups), np.nan)
             group_clv[spend_columns] = base.T @ in_groups + slope.T @ group_spend
-            return totals, purchases.T @ in_groups, group_clv
+            group_purchases = purchases.T @ in_groups
+            keys = slice(*np.searchsorted(layout.key_row, [rows.start, rows.stop]))
+            local = layout.key_row[keys] - rows.start
+            clv = slope[local]
+            clv *= layout.key_spend[keys, None]
+            clv += base[local]
+            row_out[rows, 0:2] = np.column_stack(_quantiles(alive, level, overwrite_input=True))
+            row_out[rows, 2:4] = np.column_stack(_quantiles(purchases, level, overwrite_input=True))
+            key_out[keys] = np.column_stack(_quantiles(clv, level, overwrite_input=True))
+            return totals, group_purchases, group_clv
 
-        for part in _parallel(block, len(uf)):
+        for part in _parallel(block, len(layout.frequency)):
             for total, value in zip(sums, part, strict=True):
                 total += value
     totals, group_purchases, group_clv = sums
