@@ -194,6 +194,15 @@ def censored_log() -> pd.DataFrame:
     return tx_frame(rows, CHANNEL_LOG)
 
 
+def test_wilson_bounds_are_exact_at_all_and_no_successes():
+    # 53 of 53 gave a high of 0.9999999999999999, so a first cohort adding 7 of 7 at age 0
+    # "left the interval": "retention at month 0 would read 100% instead of 100%".
+    low, high = wilson_interval(np.array([53, 0, 7]), np.array([53, 53, 7]))
+    assert high[0] == 1.0 and high[2] == 1.0 and low[1] == 0.0
+    single = wilson_interval(0, 5)
+    assert single[0] == 0.0 and single[1] == pytest.approx(0.4344824603)
+
+
 def test_first_cohort_is_listed_as_left_censored():
     tx = censored_log()
     assert cohort_matrix(tx, observation_end="2024-06-30").attrs["left_censored"] == ["2024-01"]
@@ -222,7 +231,7 @@ def test_average_curve_leaves_out_the_left_censored_cohort_and_thin_ages():
     assert curve.attrs["cautions"] == [
         "The first cohort (2024-01, 6 customers) is left out of the average retention curve and "
         "revenue per customer: it also holds customers who bought before the data begin. With "
-        "it, retention at month 2 would read 50% instead of 0%."
+        "it, retention at month 2 would read 50.0 % instead of 0.0 %."
     ]
     everyone = retention_curve(tx, observation_end="2024-06-30", include_left_censored=True)
     np.testing.assert_allclose(everyone["retention"], [1.0, 0.75, 0.5, 0.6])
