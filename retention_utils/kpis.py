@@ -621,7 +621,7 @@ def simple_clv_figures(clv: dict, *, currency: str | None = None) -> list[dict]:
         base = int(clv["customers_start"])
         note = (
             f"its churn ({clv['annual_churn_rate']:.1f} % of {base:,} customers) rests on a "
-            "partial base: the data begin less than active_days before the last 365 days"
+            "partial base"
             if base
             else "no customer in the base at the start of the last 365 days: no churn to base it on"
         )
