@@ -361,6 +361,22 @@ def test_cohort_table_long_form_is_consistent():
 # --- plots -------------------------------------------------------------------------------------
 
 
+def test_percent_ticks_and_labels_are_written_as_in_the_report_text():
+    # numbers.format_figure writes "12.0 %"; chart ticks read "12%" before.
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from retention_utils.plots import percent_axis, percent_text
+
+    fig, ax = plt.subplots()
+    percent_axis(ax)
+    assert ax.yaxis.get_major_formatter()(50, 0) == "50 %"
+    assert (percent_text(12.345, 1), percent_text(float("nan"))) == ("12.3 %", "")
+    plt.close(fig)
+
+
 def test_heatmap_labels_percent_blank_cells_and_sizes():
     import matplotlib
 
@@ -372,7 +388,7 @@ def test_heatmap_labels_percent_blank_cells_and_sizes():
     m = cohort_matrix(tx_frame(LOG, CHANNEL_LOG), normalize=True, observation_end=END)
     ax = plot_cohort_heatmap(m)
     texts = [t.get_text() for t in ax.texts]
-    assert texts == ["100%", "67%", "33%", "100%", "0%", "100%"]  # NaN cells stay blank
+    assert texts == ["100 %", "67 %", "33 %", "100 %", "0 %", "100 %"]  # NaN cells stay blank
     labels = [t.get_text() for t in ax.get_yticklabels()]
     assert labels == ["2024-01  (n=3)  left-censored", "2024-02  (n=1)", "2024-03  (n=1)"]
     assert "5 customers" in ax.get_xlabel() and "hatched: left-censored" in ax.get_xlabel()
@@ -431,7 +447,7 @@ def test_curve_plots_say_what_the_curve_leaves_out():
     np.testing.assert_allclose(ax.lines[0].get_ydata(), [100, 50, 0])
     notes = [t.get_text() for t in ax.texts]
     assert notes == [
-        "bands: 95% Wilson intervals; cohort 2024-01 left out (left-censored); ages seen in 3+ "
+        "bands: 95 % Wilson intervals; cohort 2024-01 left out (left-censored); ages seen in 3+ "
         "cohorts"
     ]
     empty = retention_curve(tx, observation_end="2024-06-30", data_start="2024-02-15")

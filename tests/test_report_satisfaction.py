@@ -84,7 +84,7 @@ def test_nps_section_draws_the_answers_the_trend_and_the_mix(responses):
     section = sections.score_section(responses, "nps", min_responses=2)
     figure = section.parts[0]
     assert [ax.get_title() for ax in figure.axes[:3]] == [
-        "NPS answers (n=7)", "NPS by month, with 95% interval", "NPS composition by month"]  # fmt: skip
+        "NPS answers (n=7)", "NPS by month, with 95 % interval", "NPS composition by month"]  # fmt: skip
     assert not plt.fignum_exists(figure.number)  # shown by the section only, not twice
     trend = _tables(section)[0]
     assert trend.columns.tolist() == [
@@ -148,7 +148,7 @@ def test_repurchase_section_table_gap_and_unknown_customers(responses, orders):
     assert gaps.loc[0, ["comparison", "difference (pp)", "reading"]].tolist() == [
         "promoters minus detractors", "-16.7", "within noise"]  # fmt: skip
     assert section.cautions == [
-        "1 of 7 responses (14%) are from customers not found in the transactions; they are "
+        "1 of 7 responses (14 %) are from customers not found in the transactions; they are "
         "left out of the comparison. Check that both files use the same customer IDs "
         "(customer_col=)."
     ]
