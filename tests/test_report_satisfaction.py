@@ -181,7 +181,9 @@ def test_followup_section_lists_the_most_valuable_and_writes_them_all(responses,
     )
     shown = _tables(section)[0]
     # detractors by latest answer: c (revenue 400), d (40), x (unknown)
-    assert shown[["customer", "NPS", "revenue (EUR)"]].to_numpy().tolist() == [["c", "2", "400.00"]]
+    assert shown[["customer", "NPS", "orders", "revenue (EUR)"]].to_numpy().tolist() == [
+        ["c", "2", "1", "400.00"]  # orders are counted, not "1.00"
+    ]
     assert _texts(section) == [
         "3 of the 6 customers who answered are to follow up (latest NPS answer is 0-6); the "
         "first 1 are listed, highest revenue first. The whole list is in "

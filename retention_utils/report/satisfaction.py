@@ -778,6 +778,6 @@ def _followup_table(followups: pd.DataFrame, currency: str | None):
             shown[column] = shown[column].astype("float")
     return report_table(
         shown,
-        decimals={"NPS": 0, "CSAT": 0, "P(alive) %": 0},
+        decimals={"NPS": 0, "CSAT": 0, "orders": 0, "P(alive) %": 0},
         missing_note="not answered, or not found in the transactions or the CLV table",
     )
