@@ -456,7 +456,7 @@ def _censored_caution(
         f"The first cohort ({cohort}, {size:,} customers) is left out of the average "
         f"{curve_name} and revenue per customer: it also holds customers who bought before "
         f"the data begin. With it, retention at {where} would read "
-        f"{at['retention_with']:.0%} instead of {at['retention']:.0%}."
+        f"{at['retention_with'] * 100:.1f} % instead of {at['retention'] * 100:.1f} %."
     ]
 
 

@@ -609,15 +609,22 @@ def simple_clv_figures(clv: dict, *, currency: str | None = None) -> list[dict]:
     """The headline figures of :func:`simple_clv_inputs`: the 365-day repeat purchase rate
     (percent) and the simple CLV (``currency``).
 
-    A CLV whose churn rests on a partial base (``history_complete`` False: nobody could be
-    seen leaving, so the lifespan runs to its cap) is no figure to headline: its value is
-    None, with the reason as a note; the report's table still shows it.
+    A CLV whose churn rests on a partial base (``history_complete`` False: the data begin
+    less than ``active_days`` before the 365-day window, so its starting base misses the
+    customers who bought earlier) is no figure to headline: its value is None, with the
+    reason as a note; the report's table still shows it.
     """
     money = {"unit": currency} if currency else {}
     value, note = clv["clv"], None
     if not clv["history_complete"]:
         value = None
-        note = "the data do not reach active_days before the last 365 days: no churn to base it on"
+        base = int(clv["customers_start"])
+        note = (
+            f"its churn ({clv['annual_churn_rate']:.1f} % of {base:,} customers) rests on a "
+            "partial base"
+            if base
+            else "no customer in the base at the start of the last 365 days: no churn to base it on"
+        )
     return [
         {
             "name": "repeat_purchase_rate",

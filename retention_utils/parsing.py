@@ -10,6 +10,7 @@ per column, never a Python loop over rows.
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -128,7 +129,9 @@ def parse_dates(
     elif _ISO_START.match(first) and not dayfirst:
         fmt = "ISO8601"
     else:
-        fmt = pd.core.tools.datetimes.guess_datetime_format(first, dayfirst=dayfirst)
+        with warnings.catch_warnings():  # pandas warns when the first value is day-first
+            warnings.simplefilter("ignore", UserWarning)
+            fmt = pd.core.tools.datetimes.guess_datetime_format(first, dayfirst=dayfirst)
         if fmt is None:
             problems.append(
                 problem(
@@ -142,7 +145,9 @@ def parse_dates(
             return _no_dates(raw.index)
         if not dayfirst and re.match(r"^\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}", first):
             summary.corrections.append(
-                f"{column}: dates like {first!r} read month-first ({fmt}); "
+                f"{column}: dates like {first!r} read day-first ({fmt}), as its day above 12 shows"
+                if fmt.startswith("%d")
+                else f"{column}: dates like {first!r} read month-first ({fmt}); "
                 "pass dayfirst=True if they are day-first"
             )
     has_offset = text.str.contains(_OFFSET, na=False)

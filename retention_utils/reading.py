@@ -93,20 +93,18 @@ class RawTable:
     def require(self, mapping: dict[str, tuple[str, str]]) -> None:
         """Raise one error for every column of ``mapping`` (canonical name -> (user column,
         mapping parameter)) missing from the table; when another sheet of the workbook has
-        them all, the message names that sheet and ``sheet=``."""
+        them all, one problem names that sheet and ``sheet=``."""
         found = list(self.frame.columns)
         wanted = [col for col, _ in mapping.values()]
-        missing = [missing_column(c, p, found) for c, p in mapping.values() if c not in found]
+        missing = [c for c in wanted if c not in found]
         if not missing:
             return
         better = [name for name, cols in self.sheets.items() if set(wanted) <= set(cols)]
         if better:
-            note = (
-                f"This is sheet {self.sheet!r}; sheet {better[0]!r} of the workbook has these "
-                f"columns: pass sheet={better[0]!r}"
-            )
-            missing = [{**m, "hint": f"{note}. {m['hint']}"} for m in missing]
-        raise self.error(missing)
+            rule = f"column{'s' if len(missing) > 1 else ''} {', '.join(missing)} not on this sheet"
+            hint = f"Sheet {better[0]!r} of the workbook has them: pass sheet={better[0]!r}"
+            raise self.error([_file_problem(rule, hint)])
+        raise self.error([missing_column(c, p, found) for c, p in mapping.values() if c in missing])
 
 
 def missing_column(column: str, parameter: str, found: list[str]) -> dict:

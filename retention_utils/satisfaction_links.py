@@ -77,7 +77,7 @@ def _unmatched_caution(unmatched: int, total: int, what: str) -> list[str]:
     if not total or unmatched / total * 100 <= UNMATCHED_CAUTION_PCT:
         return []
     return [
-        f"{unmatched:,} of {total:,} responses ({unmatched / total:.0%}) are from customers "
+        f"{unmatched:,} of {total:,} responses ({unmatched / total * 100:.0f} %) are from customers "
         f"not found in {what}; they are left out of the comparison. Check that both files use "
         "the same customer IDs (customer_col=)."
     ]

@@ -66,7 +66,9 @@ def z_value(confidence: float = CONFIDENCE) -> float:
 def wilson_interval(successes, n, confidence: float = CONFIDENCE):
     """Wilson score interval for a binomial proportion, as fractions in [0, 1].
 
-    Works on scalars and arrays. Where ``n`` is 0 both bounds are NaN.
+    Works on scalars and arrays. Where ``n`` is 0 both bounds are NaN. The bounds are exactly
+    0 for no success and exactly 1 for all successes (the formula's rounding would give
+    0.9999999999999999, outside a proportion of exactly 1).
 
     References
     ----------
@@ -80,8 +82,8 @@ def wilson_interval(successes, n, confidence: float = CONFIDENCE):
         denom = 1 + z**2 / n
         centre = (p + z**2 / (2 * n)) / denom
         half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
-        low = np.where(n > 0, np.clip(centre - half, 0, 1), np.nan)
-        high = np.where(n > 0, np.clip(centre + half, 0, 1), np.nan)
+        low = np.where(n > 0, np.where(x <= 0, 0.0, np.clip(centre - half, 0, 1)), np.nan)
+        high = np.where(n > 0, np.where(x >= n, 1.0, np.clip(centre + half, 0, 1)), np.nan)
     if low.ndim == 0:
         return float(low), float(high)
     return low, high

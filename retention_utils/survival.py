@@ -188,7 +188,7 @@ def _short_curve_cautions(curve: pd.DataFrame, active_days: int) -> list[str]:
     if np.isnan(curve.attrs["median_days"]):
         return [
             "More than half the customers are still in the base at the end of the survival "
-            f"curve ({curve['survival'].iloc[-1]:.0%} after {int(curve['time'].max()):,} "
+            f"curve ({curve['survival'].iloc[-1] * 100:.0f} % after {int(curve['time'].max()):,} "
             "days): the median lifetime is longer than the data show."
         ]
     return []
@@ -455,7 +455,7 @@ def lifespan_comparison(
         ),
         "survival curve, held flat": (
             held,
-            f"the curve held at {end:.0%} from {seen:.1f} to {max_years:g} years (upper bound)",
+            f"the curve held at {end * 100:.0f} % from {seen:.1f} to {max_years:g} years (upper bound)",
         ),
     }
     aov, frequency = clv_inputs["aov"], clv_inputs["purchase_frequency"]

@@ -64,6 +64,16 @@ def test_declared_parameters_reads_names_types_defaults_and_help():
     assert declared["transactions"].default_value == "demo"
 
 
+def test_satisfaction_report_reads_the_transactions_from_any_sheet():
+    # Its `sheet` is the survey workbook's: orders on a workbook's second sheet could not be
+    # read (the message said "pass sheet=", which went to the surveys).
+    notebook = Path(__file__).parents[1] / "notebooks" / "satisfaction_analysis.ipynb"
+    declared = declared_parameters(notebook)
+    assert declared["order_sheet"].type_name == "str"
+    assert declared["order_sheet"].default_value == ""
+    assert "sheet=order_sheet," in notebook.read_text()
+
+
 def test_declaration_whose_comment_contains_equals_is_not_lost():
     # papermill's inspection skips `segment_col: str = ""  # ... ("" = all customers)`.
     declared = declared_parameters(OK)

@@ -310,6 +310,24 @@ def test_naive_baseline_hand_computed():
     assert result.per_customer["naive"].tolist() == [1.0, 0.0, 1.25]
 
 
+def test_holdout_interval_of_mean_purchases_stops_at_zero():
+    # Four customers with one repeat purchase; in the holdout 0, 0, 0 and 3 purchases: the
+    # t interval of the mean 0.75 is 0.75 -+ 3.182 * 1.5 / 2, from -1.64 to 3.14.
+    cal = pd.DataFrame(
+        {
+            "frequency_cal": [1.0] * 4,
+            "recency_cal": [2.0, 3.0, 4.0, 5.0],
+            "T_cal": [10.0] * 4,
+            "frequency_holdout": [0.0, 0.0, 0.0, 3.0],
+            "duration_holdout": [5.0] * 4,
+        }
+    )
+    bgf = clv.fit_bgnbd(synthetic_summary(3000, seed=1))
+    row = clv.validate_holdout(cal, bgf).by_frequency.set_index("frequency_cal").loc["1"]
+    assert row["actual"] == 0.75 and row["actual_low"] == 0.0
+    assert row["actual_high"] == pytest.approx(0.75 + 3.182446305 * 1.5 / 2)
+
+
 def test_repeat_purchase_tracking(cdnow_sample, cdnow_bgf):
     tracking = clv.repeat_purchase_tracking(
         engine.purchase_tracking(cdnow_sample), cdnow_bgf, calibration_end=CALIBRATION_END

@@ -142,7 +142,7 @@ def test_headline_figures_as_data(cdnow):
     assert total["value"] == pytest.approx(predictions["clv"].sum())
     assert total["low"] < total["value"] < total["high"] and total["unit"] == "USD"
     assert total["label"] == "Total 12-month CLV" and total["note"] == (
-        "90% interval: the uncertainty of the parameters only"
+        "90 % interval: the uncertainty of the parameters only"
     )
     at_risk = 100 * (customers["segment"] == "high value at risk").mean()
     assert figures["high_value_at_risk_pct"]["value"] == pytest.approx(at_risk)

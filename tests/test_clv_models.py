@@ -61,6 +61,17 @@ def test_pareto_nbd_reproduces_the_published_cdnow_fit(cdnow_pareto):
     assert cdnow_pareto.unit_days_ == 7 and cdnow_pareto.n_repeat_buyers_ == 946
 
 
+def test_pareto_nbd_dropout_names_the_time_unit(cdnow_pareto):
+    # beta / s = 11.669 / 0.606 = 19.3 weeks (the caution said "time units").
+    identified, text = models.dropout_measure(cdnow_pareto)
+    longest = cdnow_pareto.data["T"].max()
+    assert identified and text == (
+        "mean lifetime beta / s = 19 weeks, "
+        f"{models._plain(cdnow_pareto.params_['beta'] / cdnow_pareto.params_['s'] / longest)} "
+        "times the longest customer age"
+    )
+
+
 def test_pareto_nbd_equals_lifetimes_where_lifetimes_is_finite(cdnow_calibration, cdnow_pareto):
     data = base.rfm_arrays(cdnow_calibration)
     x, t_x, t_age = (data[c].to_numpy() for c in ("frequency", "recency", "T"))

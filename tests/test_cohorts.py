@@ -194,6 +194,15 @@ def censored_log() -> pd.DataFrame:
     return tx_frame(rows, CHANNEL_LOG)
 
 
+def test_wilson_bounds_are_exact_at_all_and_no_successes():
+    # 53 of 53 gave a high of 0.9999999999999999, so a first cohort adding 7 of 7 at age 0
+    # "left the interval": "retention at month 0 would read 100% instead of 100%".
+    low, high = wilson_interval(np.array([53, 0, 7]), np.array([53, 53, 7]))
+    assert high[0] == 1.0 and high[2] == 1.0 and low[1] == 0.0
+    single = wilson_interval(0, 5)
+    assert single[0] == 0.0 and single[1] == pytest.approx(0.4344824603)
+
+
 def test_first_cohort_is_listed_as_left_censored():
     tx = censored_log()
     assert cohort_matrix(tx, observation_end="2024-06-30").attrs["left_censored"] == ["2024-01"]
@@ -222,7 +231,7 @@ def test_average_curve_leaves_out_the_left_censored_cohort_and_thin_ages():
     assert curve.attrs["cautions"] == [
         "The first cohort (2024-01, 6 customers) is left out of the average retention curve and "
         "revenue per customer: it also holds customers who bought before the data begin. With "
-        "it, retention at month 2 would read 50% instead of 0%."
+        "it, retention at month 2 would read 50.0 % instead of 0.0 %."
     ]
     everyone = retention_curve(tx, observation_end="2024-06-30", include_left_censored=True)
     np.testing.assert_allclose(everyone["retention"], [1.0, 0.75, 0.5, 0.6])
@@ -352,6 +361,22 @@ def test_cohort_table_long_form_is_consistent():
 # --- plots -------------------------------------------------------------------------------------
 
 
+def test_percent_ticks_and_labels_are_written_as_in_the_report_text():
+    # numbers.format_figure writes "12.0 %"; chart ticks read "12%" before.
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from retention_utils.plots import percent_axis, percent_text
+
+    fig, ax = plt.subplots()
+    percent_axis(ax)
+    assert ax.yaxis.get_major_formatter()(50, 0) == "50 %"
+    assert (percent_text(12.345, 1), percent_text(float("nan"))) == ("12.3 %", "")
+    plt.close(fig)
+
+
 def test_heatmap_labels_percent_blank_cells_and_sizes():
     import matplotlib
 
@@ -363,7 +388,7 @@ def test_heatmap_labels_percent_blank_cells_and_sizes():
     m = cohort_matrix(tx_frame(LOG, CHANNEL_LOG), normalize=True, observation_end=END)
     ax = plot_cohort_heatmap(m)
     texts = [t.get_text() for t in ax.texts]
-    assert texts == ["100%", "67%", "33%", "100%", "0%", "100%"]  # NaN cells stay blank
+    assert texts == ["100 %", "67 %", "33 %", "100 %", "0 %", "100 %"]  # NaN cells stay blank
     labels = [t.get_text() for t in ax.get_yticklabels()]
     assert labels == ["2024-01  (n=3)  left-censored", "2024-02  (n=1)", "2024-03  (n=1)"]
     assert "5 customers" in ax.get_xlabel() and "hatched: left-censored" in ax.get_xlabel()
@@ -422,7 +447,7 @@ def test_curve_plots_say_what_the_curve_leaves_out():
     np.testing.assert_allclose(ax.lines[0].get_ydata(), [100, 50, 0])
     notes = [t.get_text() for t in ax.texts]
     assert notes == [
-        "bands: 95% Wilson intervals; cohort 2024-01 left out (left-censored); ages seen in 3+ "
+        "bands: 95 % Wilson intervals; cohort 2024-01 left out (left-censored); ages seen in 3+ "
         "cohorts"
     ]
     empty = retention_curve(tx, observation_end="2024-06-30", data_start="2024-02-15")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -158,6 +159,19 @@ def test_ambiguous_month_first_is_noted(tmp_path):
     out = io.load_transactions(write(tmp_path, TX + "c1,03/04/2024,1,o1\n"))
     assert out["order_date"].iloc[0] == pd.Timestamp("2024-03-04")
     assert any("read month-first" in c for c in out.attrs["quality"]["corrections"])
+
+
+def test_day_first_first_value_is_noted_as_day_first_without_a_warning(tmp_path):
+    # A survey export: "19.05.2023" can only be day-first; the note said "read month-first"
+    # and pandas' UserWarning reached the report.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = io.load_transactions(write(tmp_path, TX + "c1,19.05.2023,1,o1\nc2,01.02.2024,1,o2\n"))
+    assert out["order_date"].tolist() == [pd.Timestamp("2023-05-19"), pd.Timestamp("2024-02-01")]
+    assert (
+        "order_date: dates like '19.05.2023' read day-first (%d.%m.%Y), as its day above 12 shows"
+        in (out.attrs["quality"]["corrections"])
+    )
 
 
 def test_time_zone_offsets_converted_to_utc(tmp_path):

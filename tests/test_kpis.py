@@ -648,9 +648,18 @@ def test_simple_clv_figures():
         },
         {"name": "simple_clv", "value": 93.3, "label": "Simple CLV", "unit": "GBP", "note": None},
     ]
-    # UCI Online Retail: a year of data, nobody seen leaving, the lifespan at its 10-year cap.
-    partial = kpis.simple_clv_figures({**clv, "history_complete": False})[1]
-    assert partial["value"] is None and "unit" not in partial
-    assert partial["note"] == (
-        "the data do not reach active_days before the last 365 days: no churn to base it on"
+    # CDNOW: the churn is computed (64.6 % of 23,570 customers), but on a partial base.
+    partial = {
+        **clv,
+        "history_complete": False,
+        "customers_start": 23570,
+        "annual_churn_rate": 64.6,
+    }
+    figure = kpis.simple_clv_figures(partial)[1]
+    assert figure["value"] is None and "unit" not in figure
+    assert figure["note"] == ("its churn (64.6 % of 23,570 customers) rests on a partial base")
+    # Less than a year of data: nobody in the base at the window start, no churn at all.
+    empty = {**partial, "customers_start": 0, "annual_churn_rate": float("nan")}
+    assert kpis.simple_clv_figures(empty)[1]["note"] == (
+        "no customer in the base at the start of the last 365 days: no churn to base it on"
     )

@@ -84,7 +84,7 @@ def test_nps_section_draws_the_answers_the_trend_and_the_mix(responses):
     section = sections.score_section(responses, "nps", min_responses=2)
     figure = section.parts[0]
     assert [ax.get_title() for ax in figure.axes[:3]] == [
-        "NPS answers (n=7)", "NPS by month, with 95% interval", "NPS composition by month"]  # fmt: skip
+        "NPS answers (n=7)", "NPS by month, with 95 % interval", "NPS composition by month"]  # fmt: skip
     assert not plt.fignum_exists(figure.number)  # shown by the section only, not twice
     trend = _tables(section)[0]
     assert trend.columns.tolist() == [
@@ -148,7 +148,7 @@ def test_repurchase_section_table_gap_and_unknown_customers(responses, orders):
     assert gaps.loc[0, ["comparison", "difference (pp)", "reading"]].tolist() == [
         "promoters minus detractors", "-16.7", "within noise"]  # fmt: skip
     assert section.cautions == [
-        "1 of 7 responses (14%) are from customers not found in the transactions; they are "
+        "1 of 7 responses (14 %) are from customers not found in the transactions; they are "
         "left out of the comparison. Check that both files use the same customer IDs "
         "(customer_col=)."
     ]
@@ -181,7 +181,9 @@ def test_followup_section_lists_the_most_valuable_and_writes_them_all(responses,
     )
     shown = _tables(section)[0]
     # detractors by latest answer: c (revenue 400), d (40), x (unknown)
-    assert shown[["customer", "NPS", "revenue (EUR)"]].to_numpy().tolist() == [["c", "2", "400.00"]]
+    assert shown[["customer", "NPS", "orders", "revenue (EUR)"]].to_numpy().tolist() == [
+        ["c", "2", "1", "400.00"]  # orders are counted, not "1.00"
+    ]
     assert _texts(section) == [
         "3 of the 6 customers who answered are to follow up (latest NPS answer is 0-6); the "
         "first 1 are listed, highest revenue first. The whole list is in "

@@ -229,7 +229,7 @@ def test_left_censored_caution_names_the_on_or_after_curve():
     assert curve.attrs["cautions"] == [
         'The first cohort (2024-01, 6 customers) is left out of the average "on or after" '
         "retention curve and revenue per customer: it also holds customers who bought before "
-        "the data begin. With it, retention at month 2 would read 50% instead of 0%."
+        "the data begin. With it, retention at month 2 would read 50.0 % instead of 0.0 %."
     ]
 
 

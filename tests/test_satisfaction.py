@@ -222,10 +222,10 @@ def test_change_sentence_in_plain_language_without_scientific_notation():
         c, score="nps", n_first=100, n_second=100, between="May to June"
     )
     assert text.startswith("NPS fell 4.0 points (May to June), within noise at n=100 vs n=100")
-    assert f"p = {c.p_value:.2f})." in text and "95% CI" in text
+    assert f"p = {c.p_value:.2f})." in text and "95 % CI" in text
     tiny = Comparison(-0.3, 0.01, -30.0, 3.1e-14, -0.32, -0.28)
     assert sections.change_sentence(tiny, score="ces", n_first=500, n_second=400) == (
-        "CES fell 0.30 points, beyond noise at n=500 vs n=400 (95% CI -0.32 to -0.28; p < 0.001)."
+        "CES fell 0.30 points, beyond noise at n=500 vs n=400 (95 % CI -0.32 to -0.28; p < 0.001)."
     )
     assert "cannot be tested at n=1 vs n=5" in sections.change_sentence(
         None, score="ces", n_first=1, n_second=5
@@ -382,7 +382,7 @@ def test_repurchase_by_nps_group_hand_built(linked_data):
     assert table.attrs["missing"] == 1
     assert table.attrs["customers_matched"] == 5  # g never bought anything
     assert table.attrs["cautions"] == [
-        "1 of 6 responses (17%) are from customers not found in the transactions; they are "
+        "1 of 6 responses (17 %) are from customers not found in the transactions; they are "
         "left out of the comparison. Check that both files use the same customer IDs "
         "(customer_col=)."
     ]
@@ -404,7 +404,7 @@ def test_unknown_customers_do_not_count_as_not_buying_again(linked_data):
     mixed = links.repurchase_by_score(pd.concat([surveys, unknown]), tx, score="nps")
     assert_frame_equal(mixed, base)
     assert mixed.attrs["unmatched_responses"] == 51
-    assert mixed.attrs["cautions"][0].startswith("51 of 56 responses (91%) are from customers")
+    assert mixed.attrs["cautions"][0].startswith("51 of 56 responses (91 %) are from customers")
 
 
 def test_repurchase_matches_independent_pandas_computation(linked_data):
@@ -486,7 +486,7 @@ def test_clv_by_nps_group_uses_latest_answer(linked_data):
     assert table.attrs["customers_surveyed"] == 6
     assert table.attrs["unmatched_responses"] == 2
     assert table.attrs["cautions"] == [
-        "2 of 6 responses (33%) are from customers not found in the CLV customer table; they "
+        "2 of 6 responses (33 %) are from customers not found in the CLV customer table; they "
         "are left out of the comparison. Check that both files use the same customer IDs "
         "(customer_col=)."
     ]
@@ -502,7 +502,7 @@ def test_plots_are_labelled(surveys, linked_data):
     fig, axes = plt.subplots(2, 3)
     ax = splots.plot_score_trend(trend, ax=axes[0, 0])
     assert ax is axes[0, 0]
-    assert ax.get_title() == "NPS by month, with 95% interval"
+    assert ax.get_title() == "NPS by month, with 95 % interval"
     assert ax.get_ylabel() == "NPS (points, -100 to 100)"
     ax = splots.plot_nps_composition(trend, ax=axes[0, 1])
     assert len(ax.patches) == 9  # 3 periods x 3 groups
@@ -524,7 +524,7 @@ def test_gap_sentence_and_who_was_observed(linked_data):
     gap = links.repurchase_gap(table)
     assert sections.gap_sentence(table) == (
         "Promoters bought again within 90 days 100.0 percentage points more often than "
-        f"detractors (100 % vs 0 %; 95% CI {gap.low:+.1f} to {gap.high:+.1f}; "
+        f"detractors (100 % vs 0 %; 95 % CI {gap.low:+.1f} to {gap.high:+.1f}; "
         f"p = {gap.p_value:.3f}), beyond noise."
     )
     assert sections._observed_sentence(table.attrs) == (
@@ -551,7 +551,7 @@ def test_segment_sentence_reads_as_a_contrast(surveys):
     )
     assert text.startswith(
         "CSAT is 100.0 percentage points higher for web than for store, beyond noise at "
-        "n=3 vs n=3 (95% CI"
+        "n=3 vs n=3 (95 % CI"
     )
 
 
@@ -666,7 +666,7 @@ def test_notebook_on_a_messy_nps_only_export(tmp_path):
     assert run["cautions"] == [
         "The survey has no column 'region' (compare_by): segments are not compared. Columns "
         "found: customer_id, response_date, nps.",
-        "4 of 13 responses (31%) are from customers not found in the transactions; they are "
+        "4 of 13 responses (31 %) are from customers not found in the transactions; they are "
         "left out of the comparison. Check that both files use the same customer IDs "
         "(customer_col=).",
     ]
@@ -850,7 +850,7 @@ def test_nps_histogram_counts_and_colours_the_answers():
 
 
 def test_csat_ticks_are_labelled_exactly_and_ces_stays_on_its_scale(surveys):
-    assert [splots._percent_label(v) for v in (72.5, 72.0, 70.25)] == ["72.5%", "72%", "70.25%"]
+    assert [splots._percent_label(v) for v in (72.5, 72.0, 70.25)] == ["72.5 %", "72 %", "70.25 %"]
     ax = splots.plot_score_trend(sat.score_trend(surveys, "csat", min_responses=3))
     ax.figure.canvas.draw()
     for tick, label in zip(ax.get_yticks(), ax.get_yticklabels(), strict=True):

@@ -255,7 +255,7 @@ def test_lifespan_comparison_brackets_the_survival_lifespan():
     assert table["clv"].tolist() == pytest.approx([300.0, 150.0 * observed, 150.0 * held])
     assert table["basis"].tolist()[1:] == [
         "area under the curve over the 2.0 years observed (lower bound)",
-        "the curve held at 25% from 2.0 to 10 years (upper bound)",
+        "the curve held at 25 % from 2.0 to 10 years (upper bound)",
     ]
 
 
@@ -293,7 +293,7 @@ def test_cautions_when_the_curve_is_too_short_for_a_median():
     curve = survival.survival_curve(tx, active_days=30, observation_end="2024-03-05")
     assert curve.attrs["cautions"] == [
         "More than half the customers are still in the base at the end of the survival curve "
-        "(67% after 65 days): the median lifetime is longer than the data show."
+        "(67 % after 65 days): the median lifetime is longer than the data show."
     ]
     nobody = survival.survival_curve(tx, active_days=90, observation_end="2024-03-05")
     assert nobody.attrs["cautions"] == [

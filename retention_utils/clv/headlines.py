@@ -145,7 +145,7 @@ def headline_figures(
             "high": float(totals.loc["clv", "high"]),
             "note": None
             if level is None
-            else f"{level:.0%} interval: the uncertainty of the parameters only",
+            else f"{level * 100:.0f} % interval: the uncertainty of the parameters only",
         },
     ]
     if dropout_identified(fitter):

@@ -123,7 +123,7 @@ class HoldoutValidation:
     ----------
     by_frequency : DataFrame
         Per calibration-frequency bucket (0, 1, ..., ``max_frequency``+): ``customers``,
-        ``actual`` mean holdout purchases with its 95% t interval (``actual_low``,
+        ``actual`` mean holdout purchases with its 95 % t interval (``actual_low``,
         ``actual_high``), ``predicted`` (the model) and ``naive`` (calibration rate times
         holdout length) mean holdout purchases.
     totals : DataFrame
@@ -203,7 +203,9 @@ def validate_holdout(
         {
             "customers": grouped.size(),
             "actual": grouped["actual"].mean(),
-            "actual_low": [e.low for e in intervals],
+            # A mean of purchase counts is never negative; a t interval on a few customers
+            # would reach below 0 (0, 0, 0, 3: -1.6 to 3.1).
+            "actual_low": np.maximum([e.low for e in intervals], 0.0),
             "actual_high": [e.high for e in intervals],
             "predicted": grouped["predicted"].mean(),
             "naive": grouped["naive"].mean(),

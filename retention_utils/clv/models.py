@@ -311,9 +311,10 @@ def dropout_measure(fitter) -> tuple[bool, str]:
     if model == "pareto_nbd":
         lifetime = float(fitter.params_["beta"] / fitter.params_["s"])
         longest = float(fitter.data["T"].max())
+        unit = {1: "days", 7: "weeks"}.get(getattr(fitter, "unit_days_", None), "time units")
         return (
             lifetime <= LIFETIME_LIMIT * longest,
-            f"mean lifetime beta / s = {_plain(lifetime)} time units, "
+            f"mean lifetime beta / s = {_plain(lifetime)} {unit}, "
             f"{_plain(lifetime / longest)} times the longest customer age",
         )
     a, b = float(fitter.params_["a"]), float(fitter.params_["b"])

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
+import numpy as np
 import seaborn as sns
 from matplotlib.ticker import PercentFormatter
 
@@ -71,10 +72,15 @@ def get_ax(ax: plt.Axes | None = None, figsize: tuple[float, float] | None = Non
     return new_ax
 
 
+def percent_text(value: float, decimals: int = 0) -> str:
+    """A percentage (0-100) as the reports write it, with a space: ``"12 %"``; "" if missing."""
+    return f"{value:,.{decimals}f} %" if np.isfinite(value) else ""
+
+
 def percent_axis(ax: plt.Axes, axis: str = "y", xmax: float = 100, decimals: int = 0) -> None:
-    """Format an axis whose values are percentages (0-100)."""
+    """Format an axis whose values are percentages (0-100): ticks read ``"12 %"``."""
     target = ax.yaxis if axis == "y" else ax.xaxis
-    target.set_major_formatter(PercentFormatter(xmax=xmax, decimals=decimals))
+    target.set_major_formatter(PercentFormatter(xmax=xmax, decimals=decimals, symbol=" %"))
 
 
 def note(ax: plt.Axes, text: str, loc: str = "lower right") -> None:

@@ -98,7 +98,7 @@ def plot_holdout_by_frequency(
     ax: plt.Axes | None = None,
     **kwargs,
 ) -> plt.Axes:
-    """Mean holdout purchases by calibration frequency: actual (95% CI), model, naive.
+    """Mean holdout purchases by calibration frequency: actual (95 % CI), model, naive.
 
     Parameters
     ----------
@@ -119,7 +119,7 @@ def plot_holdout_by_frequency(
         by_frequency["actual_high"],
         color=COLORS["actual"],
         alpha=0.15,
-        label="actual, 95% CI",
+        label="actual, 95 % CI",
     )
     ax.plot(x, by_frequency["actual"], "o-", color=COLORS["actual"], label="actual", **kwargs)
     ax.plot(

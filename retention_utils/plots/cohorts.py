@@ -13,7 +13,7 @@ from matplotlib.ticker import MaxNLocator, StrMethodFormatter
 from retention_utils.cohorts import cohort_sizes
 from retention_utils.engine import ROLLING_DAYS
 from retention_utils.kpis import MIN_SUBSCRIBERS
-from retention_utils.plots import COLORS, PERIOD_WORDS, get_ax, note, percent_axis
+from retention_utils.plots import COLORS, PERIOD_WORDS, get_ax, note, percent_axis, percent_text
 
 __all__ = [
     "compact_number",
@@ -198,14 +198,16 @@ def plot_cohort_heatmap(
         "vmin": 0 if (finite.size == 0 or finite.min() >= 0) else None,
         "vmax": vmax if vmax > 0 else None,
         "annot": annotate,
-        "fmt": ".0%" if percent else (".0f" if np.nanmax(np.abs(values)) >= 100 else ".1f"),
+        "fmt": ".0f" if percent else (".0f" if np.nanmax(np.abs(values)) >= 100 else ".1f"),
         "annot_kws": {"fontsize": 7 if shown.shape[1] > 14 else 8},
         "linewidths": 0.4,
         "linecolor": "white",
         "cbar_kws": {"label": "% of cohort" if percent else "value", "shrink": 0.8},
     }
     if percent:
-        options["cbar_kws"]["format"] = plt.FuncFormatter(lambda v, _: f"{v:.0%}")
+        options["cbar_kws"]["format"] = plt.FuncFormatter(lambda v, _: percent_text(v * 100))
+        if annotate:
+            options |= {"annot": np.vectorize(percent_text)(values * 100), "fmt": ""}
     if money:
         options["cbar_kws"]["label"] = currency or "value"  # the title says what it is
         options["cbar_kws"]["format"] = StrMethodFormatter("{x:,.0f}")
@@ -373,7 +375,7 @@ def plot_retention_curves(
     ax.set_ylabel("Customers buying (% of cohort)")
     ax.set_title(title or "Retention curve (cohort-size-weighted average)")
     ax.legend(loc="upper right", fontsize=8, frameon=True)
-    text = _curve_note(curve, "bands: 95% Wilson intervals")
+    text = _curve_note(curve, "bands: 95 % Wilson intervals")
     if hidden:
         text += f"; {hidden} smaller segments not shown"
     note(ax, text, loc="lower left")
@@ -434,7 +436,7 @@ def plot_retention_modes(
     ax.set_ylabel("Customers retained (% of eligible)")
     ax.set_title(title or "Retention: on period N vs on or after period N")
     ax.legend(loc="upper right", fontsize=8, frameon=True)
-    note(ax, _curve_note(curves, "bands: 95% Wilson intervals"), loc="lower left")
+    note(ax, _curve_note(curves, "bands: 95 % Wilson intervals"), loc="lower left")
     return ax
 
 

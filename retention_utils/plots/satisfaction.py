@@ -13,7 +13,7 @@ import pandas as pd
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from retention_utils.plots import COLORS, PERIOD_WORDS, get_ax
+from retention_utils.plots import COLORS, PERIOD_WORDS, get_ax, percent_text
 from retention_utils.satisfaction import LABELS, ces, display_columns
 
 __all__ = [
@@ -50,8 +50,8 @@ def _value_label(score: str, attrs: dict) -> str:
 
 
 def _percent_label(value: float, _position=None) -> str:
-    """72 -> "72%", 72.5 -> "72.5%": as many decimals as the tick needs, never fewer."""
-    return f"{value:.2f}".rstrip("0").rstrip(".") + "%"
+    """72 -> "72 %", 72.5 -> "72.5 %": as many decimals as the tick needs, never fewer."""
+    return f"{value:.2f}".rstrip("0").rstrip(".") + " %"
 
 
 def _percent_axis(ax: plt.Axes, axis: str = "y") -> None:
@@ -110,7 +110,7 @@ def plot_score_trend(
     data = trend[trend["n"] > 0]
     x = pd.to_datetime(data["period_start"])
     ax.fill_between(x, data[lower], data[upper], color=color, alpha=0.18, lw=0,
-                    label="95% confidence interval")  # fmt: skip
+                    label="95 % confidence interval")  # fmt: skip
     ax.plot(x, data[value], marker="o", ms=4, color=color, label=LABELS[score], **kwargs)
     min_responses = trend.attrs.get("min_responses")
     low = data[data["low_n"]]
@@ -138,7 +138,7 @@ def plot_score_trend(
         ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
     ax.set_xlabel(f"{PERIOD_WORDS.get(freq, 'period')} of response".capitalize())
     ax.set_ylabel(_value_label(score, trend.attrs))
-    ax.set_title(f"{LABELS[score]} by {PERIOD_WORDS.get(freq, 'period')}, with 95% interval")
+    ax.set_title(f"{LABELS[score]} by {PERIOD_WORDS.get(freq, 'period')}, with 95 % interval")
     _legend_outside(ax)
     if len(data):
         _note_below(
@@ -243,10 +243,10 @@ def plot_ces_distribution(
     ax = get_ax(ax)
     ax.bar(levels, shares, color=_LINE["ces"], width=0.7, **kwargs)
     for level, share in zip(levels, shares, strict=True):
-        ax.text(level, share + 0.5, f"{share:.0f}%", ha="center", va="bottom", fontsize=8)
+        ax.text(level, share + 0.5, percent_text(share), ha="center", va="bottom", fontsize=8)
     if est.n:
         ax.axvline(est.mean, color="#333333", lw=1.2, ls="--",
-                   label=f"mean {est.mean:.2f} / {scale_max}\n(95% CI {est.mean_low:.2f} to "
+                   label=f"mean {est.mean:.2f} / {scale_max}\n(95 % CI {est.mean_low:.2f} to "
                    f"{est.mean_high:.2f})")  # fmt: skip
         _legend_outside(ax)
     ax.set_xticks(levels)
@@ -304,7 +304,7 @@ def plot_segment_scores(
         _percent_axis(ax, axis="x")
     ax.set_xlabel(_value_label(score, by_segment.attrs))
     ax.set_ylabel(str(by))
-    ax.set_title(f"{LABELS[score]} by {by}, with 95% interval")
+    ax.set_title(f"{LABELS[score]} by {by}, with 95 % interval")
     if data["low_n"].any():
         _note_below(ax, f"pink: fewer than {by_segment.attrs.get('min_responses')} responses")
     return ax
@@ -344,7 +344,7 @@ def plot_repurchase_by_score(
                 fmt="none", ecolor="#333333", capsize=4, lw=1.2)  # fmt: skip
     for xi, r, n, h, ok in zip(x, rate, by_score["n"], by_score["high"].fillna(0), has,
                                strict=True):  # fmt: skip
-        text = f"{r:.0f}%\nn={int(n):,}" if ok else "no responses"
+        text = f"{percent_text(r)}\nn={int(n):,}" if ok else "no responses"
         ax.text(xi, (h if ok else 0) + 2, text, ha="center", va="bottom", fontsize=8)
     if score == "csat" and attrs.get("positive_min"):
         names = [f"{g} (score {'>=' if g == 'positive' else '<'} {attrs['positive_min']})"
@@ -366,7 +366,7 @@ def plot_repurchase_by_score(
     end = attrs.get("observation_end")
     if end is not None and days:
         last = (pd.Timestamp(end) - pd.Timedelta(days=days)).strftime("%Y-%m-%d")
-        _note_below(ax, f"95% Wilson intervals; responses up to {last} (observed {days} days)")
+        _note_below(ax, f"95 % Wilson intervals; responses up to {last} (observed {days} days)")
     return ax
 
 

@@ -100,7 +100,7 @@ def plot_survival_curve(
     ax.legend(
         loc="lower left",
         fontsize=8,
-        title="bands: 95% intervals; dotted: median",
+        title="bands: 95 % intervals; dotted: median",
         title_fontsize=8,
         frameon=True,
     )

@@ -186,7 +186,7 @@ def change_sentence(
     """One plain sentence about a difference ``second - first`` of a score.
 
     Over time (``between`` names the periods): ``"NPS fell 6.0 points (2025-05 to 2025-06),
-    within noise at n=140 vs n=152 (95% CI -17.1 to +5.1; p = 0.29)."`` Between segments
+    within noise at n=140 vs n=152 (95 % CI -17.1 to +5.1; p = 0.29)."`` Between segments
     (``segments=(first, second)``): ``"NPS is 11.8 points lower for paid_search than for
     organic, beyond noise at n=758 vs n=1,489 (...)."`` CES differences are in points of its
     answer scale, with two decimals. "Beyond noise" means p < 0.05.
@@ -200,7 +200,7 @@ def change_sentence(
         )
     diff, unit = comparison.difference, _DIFF_UNITS[score]
     tail = (
-        f"(95% CI {_signed(comparison.low, decimals)} to {_signed(comparison.high, decimals)}; "
+        f"(95 % CI {_signed(comparison.low, decimals)} to {_signed(comparison.high, decimals)}; "
         f"{_p_text(comparison.p_value)})."
     )
     size = format_number(abs(diff), decimals=decimals)
@@ -225,7 +225,7 @@ def change_sentence(
 def gap_sentence(by_score: pd.DataFrame) -> str:
     """The repurchase gap of :func:`retention_utils.satisfaction.repurchase_by_score` in one
     sentence: ``"Promoters bought again within 90 days 16.9 percentage points more often than
-    detractors (49 % vs 32 %; 95% CI +12.5 to +21.3; p < 0.001), beyond noise."``"""
+    detractors (49 % vs 32 %; 95 % CI +12.5 to +21.3; p < 0.001), beyond noise."``"""
     score = by_score.attrs.get("score", "nps")
     high, low = (
         ("promoters", "detractors")
@@ -242,7 +242,7 @@ def gap_sentence(by_score: pd.DataFrame) -> str:
     return (
         f"{high[0].upper()}{high[1:]} bought again within {days} days {abs(gap.difference):.1f} "
         f"percentage points {'more' if gap.difference >= 0 else 'less'} often than {low} "
-        f"({second:.0f} % vs {first:.0f} %; 95% CI {gap.low:+.1f} to {gap.high:+.1f}; "
+        f"({second:.0f} % vs {first:.0f} %; 95 % CI {gap.low:+.1f} to {gap.high:+.1f}; "
         f"{_p_text(gap.p_value)}), {_verdict(gap)}."
     )
 
@@ -778,6 +778,6 @@ def _followup_table(followups: pd.DataFrame, currency: str | None):
             shown[column] = shown[column].astype("float")
     return report_table(
         shown,
-        decimals={"NPS": 0, "CSAT": 0, "P(alive) %": 0},
+        decimals={"NPS": 0, "CSAT": 0, "orders": 0, "P(alive) %": 0},
         missing_note="not answered, or not found in the transactions or the CLV table",
     )
