@@ -578,7 +578,6 @@ def clv_intervals(
         ],
     )
     low, high = _quantiles(totals, level)
-    failed = int((~purchase_ok).sum() + (~spend_ok).sum())
     result.attrs.update(
         totals=pd.DataFrame(
             {"low": low, "high": high}, index=["p_alive", "expected_purchases", "clv"]
@@ -586,13 +585,10 @@ def clv_intervals(
         level=level,
         method=method,
         draws=draws,
-        cautions=[
-            f"{failed} of {2 * draws} parameter draws failed (standard errors not finite or "
-            "a refit that did not converge), so the intervals are missing or rest on fewer "
-            "draws."
-        ]
-        if failed
-        else [],
+        cautions=_draw_cautions(
+            (family.label, purchase_ok, "P(alive), expected purchases and CLV"),
+            ("Gamma-Gamma", spend_ok, "CLV"),
+        ),
     )
     if groups is not None:
         purchases_low, purchases_high = _quantiles(group_purchases.T, level)
@@ -607,6 +603,27 @@ def clv_intervals(
             index=pd.Index(layout.group_names, name=groups.name),
         )
     return result
+
+
+def _draw_cautions(*models: tuple[str, np.ndarray, str]) -> list[str]:
+    """One caution per model (name, which of its draws worked, what its draws feed) some of
+    whose parameter draws failed."""
+    cautions = []
+    for name, ok, feeds in models:
+        failed, draws = int((~ok).sum()), len(ok)
+        if failed == draws:
+            cautions.append(
+                f"No intervals of {feeds}: the {name} model's parameters cannot be drawn "
+                "(its standard errors are not finite: the fit sits at the edge of its "
+                "parameter space, see the parameter table)."
+            )
+        elif failed:
+            cautions.append(
+                f"{failed} of {draws} parameter draws of the {name} model failed (a refit "
+                f"that did not converge), so the intervals of {feeds} rest on "
+                f"{draws - failed} draws."
+            )
+    return cautions
 
 
 def interval_totals(predictions: pd.DataFrame, intervals: pd.DataFrame) -> pd.DataFrame:
