@@ -585,6 +585,40 @@ def test_gamma_gamma_with_infinite_mean_spend_is_refused(monkeypatch):
         clv.fit_gamma_gamma(summary)
 
 
+def test_a_spend_cap_fits_spend_that_a_few_wholesale_accounts_make_infinite():
+    rng = np.random.default_rng(0)
+    frequency = rng.integers(1, 6, 200).astype(float)
+    spend = np.round(rng.gamma(4, 10, 200), 2)
+    spend[:14] = np.round(rng.uniform(20_000, 90_000, 14), 2)  # 14 wholesale accounts
+    summary = pd.DataFrame(
+        {"frequency": frequency, "recency": 10 * frequency, "T": 100.0, "monetary_value": spend}
+    )
+    with pytest.raises(clv.ModelDataError) as refused:
+        clv.fit_gamma_gamma(summary)
+    assert str(refused.value).endswith(
+        "or fit on average spends capped at a quantile that leaves them out: spend_cap=0.99, "
+        "lower when they are more than 1 % of the repeat buyers (in the CLV report: "
+        "-p spend_cap=0.99)."
+    )
+    ggf = clv.fit_gamma_gamma(summary, spend_cap=0.85)
+    cap_value = np.quantile(spend, 0.85)
+    assert ggf.spend_cap_ == (0.85, pytest.approx(cap_value), int((spend > cap_value).sum()))
+    assert ggf.spend_cap_.customers == 30 and ggf.params_["q"] > 1
+    plain = clv.fit_gamma_gamma(summary.assign(monetary_value=np.minimum(spend, cap_value)))
+    assert_allclose(ggf.params_.to_numpy(), plain.params_.to_numpy(), rtol=1e-12)
+    bgf = clv.fit_bgnbd(synthetic_summary(2000, 0))
+    checks = clv.model_checks(bgf, ggf).set_index("check")
+    assert checks.loc["spend cap (Gamma-Gamma fit)", "status"] == "caution"
+    assert (
+        f"The spend model was fitted on average spends capped at {cap_value:,.2f} (the 0.85 "
+        "quantile of repeat buyers) for 30 customers, so its mean spend is lower than the "
+        "data's; predictions use each customer's own average."
+    ) in clv.model_cautions(bgf, ggf)
+    assert "spend cap (Gamma-Gamma fit)" not in clv.model_checks(bgf, plain)["check"].tolist()
+    with pytest.raises(ValueError, match=r"spend_cap must be a quantile in \(0, 1\], got 0\.$"):
+        clv.fit_gamma_gamma(summary, spend_cap=0)
+
+
 def test_no_dropout_is_flagged():
     # purchases at a steady Poisson rate, nobody stops: BG/NBD's a/(a+b) goes to 0
     rng = np.random.default_rng(5)
@@ -921,7 +955,7 @@ def test_notebook_runs_on_the_demo_data(tmp_path):
 
     executed = nbformat.read(out, as_version=4)
     declared = [p.name for p in PythonTranslator.inspect(nbformat.read(NOTEBOOK, 4).cells[1])]
-    assert len(declared) == 31  # every parameter is documented by papermill --help-notebook
+    assert len(declared) == 32  # every parameter is documented by papermill --help-notebook
     payloads = {h["name"]: h for h in read_headlines(executed)}
     headlines = {name: h["value"] for name, h in payloads.items()}
     customers = pd.read_parquet(tmp_path / "clv_customers.parquet")

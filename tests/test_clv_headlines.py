@@ -146,6 +146,13 @@ def test_headline_figures_as_data(cdnow):
     )
     at_risk = 100 * (customers["segment"] == "high value at risk").mean()
     assert figures["high_value_at_risk_pct"]["value"] == pytest.approx(at_risk)
+    # without intervals (a model's parameters could not be drawn) the tile names none
+    missing = intervals.copy()
+    missing.attrs = {**intervals.attrs, "totals": intervals.attrs["totals"] * np.nan}
+    total = {f["name"]: f for f in clv.headline_figures(customers, bgf, validation, missing)}[
+        "total_clv"
+    ]
+    assert np.isnan(total["low"]) and total["note"] is None
     assert figures["holdout_error_pct"] == {
         "name": "holdout_error_pct",
         "value": -10.0,

@@ -119,6 +119,21 @@ def _heavy_tail_check(ggf) -> _Check:
     )
 
 
+def _spend_cap_check(cap) -> _Check:
+    return _Check(
+        "spend cap (Gamma-Gamma fit)",
+        f"{cap.quantile:.3g} quantile: {cap.value:,.2f}, {cap.customers:,} customers",
+        "Average spends above this quantile were capped for the spend model's fit only "
+        "(spend_cap); predictions use each customer's own average.",
+        f"The spend model was fitted on average spends capped at {cap.value:,.2f} (the "
+        f"{cap.quantile:.3g} quantile of repeat buyers) for {cap.customers:,} customers, so "
+        "its mean spend is lower than the data's; predictions use each customer's own "
+        "average."
+        if cap.customers
+        else None,
+    )
+
+
 def _holdout_check(validation: HoldoutValidation) -> _Check:
     totals = validation.totals.iloc[0]
     error = float(totals["error_pct"])
@@ -158,6 +173,9 @@ def _checks(bgf, ggf, validation) -> list[_Check]:
             _correlation_check(ggf),
             _heavy_tail_check(ggf),
         ]
+        cap = getattr(ggf, "spend_cap_", None)
+        if cap is not None and cap.quantile < 1:  # capped by the user: say so
+            checks.append(_spend_cap_check(cap))
     if validation is not None:
         checks.append(_holdout_check(validation))
     return checks
@@ -192,7 +210,8 @@ def model_cautions(bgf, ggf=None, validation: HoldoutValidation | None = None) -
     One sentence per check of :func:`model_checks` whose status is ``caution``: dropout
     not identified (``a / (a + b) < 0.001`` or a standard error not finite), fewer than 100
     repeat buyers, a penalizer needed to converge, Gamma-Gamma frequency-spend correlation
-    of 0.3 or more, heavy-tailed spend (``q <= 2``), holdout error beyond ±20 %. A report
+    of 0.3 or more, heavy-tailed spend (``q <= 2``), average spends capped for the spend
+    fit (``spend_cap``), holdout error beyond ±20 %. A report
     passes each to :func:`retention_utils.record.caution`.
 
     Returns

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from retention_utils.clv.holdout import HoldoutValidation
@@ -144,7 +145,7 @@ def headline_figures(
             "low": float(totals.loc["clv", "low"]),
             "high": float(totals.loc["clv", "high"]),
             "note": None
-            if level is None
+            if level is None or np.isnan(totals.loc["clv", "low"])
             else f"{level * 100:.0f} % interval: the uncertainty of the parameters only",
         },
     ]
