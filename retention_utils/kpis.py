@@ -38,6 +38,7 @@ from retention_utils.config import (
     DEFAULT_FREQ,
     DEFAULT_MAX_LIFESPAN_YEARS,
 )
+from retention_utils.engine.counts import MRR_FLOWS
 from retention_utils.errors import whole_number
 from retention_utils.formulas import (
     average_order_value,
@@ -97,13 +98,7 @@ def _blank_incomplete(out: pd.DataFrame, columns: list[str], include_incomplete:
 
 MRR_COLUMNS = [
     "period",
-    "mrr_start",
-    "mrr_end",
-    "new_mrr",
-    "reactivation_mrr",
-    "expansion_mrr",
-    "contraction_mrr",
-    "churned_mrr",
+    *MRR_FLOWS,
     "revenue_churn",
     "grr",
     "nrr",

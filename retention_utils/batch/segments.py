@@ -19,6 +19,7 @@ from retention_utils import engine, io
 from retention_utils.batch.outdir import SEGMENT_DATA
 from retention_utils.batch.params import ParameterError
 from retention_utils.config import AMOUNT, CUSTOMER, ORDER, ORDER_DATE
+from retention_utils.engine.sources import PANDAS_ONLY
 
 #: Notebook parameters that map the transaction columns, with their values for a split file
 #: (which has the canonical columns).
@@ -29,14 +30,8 @@ CANONICAL_MAPPING: dict[str, Any] = {
     "order_col": ORDER,
     "quantity_col": "",
     "unit_price_col": "",
-    "date_format": "",
-    "dayfirst": False,
     # a split file is Parquet with typed columns, already de-duplicated as asked
-    "encoding": "",
-    "decimal": "",
-    "thousands": "",
-    "sheet": "",
-    "duplicates": "keep",
+    **PANDAS_ONLY,
 }
 
 

@@ -228,6 +228,19 @@ def window_counts(
     return out
 
 
+#: The money columns of :func:`subscription_flows` (MRR at the period's start and end, and
+#: the flows between them), in the order the KPI tables show them.
+MRR_FLOWS = [
+    "mrr_start",
+    "mrr_end",
+    "new_mrr",
+    "reactivation_mrr",
+    "expansion_mrr",
+    "contraction_mrr",
+    "churned_mrr",
+]
+
+
 def subscription_flows(source: Source, *, freq: str = "M", observation_end=None) -> pd.DataFrame:
     """Per-period MRR flows and subscriber counts of a subscription table.
 
@@ -313,16 +326,7 @@ def subscription_flows(source: Source, *, freq: str = "M", observation_end=None)
     out = grid.frame()
     out = out.merge(to_pandas(flows), on="index", how="left")
     out = out.merge(to_pandas(new), on="index", how="left")
-    money = [
-        "mrr_start",
-        "mrr_end",
-        "new_mrr",
-        "reactivation_mrr",
-        "expansion_mrr",
-        "contraction_mrr",
-        "churned_mrr",
-    ]
-    out[money] = out[money].fillna(0.0).astype(float)
+    out[MRR_FLOWS] = out[MRR_FLOWS].fillna(0.0).astype(float)
     ints = [
         "subscribers_start",
         "subscribers_end",
